@@ -1,0 +1,7 @@
+"""``python -m kubeline`` is the ``kubeline`` command."""
+
+import sys
+
+from kubeline.cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The kubeline command line; the only code that prints."""

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Set up and run kubeline from a fresh clone, on Linux, macOS or Windows.
+
+    python3 tasks.py quickstart   # create .venv, install, run the lifecycle pipeline
+    python3 tasks.py test         # create .venv, install dev tools, run ruff and pytest
+
+Standard library only: this runs before anything is installed. The virtual environment
+is ``.venv`` in the repository root; it is made when missing and re-synced when
+``pyproject.toml`` changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".kubeline-installed"
+
+
+def _venv_bin(name: str) -> Path:
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+def _say(message: str) -> None:
+    print(f"[tasks] {message}", file=sys.stderr, flush=True)
+
+
+def _run(*args: str | Path, check: bool = True) -> int:
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check).returncode
+
+
+def ensure_venv(extras: str) -> Path:
+    """Create .venv if missing and install kubeline (editable) with ``extras``."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"kubeline needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
+    python = _venv_bin("python")
+    if not python.exists():
+        _say(f"creating the virtual environment {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + extras.encode()
+    ).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return python
+    _say(f"installing kubeline[{extras}] and its dependencies (first time: a few minutes)")
+    _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(python, "-m", "pip", "install", "--quiet", "--editable", f".[{extras}]")
+    STAMP.write_text(wanted)
+    return python
+
+
+def quickstart(args: list[str]) -> int:
+    """Run the lifecycle pipeline on the embedded defaults and say where to look."""
+    ensure_venv("dev")
+    return _run(_venv_bin("kubeline"), "run", *args, check=False)
+
+
+def test(args: list[str]) -> int:
+    """ruff (lint and format) then the whole pytest suite."""
+    python = ensure_venv("dev")
+    _say("ruff check")
+    if _run(python, "-m", "ruff", "check", "src", "tests", "tasks.py", "bench", check=False):
+        return 1
+    _say("ruff format --check")
+    if _run(python, "-m", "ruff", "format", "--check", "src", "tests", "tasks.py", "bench",
+            check=False):
+        return 1
+    _say("pytest")
+    return _run(python, "-m", "pytest", *args, check=False)
+
+
+COMMANDS = {"quickstart": quickstart, "test": test}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
