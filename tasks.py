@@ -39,15 +39,13 @@ def _run(*args: str | Path, check: bool = True) -> int:
 
 def ensure_venv(extras: str) -> Path:
     """Create .venv if missing and install kubeline (editable) with ``extras``."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this file runs on any python3 first
         sys.exit(f"kubeline needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
     python = _venv_bin("python")
     if not python.exists():
         _say(f"creating the virtual environment {VENV}")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
-    wanted = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + extras.encode()
-    ).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
     _say(f"installing kubeline[{extras}] and its dependencies (first time: a few minutes)")
@@ -70,8 +68,9 @@ def test(args: list[str]) -> int:
     if _run(python, "-m", "ruff", "check", "src", "tests", "tasks.py", "bench", check=False):
         return 1
     _say("ruff format --check")
-    if _run(python, "-m", "ruff", "format", "--check", "src", "tests", "tasks.py", "bench",
-            check=False):
+    if _run(
+        python, "-m", "ruff", "format", "--check", "src", "tests", "tasks.py", "bench", check=False
+    ):
         return 1
     _say("pytest")
     return _run(python, "-m", "pytest", *args, check=False)

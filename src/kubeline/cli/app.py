@@ -12,9 +12,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from kubeline import __version__
 from kubeline.errors import KubelineError, UserError
@@ -59,6 +59,17 @@ PipelineArg = Annotated[
 ]
 
 
+def _load(ref: str) -> dict:
+    """The compiled spec of a pipeline reference: a .yaml/.json file, or compiled now."""
+    from kubeline.engine.spec import SPEC_SUFFIXES, load_spec
+
+    if ref.lower().endswith(SPEC_SUFFIXES):
+        return load_spec(ref)
+    from kubeline.pipelines.compile import compile_to_spec
+
+    return compile_to_spec(ref)
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"kubeline {__version__}")
@@ -88,11 +99,11 @@ def compile_command(
     output: OutputOption = OutputFormat.text,
 ) -> None:
     """Compile a pipeline to KFP v2 YAML for the KFP UI, Vertex AI, or `kubeline run`."""
-    from kubeline.pipelines.compile import compile_pipeline, pipeline_spec
+    from kubeline.pipelines.compile import compile_pipeline
     from kubeline.pipelines.image import DEFAULT_IMAGE
 
-    path = compile_pipeline(pipeline, output_file, image=image)
-    spec = pipeline_spec(str(path))
+    spec = _load(pipeline)
+    path = compile_pipeline(spec, output_file, image=image)
     name = spec["pipelineInfo"]["name"]
     executors = len(spec.get("deploymentSpec", {}).get("executors", {}))
     document = {
@@ -125,9 +136,9 @@ def run_command(
     """Run a pipeline on this machine and print its results."""
     from kubeline.cli.render import TaskProgress, print_json, run_next_steps, run_table
     from kubeline.engine import parse_assignments, resolve_arguments, run_pipeline
-    from kubeline.pipelines.compile import LIFECYCLE, pipeline_spec
+    from kubeline.pipelines.compile import LIFECYCLE
 
-    spec = pipeline_spec(pipeline)
+    spec = _load(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
     if pipeline in ("", LIFECYCLE):
         from kubeline.pipelines.lifecycle import check_arguments
@@ -169,12 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="kubeline", standalone_mode=False)
         return code if isinstance(code, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except TyperException as exc:  # a usage error: unknown option, bad choice...
         exc.show()
         return 2
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         err.print("[yellow]Interrupted.[/]")
         return 130
     except UserError as exc:

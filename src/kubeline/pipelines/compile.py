@@ -1,5 +1,5 @@
-"""Find a pipeline (ours, a user's ``file.py:function``, or a compiled YAML/JSON) and
-compile it to the standard KFP v2 YAML that the KFP UI and Vertex AI Pipelines accept."""
+"""Find a pipeline (ours, or a user's ``file.py:function``) and compile it to the standard
+KFP v2 YAML that the KFP UI and Vertex AI Pipelines accept."""
 
 from __future__ import annotations
 
@@ -16,11 +16,16 @@ from kubeline.errors import PipelineLoadError
 from kubeline.ml._files import write_text
 from kubeline.pipelines.image import set_python_image
 
-__all__ = ["LIFECYCLE", "compile_pipeline", "load_pipeline_function", "pipeline_spec"]
+__all__ = [
+    "LIFECYCLE",
+    "compile_pipeline",
+    "compile_to_spec",
+    "dump_spec",
+    "load_pipeline_function",
+]
 
 #: The name ``kubeline compile`` and ``kubeline run`` give the lifecycle pipeline.
 LIFECYCLE = "lifecycle"
-_SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _graph_component_type() -> type:
@@ -100,34 +105,8 @@ def _compile_to_dict(func: Any) -> dict[str, Any]:
         return yaml.safe_load(out.read_text(encoding="utf-8"))
 
 
-def _load_spec_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise PipelineLoadError(f"Pipeline file not found: '{path}'.")
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise PipelineLoadError(f"Pipeline file '{path}' is empty.")
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise PipelineLoadError(f"Pipeline file '{path}' is not valid YAML or JSON: {exc}") from exc
-    if not docs or not isinstance(docs[0], dict):
-        raise PipelineLoadError(f"Pipeline file '{path}' does not hold a pipeline spec.")
-    spec = docs[0]
-    if "root" not in spec or "pipelineInfo" not in spec:
-        raise PipelineLoadError(
-            f"'{path}' is not a compiled KFP v2 pipeline (no 'root' or 'pipelineInfo'). "
-            "Compile it with 'kubeline compile' or kfp.compiler first."
-        )
-    if not spec["pipelineInfo"].get("name"):
-        raise PipelineLoadError(f"'{path}' has no pipeline name (pipelineInfo.name).")
-    return spec
-
-
-def pipeline_spec(ref: str | None) -> dict[str, Any]:
-    """The compiled PipelineSpec (as a dict) of any pipeline reference, including a
-    compiled ``.yaml`` / ``.json`` file."""
-    if ref and ref.lower().endswith(_SPEC_SUFFIXES):
-        return _load_spec_file(Path(ref).expanduser())
+def compile_to_spec(ref: str | None) -> dict[str, Any]:
+    """Compile the pipeline function ``ref`` names to a PipelineSpec dict."""
     return _compile_to_dict(load_pipeline_function(ref))
 
 
@@ -135,13 +114,16 @@ def dump_spec(spec: dict[str, Any]) -> str:
     return yaml.safe_dump(spec, sort_keys=False)
 
 
-def compile_pipeline(ref: str | None, output: str | Path, image: str | None = None) -> Path:
-    """Compile ``ref`` to ``output`` (YAML, or JSON when it ends in .json), atomically.
+def compile_pipeline(
+    ref: str | dict[str, Any] | None, output: str | Path, image: str | None = None
+) -> Path:
+    """Write the pipeline ``ref`` names (or an already compiled spec dict) to ``output``
+    (YAML, or JSON when it ends in .json), atomically.
 
     With ``image``, every lightweight Python component runs in that image.
     The result is checked by loading it back with kfp's own loader.
     """
-    spec = pipeline_spec(ref)
+    spec = ref if isinstance(ref, dict) else compile_to_spec(ref)
     if image:
         set_python_image(spec, image)
     out = Path(output).expanduser()
