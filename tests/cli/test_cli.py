@@ -13,11 +13,11 @@ from tests.conftest import run_cli
 TINY = """
 from kfp import dsl
 
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
+@dsl.component(base_image="python:3.11")
 def double(x: int) -> int:
     return 2 * x
 
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
+@dsl.component(base_image="python:3.11")
 def explode(x: int) -> int:
     raise ValueError(f"cannot take {x}")
 
@@ -98,7 +98,7 @@ def test_run_user_pipeline_json(tiny_file: Path, kubeline_home: Path) -> None:
         ("double", "SUCCEEDED"),
         ("double-2", "SUCCEEDED"),
     ]
-    assert Path(document["log"]).is_file()
+    assert Path(document["root"]).is_dir()
     assert "double" in proc.stderr  # progress went to stderr
 
 
@@ -121,8 +121,8 @@ def test_failed_task_exits_1_naming_the_task_and_error(
     proc = run_cli("run", f"{tiny_file}:broken", home=kubeline_home)
     assert proc.returncode == 1
     assert "failed in task 'explode'" in proc.stderr
-    assert "cannot take 2" in proc.stderr
-    assert "Full log:" in proc.stderr
+    assert "ValueError: cannot take 2" in proc.stderr
+    assert "kubeline runs logs" in proc.stderr
 
 
 def test_failed_run_json_still_prints_one_document(tiny_file: Path, kubeline_home: Path) -> None:
@@ -188,3 +188,22 @@ def test_usage_error_is_exit_2(kubeline_home: Path) -> None:
 def test_version(kubeline_home: Path) -> None:
     proc = run_cli("--version", home=kubeline_home)
     assert proc.returncode == 0 and proc.stdout.startswith("kubeline ")
+
+
+def test_runs_list_show_and_logs(tiny_file: Path, kubeline_home: Path) -> None:
+    first = run_cli("run", f"{tiny_file}:tiny", "-p", "x=4", "--output", "json",
+                    home=kubeline_home)
+    run_id = json.loads(first.stdout)["run_id"]
+    listed = json.loads(run_cli("runs", "list", "--output", "json", home=kubeline_home).stdout)
+    assert [r["run_id"] for r in listed["runs"]] == [run_id]
+    shown = json.loads(run_cli("runs", "show", run_id[:12], "--output", "json",
+                               home=kubeline_home).stdout)
+    assert shown["state"] == "SUCCEEDED" and shown["arguments"] == {"x": 4}
+    logs = run_cli("runs", "logs", "last", "double-2", home=kubeline_home)
+    assert logs.returncode == 0
+    assert "Wrote executor output file" in logs.stdout
+
+
+def test_runs_show_unknown_is_exit_2(kubeline_home: Path) -> None:
+    proc = run_cli("runs", "show", "nope", home=kubeline_home)
+    assert proc.returncode == 2 and "No run 'nope'" in proc.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeline.engine import run_pipeline
+from kubeline.engine import RunResult, run_pipeline
 from kubeline.pipelines.compile import compile_to_spec
 
 pytestmark = pytest.mark.slow
@@ -17,10 +17,12 @@ def spec() -> dict:
     return compile_to_spec(None)
 
 
-def _artifact(run_root: Path, task: str, output: str) -> Path:
-    hits = sorted(run_root.glob(f"artifacts/*/{task}/{output}"))
-    assert hits, f"no {task}/{output} under {run_root}"
-    return hits[0]
+def _artifact(result: RunResult, task: str, output: str) -> Path:
+    """The file behind a task's output artifact (recorded in the run store)."""
+    for record in result.tasks:
+        if record.name == task and record.state == "SUCCEEDED":
+            return Path(record.outputs["artifacts"][output][0])
+    raise AssertionError(f"no successful task {task} in run {result.run_id}")
 
 
 def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> None:
@@ -40,12 +42,13 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
     } <= set(metrics)
     names = [t.name for t in result.tasks]
     assert names.count("run-trial") == 10  # 5 families x 2 trials
+    assert all(t.state == "SUCCEEDED" for t in result.tasks if t.name == "run-trial")
     assert "reject-model" not in names
-    card = _artifact(result.root, "register-model", "card").read_text()
+    card = _artifact(result, "register-model", "card").read_text()
     assert "Digest (sha256 of the ingested table)" in card
     assert result.outputs["model_family"] in card
-    assert "<svg" in _artifact(result.root, "evaluate", "report").read_text()
-    assert "<svg" in _artifact(result.root, "explore", "report").read_text()
+    assert "<svg" in _artifact(result, "evaluate", "report").read_text()
+    assert "<svg" in _artifact(result, "explore", "report").read_text()
 
 
 def test_iris_reaches_090_and_the_same_seed_gives_the_same_metrics(spec: dict) -> None:
@@ -57,6 +60,7 @@ def test_iris_reaches_090_and_the_same_seed_gives_the_same_metrics(spec: dict) -
     first = run_pipeline(spec, args, enable_caching=False)
     again = run_pipeline(spec, args, enable_caching=False)
     assert first.state == again.state == "SUCCEEDED"
+    assert not any(t.cache_hit for t in again.tasks)
     assert first.outputs["accuracy"] >= 0.90
     assert first.outputs["metrics"]["metadata"] == again.outputs["metrics"]["metadata"]
     assert first.outputs["model_family"] == again.outputs["model_family"]
@@ -69,7 +73,7 @@ def test_below_threshold_records_why_and_registers_nothing(spec: dict) -> None:
     assert result.outputs["decision"].startswith("not registered: test accuracy")
     names = {t.name for t in result.tasks}
     assert "reject-model" in names and "register-model" not in names
-    notice = _artifact(result.root, "reject-model", "notice").read_text()
+    notice = _artifact(result, "reject-model", "notice").read_text()
     assert "below the threshold 0.9990" in notice
 
 
@@ -79,5 +83,21 @@ def test_a_bad_file_fails_the_run_with_a_user_error(spec: dict, tmp_path: Path) 
     result = run_pipeline(spec, {"dataset": str(data), "target": "label"})
     assert result.state == "FAILED"
     assert result.user_error
-    assert result.failed_task == "validate"
+    assert result.failed_task is not None and result.failed_task.name == "validate"
     assert "fewer than" in (result.error or "")
+    downstream = {t.name: t.state for t in result.tasks}
+    assert downstream["split"] == "SKIPPED"  # nothing runs after a failed check
+
+
+def test_an_unchanged_rerun_is_all_cache_hits_and_a_changed_seed_is_not(spec: dict) -> None:
+    args = {"dataset": "wine", "families": ["logistic_regression"], "trials_per_family": 1}
+    first = run_pipeline(spec, args)
+    again = run_pipeline(spec, args)
+    leaves = [t for t in again.tasks if t.kind == "executor"]
+    assert first.state == again.state == "SUCCEEDED"
+    assert leaves and all(t.cache_hit for t in leaves)  # Metrics-only tasks included
+    assert again.outputs["accuracy"] == first.outputs["accuracy"]
+    changed = run_pipeline(spec, {**args, "seed": 7})
+    by_name = {t.name: t.cache_hit for t in changed.tasks if t.kind == "executor"}
+    assert by_name["ingest"] and by_name["explore"] and by_name["validate"]  # seed-free
+    assert not by_name["split"] and not by_name["train"]  # depend on the seed

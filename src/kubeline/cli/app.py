@@ -10,7 +10,7 @@ import sys
 import traceback
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -56,6 +56,17 @@ PipelineArg = Annotated[
         help="'lifecycle' (the default), path/to/file.py:function, or a compiled .yaml/.json.",
         show_default=True,
     ),
+]
+
+
+#: What the lifecycle components import: loaded once by the warm worker parent.
+_LIFECYCLE_PRELOAD = [
+    "kubeline.ml.datasets",
+    "kubeline.ml.explore",
+    "kubeline.ml.experiment",
+    "kubeline.ml.assess",
+    "kubeline.ml.train",
+    "matplotlib.pyplot",
 ]
 
 
@@ -131,6 +142,15 @@ def run_command(
         typer.Option("-p", "--param", help="A pipeline parameter as name=value (repeatable)."),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task again.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Tasks running at once (default: cores).")
+    ] = None,
+    allow_installs: Annotated[
+        bool,
+        typer.Option("--allow-installs",
+                     help="Install packages a component asks for that are missing here, in "
+                     "a cached virtual environment."),
+    ] = False,
     output: OutputOption = OutputFormat.text,
 ) -> None:
     """Run a pipeline on this machine and print its results."""
@@ -140,7 +160,8 @@ def run_command(
 
     spec = _load(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
-    if pipeline in ("", LIFECYCLE):
+    lifecycle = pipeline in ("", LIFECYCLE)
+    if lifecycle:
         from kubeline.pipelines.lifecycle import check_arguments
 
         check_arguments(arguments)
@@ -148,7 +169,14 @@ def run_command(
     name = spec["pipelineInfo"]["name"]
     err.print(f"Running [bold]{name}[/] on this machine…")
     progress = TaskProgress(err)
-    result = run_pipeline(spec, arguments, enable_caching=not no_cache, on_event=progress)
+    try:
+        result = run_pipeline(spec, arguments, enable_caching=not no_cache, on_event=progress,
+                              workers=workers, allow_installs=allow_installs,
+                              preload=_LIFECYCLE_PRELOAD if lifecycle else None)
+    finally:
+        progress.close()
+    for note in result.notes:
+        err.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
     if output is OutputFormat.json:
         print_json(result.to_dict())
     if result.state == "SUCCEEDED":
@@ -158,20 +186,143 @@ def run_command(
             for line in run_next_steps(result):
                 out.print(line, soft_wrap=True)
         return
-    if result.user_error:
-        raise UserError(result.error or "the run failed")
+    failed = result.failed_task
+    if result.user_error and failed is not None and failed.error:
+        raise UserError(failed.error.split(": ", 1)[-1])
     if result.state == "CANCELED":
         err.print(f"[yellow]Run {result.run_id} was canceled.[/] Its files: {result.root}")
         raise typer.Exit(130)
-    where = f" in task '{result.failed_task}'" if result.failed_task else ""
-    err.print(f"[red]Run {result.run_id} failed{where}:[/] {result.error}")
-    failed = next((t for t in result.tasks if t.state == "FAILED"), None)
-    if failed is not None and failed.log_lines:
-        err.print("[dim]Last lines of its log:[/]")
-        for line in [ln for ln in failed.log_lines if ln][-10:]:
-            err.print(f"  [dim]{line}[/]", soft_wrap=True, markup=False)
-    err.print(f"Full log: {result.log_path}")
+    where = f" in task '{failed.path}'" if failed else ""
+    reason = failed.error if failed else result.error
+    err.print(f"[red]Run {result.run_id} failed{where}:[/] {reason}", soft_wrap=True)
+    if failed is not None and failed.log_path:
+        tail = _tail(Path(failed.log_path), 12)
+        if tail:
+            err.print("[dim]Last lines of its log:[/]")
+            for line in tail:
+                err.print(f"  {line}", soft_wrap=True, markup=False, style="dim")
+        err.print(f"Full log: kubeline runs logs {result.run_id} {failed.path}")
     raise typer.Exit(1)
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        return [ln.rstrip() for ln in f.readlines()[-lines:]]
+
+
+runs_app = typer.Typer(help="Runs kept in the store: list them, show one, read logs.",
+                       no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+def _store() -> Any:
+    from kubeline.engine import kubeline_home
+    from kubeline.engine.runner import recover_orphans
+    from kubeline.store import RunStore
+
+    store = RunStore.for_home(kubeline_home())
+    recover_orphans(store)
+    return store
+
+
+def _find_run(store: Any, ref: str) -> Any:
+    """A run by id, by unique id prefix, or 'last' / 'latest'."""
+    if ref in ("last", "latest"):
+        runs = store.list_runs(limit=1)
+        if not runs:
+            raise UserError("There are no runs yet. Start one with 'kubeline run'.")
+        return runs[0]
+    run = store.get_run(ref)
+    if run is not None:
+        return run
+    found = store.find_runs(ref)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise UserError(f"No run '{ref}'. List the runs with 'kubeline runs list'.")
+    raise UserError(f"'{ref}' matches {len(found)} runs; give more of the id.")
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
+    state: Annotated[str | None, typer.Option(help="Only runs in this state.")] = None,
+    pipeline: Annotated[str | None, typer.Option(help="Only runs of this pipeline.")] = None,
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """List runs, newest first."""
+    from kubeline.cli.render import print_json, runs_table
+
+    store = _store()
+    runs = store.list_runs(state=state.upper() if state else None, pipeline_name=pipeline,
+                           limit=limit)
+    if output is OutputFormat.json:
+        print_json({"runs": [_run_summary(r) for r in runs],
+                    "total": store.count_runs(state=state.upper() if state else None,
+                                              pipeline_name=pipeline)})
+        return
+    if not runs:
+        _stderr().print("No runs yet. Start one with 'kubeline run'.")
+        return
+    _stdout().print(runs_table(runs))
+
+
+def _run_summary(run: Any) -> dict[str, Any]:
+    seconds = ((run.finished_at - run.started_at).total_seconds()
+               if run.finished_at and run.started_at else None)
+    return {"run_id": run.run_id, "pipeline": run.pipeline_name, "state": run.state,
+            "created_at": run.created_at.isoformat(), "seconds": seconds,
+            "error": run.error}
+
+
+@runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'last'.")],
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """Show a run: its state, arguments, outputs and every task."""
+    from kubeline.cli.render import print_json, run_detail
+    from kubeline.engine.results import RunResult
+
+    store = _store()
+    record = _find_run(store, run)
+    result = RunResult(run=record, tasks=store.list_tasks(record.run_id))
+    if output is OutputFormat.json:
+        document = result.to_dict()
+        document["arguments"] = record.arguments
+        print_json(document)
+        return
+    for renderable in run_detail(result):
+        _stdout().print(renderable)
+
+
+@runs_app.command("logs")
+def runs_logs(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'last'.")],
+    task: Annotated[
+        str | None, typer.Argument(help="Task name or path; default: every task.")
+    ] = None,
+) -> None:
+    """Print the logs of a run's tasks (stdout and stderr, as the task wrote them)."""
+    store = _store()
+    record = _find_run(store, run)
+    tasks = [t for t in store.list_tasks(record.run_id) if t.log_path]
+    if task is not None:
+        chosen = [t for t in tasks if task in (t.path, t.name)]
+        if not chosen:
+            names = ", ".join(t.path for t in tasks) or "none"
+            raise UserError(f"Run {record.run_id} has no task '{task}' with a log. "
+                            f"Tasks with logs: {names}.")
+        tasks = chosen
+    for t in tasks:
+        path = Path(t.log_path)
+        if len(tasks) > 1:
+            sys.stdout.write(f"==> {t.path} ({t.state}) <==\n")
+        if path.is_file():
+            sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
+        sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             err.print(traceback.format_exc(), markup=False)
         err.print(f"[red]Failed:[/] {exc}", soft_wrap=True)
         return 1
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence prints, not crashes
         if _state["verbose"]:
             err.print(traceback.format_exc(), markup=False)
         err.print(

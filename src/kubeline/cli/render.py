@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +29,47 @@ def print_json(document: Any) -> None:
 
 
 class TaskProgress:
-    """Per-task progress on stderr: a line when a task starts and when it ends."""
+    """Per-task progress on stderr: a line as each task ends (and, on a terminal, a live
+    line of what is running)."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
-        self._started: dict[str, list[float]] = {}
+        self._running: set[str] = set()
         self.finished = 0
+        self._status = console.status("") if console.is_terminal else None
+        if self._status is not None:
+            self._status.start()
 
     def __call__(self, event: TaskEvent) -> None:
-        now = time.perf_counter()
-        if event.kind == "cached":
-            self.finished += 1
-            self._console.print(f"  [green]✓[/] {event.task} [dim](cached)[/]", highlight=False)
+        if event.node_kind not in ("executor", "importer"):
+            if event.kind == "finished" and event.state == "SKIPPED" and event.error and (
+                "condition" in event.error
+            ):
+                self._console.print(f"  [dim]- {event.task} skipped ({event.error})[/]",
+                                    highlight=False)
             return
         if event.kind == "started":
-            self._started.setdefault(event.task, []).append(now)
-            self._console.print(f"  [dim]…[/] {event.task}", highlight=False)
-            return
-        starts = self._started.get(event.task) or [now]
-        seconds = now - starts.pop(0)
-        self.finished += 1
-        mark = _MARK.get(event.state, event.state)
-        self._console.print(f"  {mark} {event.task} [dim]{seconds:.1f}s[/]", highlight=False)
+            self._running.add(event.task)
+        elif event.kind == "retrying":
+            self._console.print(f"  [yellow]↻[/] {event.task} failed, retrying: "
+                                f"[dim]{event.error}[/]", highlight=False)
+        else:
+            self._running.discard(event.task)
+            self.finished += 1
+            mark = _MARK.get(event.state, event.state)
+            detail = "(cached)" if event.kind == "cached" else (
+                f"{event.seconds:.1f}s" if event.seconds is not None else "")
+            if event.state in ("FAILED", "SKIPPED") and event.error:
+                detail += f" {event.error}"
+            self._console.print(f"  {mark} {event.task} [dim]{detail}[/]", highlight=False)
+        if self._status is not None:
+            running = ", ".join(sorted(self._running)[:4]) + (
+                " …" if len(self._running) > 4 else "")
+            self._status.update(f"{self.finished} done; running: {running or 'nothing'}")
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
 
 
 def _value(value: Any) -> str:
@@ -69,7 +87,9 @@ def run_table(result: RunResult) -> Table:
     table.add_column("value", overflow="fold")
     state_style = "green" if result.state == "SUCCEEDED" else "red"
     table.add_row("state", f"[{state_style}]{result.state}[/]")
-    table.add_row("time", f"{result.seconds:.1f} s, {len(result.tasks)} tasks")
+    leaves = [t for t in result.tasks if t.kind in ("executor", "importer")]
+    cached = sum(t.cache_hit for t in leaves)
+    table.add_row("time", f"{result.seconds:.1f} s, {len(leaves)} tasks ({cached} from cache)")
     for name, value in result.outputs.items():
         metadata = value.get("metadata") if isinstance(value, dict) else None
         if isinstance(metadata, dict) and value.get("type") == "system.Metrics":
@@ -81,14 +101,20 @@ def run_table(result: RunResult) -> Table:
     return table
 
 
-def _find(root: Path, task: str, output: str) -> Path | None:
-    hits = sorted(root.glob(f"artifacts/*/{task}/{output}"))
-    return hits[0] if hits else None
+def _find(result: RunResult, task: str, output: str) -> Path | None:
+    """The file of a task's output artifact; from a cached task, the original file."""
+    for record in result.tasks:
+        if record.name == task and record.state == "SUCCEEDED":
+            uris = record.outputs.get("artifacts", {}).get(output) or []
+            if uris:
+                return Path(uris[0])
+    return None
 
 
 def run_next_steps(result: RunResult) -> list[str]:
-    """Where to look next, for a newcomer: reports, card and log of this run."""
-    lines = [f"Run folder:  {result.root}", f"Run log:     {result.log_path}"]
+    """Where to look next, for a newcomer: reports, card and logs of this run."""
+    lines = [f"{'Run folder:':<13} {result.root}",
+             f"{'Details:':<13} kubeline runs show {result.run_id}"]
     for label, task, output in (
         ("Data profile", "explore", "report"),
         ("Evaluation", "evaluate", "report"),
@@ -97,7 +123,56 @@ def run_next_steps(result: RunResult) -> list[str]:
         ("Model", "register-model", "registered"),
         ("Rejection", "reject-model", "notice"),
     ):
-        path = _find(result.root, task, output)
+        path = _find(result, task, output)
         if path is not None:
-            lines.append(f"{label + ':':<12} {path}")
+            lines.append(f"{label + ':':<13} {path}")
     return lines
+
+
+_STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "CANCELED": "yellow",
+                "SKIPPED": "dim", "PENDING": "dim"}
+
+
+def _state(state: str) -> str:
+    return f"[{_STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+def _duration(start: Any, end: Any) -> str:
+    if start and end:
+        return f"{(end - start).total_seconds():.1f}s"
+    return ""
+
+
+def runs_table(runs: list[Any]) -> Table:
+    table = Table(title="Runs, newest first", title_justify="left")
+    for column in ("run", "pipeline", "state", "started", "duration"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        table.add_row(run.run_id, run.pipeline_name, _state(run.state),
+                      f"{run.created_at:%Y-%m-%d %H:%M:%S}",
+                      _duration(run.started_at, run.finished_at))
+    return table
+
+
+def run_detail(result: RunResult) -> list[Any]:
+    """A run's summary table, then one row per task."""
+    out: list[Any] = [run_table(result)]
+    run = result.run
+    if run.arguments:
+        args = Table(title="Arguments", show_header=False, title_justify="left")
+        args.add_column("name", style="bold")
+        args.add_column("value", overflow="fold")
+        for name, value in run.arguments.items():
+            args.add_row(name, _value(value))
+        out.append(args)
+    tasks = Table(title="Tasks", title_justify="left")
+    for column in ("task", "kind", "state", "time", "attempts", "note"):
+        tasks.add_column(column, overflow="fold")
+    for t in result.tasks:
+        note = "cached" if t.cache_hit else (t.error or "")
+        tasks.add_row(t.path, t.kind, _state(t.state), _duration(t.started_at, t.finished_at),
+                      str(t.attempts or ""), note)
+    out.append(tasks)
+    if run.error:
+        out.append(f"[red]Error:[/] {run.error}")
+    return out

@@ -1,8 +1,9 @@
-"""Runs compiled KFP v2 pipelines on this machine.
+"""Runs compiled KFP v2 pipelines on this machine: in parallel, cached by content, with
+every run, task, log and artifact kept in the run store.
 
-:func:`run_pipeline` is the one entry point the CLI (and later the server) uses: it checks
-the arguments against the pipeline's input definitions, then runs the pipeline. The engine
-runs any pipeline, so it never imports :mod:`kubeline.ml` or :mod:`kubeline.pipelines`.
+:func:`run_pipeline` is the entry point the CLI, the Python API and the server use. The
+engine runs any pipeline, so it never imports :mod:`kubeline.ml` or
+:mod:`kubeline.pipelines`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from kubeline.engine.arguments import parse_assignments, resolve_arguments
-from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent, TaskRecord
+from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
 
 __all__ = [
     "FINAL_STATES",
     "RunResult",
     "TaskEvent",
-    "TaskRecord",
     "kubeline_home",
     "parse_assignments",
     "resolve_arguments",
@@ -38,21 +38,30 @@ def run_pipeline(
     *,
     home: Path | None = None,
     enable_caching: bool = True,
+    workers: int | None = None,
     on_event: Callable[[TaskEvent], None] | None = None,
+    allow_installs: bool = False,
+    preload: list[str] | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
+
+    Args:
+        spec: the PipelineSpec, e.g. from :func:`kubeline.engine.spec.load_spec`.
+        arguments: pipeline parameters by name; checked and converted to their types.
+        home: where runs are kept (default :func:`kubeline_home`).
+        enable_caching: False runs every task again (``--no-cache``).
+        workers: tasks running at once (default: the number of cores).
+        on_event: called with a :class:`TaskEvent` as tasks start and end.
+        allow_installs: let tasks whose ``pip install`` this environment does not satisfy
+            run in a cached virtual environment with those packages.
+        preload: extra modules the warm worker parent imports once.
 
     Raises:
         kubeline.errors.ConfigError: the arguments do not match the pipeline's inputs
             (raised before anything runs).
     """
-    from kubeline.engine.kfp_local import run_spec
+    from kubeline.engine.runner import run_spec
 
-    resolved = resolve_arguments(spec, arguments or {})
-    return run_spec(
-        spec,
-        resolved,
-        home=home or kubeline_home(),
-        enable_caching=enable_caching,
-        on_event=on_event,
-    )
+    return run_spec(spec, arguments, home=home or kubeline_home(),
+                    enable_caching=enable_caching, workers=workers, on_event=on_event,
+                    allow_installs=allow_installs, preload=preload)

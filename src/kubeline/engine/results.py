@@ -1,17 +1,17 @@
 """What a run reports: progress events while it runs, and a result when it ends.
 
-Plain data, so that the CLI, the server and tests read a run the same way whatever
-executes it.
+Plain data, so that the CLI, the server and tests read a run the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FINAL_STATES", "RunResult", "TaskEvent", "TaskRecord"]
+from kubeline.store.records import RunRecord, TaskRecord
+
+__all__ = ["FINAL_STATES", "RunResult", "TaskEvent"]
 
 #: KFP's final run and task states.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
@@ -19,64 +19,87 @@ FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
 
 @dataclass(frozen=True)
 class TaskEvent:
-    """A task started, finished, or was answered from the cache (``kind``)."""
+    """A task ``started``, ``finished``, was answered from the cache (``cached``), or
+    failed and will be tried again (``retrying``)."""
 
     kind: str
-    task: str
+    task: str  # its path in the run, e.g. for-loop-2/iteration-0/run-trial
     state: str
-
-
-@dataclass
-class TaskRecord:
-    name: str
-    state: str
-    started: datetime | None = None
-    ended: datetime | None = None
-    cached: bool = False
-    log_lines: list[str] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started and self.ended:
-            return (self.ended - self.started).total_seconds()
-        return None
+    node_kind: str = "executor"  # executor, importer, dag, loop, iteration
+    seconds: float | None = None
+    error: str | None = None
 
 
 @dataclass
 class RunResult:
-    run_id: str
-    pipeline_name: str
-    state: str
-    outputs: dict[str, Any]
+    """A finished (or interrupted) run: its record, its tasks, and where its files are."""
+
+    run: RunRecord
     tasks: list[TaskRecord]
-    root: Path
-    log_path: Path
-    started: datetime
-    ended: datetime
-    error: str | None = None
-    user_error: bool = False
-    failed_task: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def state(self) -> str:
+        return self.run.state
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.run.outputs
+
+    @property
+    def error(self) -> str | None:
+        return self.run.error
+
+    @property
+    def root(self) -> Path:
+        return Path(self.run.root)
 
     @property
     def seconds(self) -> float:
-        return (self.ended - self.started).total_seconds()
+        if self.run.started_at and self.run.finished_at:
+            return (self.run.finished_at - self.run.started_at).total_seconds()
+        return 0.0
+
+    @property
+    def failed_task(self) -> TaskRecord | None:
+        """The first leaf task that failed (not the groups around it)."""
+        failed = [t for t in self.tasks if t.state == "FAILED"
+                  and t.kind in ("executor", "importer")]
+        return failed[0] if failed else None
+
+    @property
+    def user_error(self) -> bool:
+        """The failure is kubeline's word on the user's input (a kubeline UserError)."""
+        task = self.failed_task
+        return bool(task and task.error and task.error.startswith(
+            ("kubeline.errors.DataError", "kubeline.errors.DataValidationError",
+             "kubeline.errors.ConfigError", "kubeline.errors.UserError")))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``kubeline run --output json`` prints."""
+        failed = self.failed_task
         return {
             "run_id": self.run_id,
-            "pipeline": self.pipeline_name,
+            "pipeline": self.run.pipeline_name,
             "state": self.state,
             "outputs": self.outputs,
             "tasks": [
-                {"name": t.name, "state": t.state, "cached": t.cached, "seconds": t.seconds}
+                {"name": t.name, "path": t.path, "kind": t.kind, "state": t.state,
+                 "cached": t.cache_hit, "attempts": t.attempts,
+                 "seconds": (t.finished_at - t.started_at).total_seconds()
+                 if t.finished_at and t.started_at else None,
+                 "error": t.error}
                 for t in self.tasks
             ],
             "error": self.error,
-            "failed_task": self.failed_task,
-            "root": str(self.root),
-            "log": str(self.log_path),
-            "started": self.started.isoformat(),
-            "ended": self.ended.isoformat(),
+            "failed_task": failed.path if failed else None,
+            "notes": self.notes,
+            "root": self.run.root,
+            "started": self.run.started_at.isoformat() if self.run.started_at else None,
+            "ended": self.run.finished_at.isoformat() if self.run.finished_at else None,
             "seconds": self.seconds,
         }

@@ -14,9 +14,11 @@ import yaml
 
 from kubeline.errors import PipelineLoadError
 
-__all__ = ["SPEC_SUFFIXES", "load_spec", "parse_spec", "validate_spec"]
+__all__ = ["PLATFORM_KEY", "SPEC_SUFFIXES", "load_spec", "parse_spec", "validate_spec"]
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+#: Where a loaded spec keeps KFP's platform document (not part of the PipelineSpec schema).
+PLATFORM_KEY = "platformSpec"
 
 
 def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
@@ -34,6 +36,10 @@ def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
     if "pipelineSpec" in spec and "root" not in spec:  # a PipelineJob wrapping the spec
         spec = spec["pipelineSpec"]
     validate_spec(spec, source)
+    platform = next((d for d in docs[1:] if isinstance(d, dict) and "platforms" in d), None)
+    if platform is not None:
+        # KFP's second YAML document: Kubernetes settings, kept beside the spec.
+        spec = {**spec, PLATFORM_KEY: platform}
     return spec
 
 
@@ -61,7 +67,8 @@ def validate_spec(spec: dict[str, Any], source: str = "the pipeline") -> None:
             "Compile it with 'kubeline compile' or kfp.compiler first."
         )
     try:
-        json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+        plain = {k: v for k, v in spec.items() if k != PLATFORM_KEY}
+        json_format.ParseDict(plain, pipeline_spec_pb2.PipelineSpec())
     except json_format.ParseError as exc:
         raise PipelineLoadError(f"{source} is not a valid KFP PipelineSpec: {exc}") from exc
     if not (spec.get("pipelineInfo") or {}).get("name"):

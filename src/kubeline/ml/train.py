@@ -38,7 +38,17 @@ def save_model(model: Pipeline, path: str | os.PathLike[str]) -> None:
 
 
 def load_model(path: str | os.PathLike[str]) -> Pipeline:
+    """Load a model saved by :func:`save_model`.
+
+    Raises:
+        DataError: the file is missing, is not a joblib file, or holds no fitted model.
+    """
     try:
-        return joblib.load(path)
-    except (OSError, EOFError, ValueError) as exc:
-        raise DataError(f"Cannot load a model from '{path}': {exc}") from exc
+        model = joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling a foreign file can raise anything
+        raise DataError(f"Cannot load a model from '{path}': {type(exc).__name__}: {exc}"
+                        ) from exc
+    if not hasattr(model, "predict"):
+        raise DataError(f"Cannot load a model from '{path}': it holds a "
+                        f"{type(model).__name__}, not a fitted model.")
+    return model

@@ -137,4 +137,6 @@ def rows_needed_per_class(cv_folds: int, test_size: float) -> int:
         )
     if int(cv_folds) < 2:
         raise ConfigError(f"cv_folds must be at least 2. Got {cv_folds} instead.")
-    return max(2, math.ceil(int(cv_folds) / (1.0 - float(test_size))) + 1)
+    train_side = math.ceil(int(cv_folds) / (1.0 - float(test_size))) + 1
+    test_side = math.ceil(1.0 / float(test_size)) + 1
+    return max(2, train_side, test_side)

@@ -1,0 +1,90 @@
+"""Artifact references passed between tasks, and content digests for the cache.
+
+An artifact is identified for caching by what it holds, never by where it lives: a re-run
+upstream task that writes the same bytes to a new path still gives its consumers a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+__all__ = ["ArtifactRef", "content_digest", "local_path"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """An artifact as the engine passes it on: where it is, its type, metadata, digest."""
+
+    name: str
+    uri: str
+    schema_title: str = "system.Artifact"
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    digest: str | None = None
+    artifact_id: str | None = None
+
+    def with_digest(self) -> ArtifactRef:
+        return replace(self, digest=content_digest(self.uri))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "uri": self.uri, "schema_title": self.schema_title,
+                "metadata": self.metadata, "digest": self.digest}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactRef:
+        return cls(name=data.get("name", ""), uri=data["uri"],
+                   schema_title=data.get("schema_title", "system.Artifact"),
+                   metadata=dict(data.get("metadata") or {}), digest=data.get("digest"))
+
+    def to_dsl(self) -> Any:
+        """The kfp ``dsl.Artifact`` subclass instance KFP's executor input is built from."""
+        from kfp.local.importer_handler import get_artifact_class_from_schema_title
+
+        cls = get_artifact_class_from_schema_title(self.schema_title)
+        return cls(name=self.name, uri=self.uri, metadata=dict(self.metadata))
+
+    @classmethod
+    def from_dsl(cls, artifact: Any) -> ArtifactRef:
+        return cls(name=artifact.name or "", uri=artifact.uri,
+                   schema_title=artifact.schema_title, metadata=dict(artifact.metadata))
+
+
+def local_path(uri: str) -> Path | None:
+    """The local file a URI names (a plain path or ``file://``), else None."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):  # C:\...
+        return Path(uri)
+    return None
+
+
+def _hash_file(path: Path, h: Any) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+
+
+def content_digest(uri: str) -> str:
+    """sha256 of what ``uri`` holds: a file's bytes, or a folder's relative names and file
+    bytes in sorted order. A URI that is not local, or holds nothing yet, digests its text
+    (so an import of ``gs://bucket/x`` is keyed by its address)."""
+    h = hashlib.sha256()
+    path = local_path(uri)
+    if path is not None and path.is_file():
+        h.update(b"file\0")
+        _hash_file(path, h)
+    elif path is not None and path.is_dir():
+        h.update(b"dir\0")
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(child.relative_to(path).as_posix().encode() + b"\0")
+            _hash_file(child, h)
+    else:
+        h.update(b"uri\0" + uri.encode())
+    return h.hexdigest()

@@ -1,0 +1,234 @@
+"""Turn one executor task (container or importer) into a job a worker can run, and read
+its outputs back, with kfp's own helpers building the executor input exactly as KFP does
+and resolving every placeholder (concat, if-present, input/output paths and values)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubeline.engine.artifacts import ArtifactRef
+from kubeline.errors import PipelineLoadError
+
+__all__ = ["LeafJob", "TaskContext", "import_artifact", "prepare_job", "read_outputs"]
+
+_PROGRAM_MARK = '"$program_path/ephemeral_component.py"'
+_EXECUTOR_MODULE = "kfp.dsl.executor_main"
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """Where a task runs and what names its placeholders resolve to."""
+
+    run_id: str
+    pipeline_name: str
+    task_name: str
+    task_root: Path
+    pipeline_root: Path
+    workspace: Path
+
+
+@dataclass
+class LeafJob:
+    """What a worker runs: plain data, picklable to a forked or spawned process.
+
+    ``kind`` is ``python`` (a lightweight Python component: its source, function and
+    executor input, run by kfp's executor inside the worker) or ``command`` (anything
+    else: the resolved command line, run on the host).
+    """
+
+    kind: str
+    task_path: str
+    log_path: str
+    task_root: str
+    env: dict[str, str] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)
+    source: str = ""
+    function: str = ""
+    executor_input: str = ""
+    requirements: list[str] = field(default_factory=list)
+    python: str | None = None  # an interpreter other than this one (an install venv)
+    image: str = ""
+
+
+def _pb(message_type: Any, data: dict[str, Any]) -> Any:
+    from google.protobuf import json_format
+
+    return json_format.ParseDict(data, message_type(), ignore_unknown_fields=True)
+
+
+def component_pb(component: dict[str, Any]) -> Any:
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    return _pb(pipeline_spec_pb2.ComponentSpec, component)
+
+
+def _replace_workspace(words: list[Any], workspace: Path) -> list[Any]:
+    from kfp import dsl
+    from kfp.dsl import constants
+
+    def swap(word: Any) -> Any:
+        if isinstance(word, str):
+            return word.replace(dsl.WORKSPACE_PATH_PLACEHOLDER, str(workspace)).replace(
+                constants.WORKSPACE_MOUNT_PATH, str(workspace))
+        return word
+
+    return [swap(w) for w in words]
+
+
+def _split_python(words: list[str]) -> tuple[str, list[str]] | None:
+    """(program source, arguments after it) of a lightweight Python component command."""
+    for i, word in enumerate(words[:-1]):
+        if _PROGRAM_MARK in word and '"$@"' in word and _EXECUTOR_MODULE in word:
+            return words[i + 1], words[i + 2 :]
+    return None
+
+
+def _flag(args: list[str], name: str) -> str:
+    try:
+        return args[args.index(name) + 1]
+    except (ValueError, IndexError):
+        return ""
+
+
+def prepare_job(
+    component: dict[str, Any],
+    executor: dict[str, Any],
+    parameters: dict[str, Any],
+    artifacts: dict[str, list[ArtifactRef]],
+    ctx: TaskContext,
+    task_path: str,
+    log_path: Path,
+) -> tuple[LeafJob, Any]:
+    """Build the job for a container executor, and the ExecutorInput to read outputs with.
+
+    ``artifacts`` holds a list per input; inputs declared as a single artifact get its
+    first element.
+    """
+    from kfp.local import executor_input_utils, placeholder_utils
+
+    from kubeline.engine.requirements import pip_requirements
+
+    spec = component_pb(component)
+    arguments: dict[str, Any] = dict(parameters)
+    for name, refs in artifacts.items():
+        definition = spec.input_definitions.artifacts.get(name)
+        if definition is None:
+            continue
+        dsl_refs = [r.to_dsl() for r in refs]
+        arguments[name] = dsl_refs if definition.is_artifact_list else (dsl_refs or [None])[0]
+    ctx.task_root.mkdir(parents=True, exist_ok=True)
+    executor_input = executor_input_utils.construct_executor_input(
+        component_spec=spec, arguments=arguments, task_root=str(ctx.task_root),
+        block_input_artifact=False,
+    )
+    executor_input_dict = executor_input_utils.executor_input_to_dict(executor_input, spec)
+    for output in executor_input_dict.get("outputs", {}).get("artifacts", {}).values():
+        for art in output.get("artifacts", []):
+            Path(art["uri"]).parent.mkdir(parents=True, exist_ok=True)
+    container = executor["container"]
+    words = _replace_workspace(
+        [*container.get("command", []), *container.get("args", [])], ctx.workspace
+    )
+    resolved = placeholder_utils.replace_placeholders(
+        full_command=words,
+        executor_input_dict=executor_input_dict,
+        pipeline_resource_name=ctx.run_id,
+        task_resource_name=ctx.task_name,
+        pipeline_root=str(ctx.pipeline_root),
+        unique_pipeline_id=ctx.run_id,
+    )
+    env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "name" in e}
+    common = {"task_path": task_path, "log_path": str(log_path), "task_root": str(ctx.task_root),
+              "env": env, "image": container.get("image", "")}
+    python = _split_python(resolved)
+    if python is not None:
+        source, rest = python
+        job = LeafJob(kind="python", source=source, function=_flag(rest, "--function_to_execute"),
+                      executor_input=_flag(rest, "--executor_input"),
+                      requirements=pip_requirements(resolved), **common)
+        return job, executor_input
+    if resolved[:3] == ["python3", "-m", _EXECUTOR_MODULE] or (
+        len(resolved) > 2 and resolved[1:3] == ["-m", _EXECUTOR_MODULE]
+    ):
+        raise PipelineLoadError(
+            f"Task '{ctx.task_name}' is a containerized Python component: its code lives in "
+            f"the image '{common['image']}', which kubeline does not run locally. Build it as a "
+            "lightweight component (@dsl.component without target_image) or run it on a cluster."
+        )
+    return LeafJob(kind="command", argv=resolved, **common), executor_input
+
+
+def read_outputs(executor_input: Any, component: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
+    """Parameters and artifacts (with content digests) a finished task wrote."""
+    from kfp.local import executor_output_utils
+
+    outputs = executor_output_utils.get_outputs_for_task(executor_input, component_pb(component))
+    params: dict[str, Any] = {}
+    arts: dict[str, list[ArtifactRef]] = {}
+    declared = set(component.get("outputDefinitions", {}).get("artifacts", {}))
+    for name, value in outputs.items():
+        if name in declared:
+            values = value if isinstance(value, list) else [value]
+            arts[name] = [ArtifactRef.from_dsl(v).with_digest() for v in values]
+        else:
+            params[name] = value
+    return params, arts
+
+
+def import_artifact(
+    executor: dict[str, Any], component: dict[str, Any], parameters: dict[str, Any],
+    ctx: TaskContext,
+) -> ArtifactRef:
+    """An importer task: an artifact for a URI that already exists (no copy, unless the
+    pipeline asks for it in the workspace)."""
+    from kfp.local import executor_input_utils, importer_handler, placeholder_utils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = component_pb(component)
+    executor_pb = _pb(pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec, executor)
+    executor_input = executor_input_utils.construct_executor_input(
+        component_spec=spec, arguments=parameters, task_root=str(ctx.task_root),
+        block_input_artifact=False,
+    )
+    uri = importer_handler.get_importer_uri(importer_spec=executor_pb.importer,
+                                            executor_input=executor_input)
+    metadata = placeholder_utils.recursively_resolve_json_dict_placeholders(
+        executor.get("importer", {}).get("metadata", {}) or {},
+        executor_input_dict=executor_input_utils.executor_input_to_dict(executor_input, spec),
+        pipeline_resource_name=ctx.run_id,
+        task_resource_name=ctx.task_name,
+        pipeline_root=str(ctx.pipeline_root),
+        pipeline_job_id=ctx.run_id,
+        pipeline_task_id=placeholder_utils.make_random_id(),
+    )
+    schema = executor["importer"].get("typeSchema", {}).get("schemaTitle", "system.Artifact")
+    if executor["importer"].get("downloadToWorkspace"):
+        source = Path(uri.removeprefix("file://"))
+        if source.exists():
+            target = ctx.workspace / ".artifacts" / ctx.task_name / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
+            uri = str(target)
+    return ArtifactRef(name="artifact", uri=uri, schema_title=schema,
+                       metadata=json.loads(json.dumps(metadata))).with_digest()
+
+
+def host_program_missing(job: LeafJob) -> str | None:
+    """A message when a container component's program is not on this machine."""
+    if job.kind != "command" or not job.argv:
+        return None
+    program = job.argv[0]
+    if shutil.which(program) or (os.path.isabs(program) and os.access(program, os.X_OK)):
+        return None
+    return (f"'{program}' is not installed on this machine, and kubeline does not run the "
+            f"image '{job.image}' locally. Install '{program}', or run the pipeline on a "
+            "cluster.")

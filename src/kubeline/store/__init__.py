@@ -1,0 +1,21 @@
+"""The run store: every run, task, artifact and cache entry kubeline knows of.
+
+One SQL database (SQLite at ``$KUBELINE_HOME/kubeline.db`` by default) read by the CLI, the
+engine and the server. Only the engine's parent process and the server write it: workers
+send plain, picklable results back to their parent, which records them. Callers trade in
+the plain records of :mod:`kubeline.store.records`, never in database rows or sessions.
+"""
+
+from __future__ import annotations
+
+from kubeline.store.records import ArtifactRecord, CacheRecord, RunRecord, TaskRecord
+from kubeline.store.run_store import RunStore, process_alive
+
+__all__ = [
+    "ArtifactRecord",
+    "CacheRecord",
+    "RunRecord",
+    "RunStore",
+    "TaskRecord",
+    "process_alive",
+]

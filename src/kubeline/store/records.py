@@ -1,0 +1,96 @@
+"""Plain records the store reads and writes: picklable, with no database session attached,
+so the engine, the CLI and the server pass them around freely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["ArtifactRecord", "CacheRecord", "RunRecord", "TaskRecord"]
+
+
+@dataclass
+class RunRecord:
+    """One pipeline run."""
+
+    run_id: str
+    pipeline_name: str
+    state: str  # PENDING, RUNNING, SUCCEEDED, FAILED, CANCELING, CANCELED, SKIPPED
+    created_at: datetime
+    display_name: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    spec: dict[str, Any] = field(default_factory=dict)  # the compiled PipelineSpec
+    arguments: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    root: str = ""  # folder with the run's artifacts and logs
+    cache_enabled: bool = True
+    experiment_id: str | None = None
+    pipeline_id: str | None = None
+    pipeline_version_id: str | None = None
+    recurring_run_id: str | None = None
+    storage_state: str = "AVAILABLE"  # or ARCHIVED
+    host: str = ""  # hostname of the process that runs it
+    pid: int | None = None  # and its process id, to find runs orphaned by a crash
+
+
+@dataclass
+class TaskRecord:
+    """One task instance of a run: an executor task, an importer, a sub-DAG, a loop or one
+    loop iteration. ``path`` names it uniquely inside the run, e.g.
+    ``for-loop-2/iteration-3/run-trial``."""
+
+    task_id: str
+    run_id: str
+    name: str  # the task's name in its DAG (taskInfo.name)
+    path: str
+    kind: str  # executor, importer, dag, loop, iteration
+    state: str  # PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELED, CACHED
+    parent_task_id: str | None = None
+    component: str = ""
+    display_name: str = ""
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    cache_hit: bool = False
+    cache_key: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # parameter values by name
+    outputs: dict[str, Any] = field(default_factory=dict)  # parameter values by name
+    log_path: str | None = None
+
+
+@dataclass
+class ArtifactRecord:
+    """An artifact a task produced (or an importer brought in)."""
+
+    artifact_id: str
+    run_id: str
+    producer_task_id: str
+    output_name: str
+    uri: str
+    schema_title: str  # e.g. system.Dataset
+    metadata: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None  # sha256 of the content (file, or folder tree)
+    size: int | None = None  # bytes
+    created_at: datetime | None = None
+    # the artifact's name inside KFP's executor input
+    name: str = ""
+
+
+@dataclass
+class CacheRecord:
+    """A cached task result, keyed by content (never by run id)."""
+
+    key: str
+    component: str
+    outputs: dict[str, Any]  # parameter values by name
+    # output name -> [{uri, schema_title, metadata, digest, name}]
+    artifacts: dict[str, list[dict[str, Any]]]
+    created_at: datetime
+    run_id: str = ""
+    task_id: str = ""

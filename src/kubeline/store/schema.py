@@ -1,0 +1,157 @@
+"""The store's tables, in one ``MetaData``.
+
+Column names equal the field names of the records in :mod:`kubeline.store.records`, so a row
+turns into a record with ``Record(**row._mapping)`` and back without a mapping table; a test
+keeps the two in step. Deleting a run cascades to its tasks, their artifacts and the
+artifacts' consumers. Cache entries hang off nothing: they outlive the run that made them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = [
+    "UTCDateTime",
+    "artifact_consumers",
+    "artifacts",
+    "cache_entries",
+    "metadata",
+    "runs",
+    "tasks",
+]
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as UTC.
+
+    SQLite has no timezone type and hands back naive datetimes; PostgreSQL hands back the
+    session's zone. Either way the store returns UTC, so callers compare and subtract
+    datetimes without asking where they came from.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive datetime names no instant: guessing a zone would file it hours off.
+            raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware one")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: what went in was UTC
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# Named constraints and indexes, so that a later migration can refer to them by name.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s_%(column_1_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _cascade(target: str) -> sa.ForeignKey:
+    return sa.ForeignKey(target, ondelete="CASCADE")
+
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String, primary_key=True),
+    sa.Column("pipeline_name", sa.String, nullable=False, index=True),
+    sa.Column("state", sa.String, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("outputs", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("root", sa.String, nullable=False),
+    sa.Column("cache_enabled", sa.Boolean, nullable=False),
+    sa.Column("experiment_id", sa.String, index=True),
+    sa.Column("pipeline_id", sa.String),
+    sa.Column("pipeline_version_id", sa.String),
+    sa.Column("recurring_run_id", sa.String),
+    sa.Column("storage_state", sa.String, nullable=False),
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("task_id", sa.String, primary_key=True),
+    sa.Column("run_id", sa.String, _cascade("runs.run_id"), nullable=False, index=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("path", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),
+    # A parent task is added before its children, as the engine starts a DAG before its tasks.
+    sa.Column("parent_task_id", sa.String, _cascade("tasks.task_id"), index=True),
+    sa.Column("component", sa.String, nullable=False),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("cache_hit", sa.Boolean, nullable=False),
+    sa.Column("cache_key", sa.String),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("outputs", sa.JSON, nullable=False),
+    sa.Column("log_path", sa.String),
+    # TaskRecord promises that a path names one task inside its run.
+    sa.UniqueConstraint("run_id", "path"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("artifact_id", sa.String, primary_key=True),
+    sa.Column("run_id", sa.String, _cascade("runs.run_id"), nullable=False, index=True),
+    sa.Column("producer_task_id", sa.String, _cascade("tasks.task_id"), nullable=False, index=True),
+    sa.Column("output_name", sa.String, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("schema_title", sa.String, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String),
+    sa.Column("size", sa.BigInteger),  # bytes: a model file passes 2 GiB
+    sa.Column("created_at", UTCDateTime),
+    sa.Column("name", sa.String, nullable=False),
+)
+
+artifact_consumers = sa.Table(
+    "artifact_consumers",
+    metadata,
+    sa.Column("artifact_id", sa.String, _cascade("artifacts.artifact_id"), primary_key=True),
+    # Indexed on its own for lineage the other way: what did this task read?
+    sa.Column("task_id", sa.String, _cascade("tasks.task_id"), primary_key=True, index=True),
+    sa.Column("input_name", sa.String, primary_key=True),
+)
+
+cache_entries = sa.Table(
+    "cache_entries",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("component", sa.String, nullable=False),
+    sa.Column("outputs", sa.JSON, nullable=False),
+    sa.Column("artifacts", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.String, nullable=False),
+    sa.Column("task_id", sa.String, nullable=False),
+)
