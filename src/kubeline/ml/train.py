@@ -45,7 +45,7 @@ def load_model(path: str | os.PathLike[str]) -> Pipeline:
     """
     try:
         model = joblib.load(path)
-    except Exception as exc:  # noqa: BLE001 - unpickling a foreign file can raise anything
+    except Exception as exc:  # unpickling a foreign file can raise anything
         raise DataError(f"Cannot load a model from '{path}': {type(exc).__name__}: {exc}"
                         ) from exc
     if not hasattr(model, "predict"):
