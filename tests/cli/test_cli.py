@@ -191,13 +191,13 @@ def test_version(kubeline_home: Path) -> None:
 
 
 def test_runs_list_show_and_logs(tiny_file: Path, kubeline_home: Path) -> None:
-    first = run_cli("run", f"{tiny_file}:tiny", "-p", "x=4", "--output", "json",
-                    home=kubeline_home)
+    first = run_cli("run", f"{tiny_file}:tiny", "-p", "x=4", "--output", "json", home=kubeline_home)
     run_id = json.loads(first.stdout)["run_id"]
     listed = json.loads(run_cli("runs", "list", "--output", "json", home=kubeline_home).stdout)
     assert [r["run_id"] for r in listed["runs"]] == [run_id]
-    shown = json.loads(run_cli("runs", "show", run_id[:12], "--output", "json",
-                               home=kubeline_home).stdout)
+    shown = json.loads(
+        run_cli("runs", "show", run_id[:12], "--output", "json", home=kubeline_home).stdout
+    )
     assert shown["state"] == "SUCCEEDED" and shown["arguments"] == {"x": 4}
     logs = run_cli("runs", "logs", "last", "double-2", home=kubeline_home)
     assert logs.returncode == 0

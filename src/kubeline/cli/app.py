@@ -147,9 +147,11 @@ def run_command(
     ] = None,
     allow_installs: Annotated[
         bool,
-        typer.Option("--allow-installs",
-                     help="Install packages a component asks for that are missing here, in "
-                     "a cached virtual environment."),
+        typer.Option(
+            "--allow-installs",
+            help="Install packages a component asks for that are missing here, in "
+            "a cached virtual environment.",
+        ),
     ] = False,
     output: OutputOption = OutputFormat.text,
 ) -> None:
@@ -170,9 +172,15 @@ def run_command(
     err.print(f"Running [bold]{name}[/] on this machine…")
     progress = TaskProgress(err)
     try:
-        result = run_pipeline(spec, arguments, enable_caching=not no_cache, on_event=progress,
-                              workers=workers, allow_installs=allow_installs,
-                              preload=_LIFECYCLE_PRELOAD if lifecycle else None)
+        result = run_pipeline(
+            spec,
+            arguments,
+            enable_caching=not no_cache,
+            on_event=progress,
+            workers=workers,
+            allow_installs=allow_installs,
+            preload=_LIFECYCLE_PRELOAD if lifecycle else None,
+        )
     finally:
         progress.close()
     for note in result.notes:
@@ -212,8 +220,9 @@ def _tail(path: Path, lines: int) -> list[str]:
         return [ln.rstrip() for ln in f.readlines()[-lines:]]
 
 
-runs_app = typer.Typer(help="Runs kept in the store: list them, show one, read logs.",
-                       no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Runs kept in the store: list them, show one, read logs.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 
 
@@ -256,12 +265,18 @@ def runs_list(
     from kubeline.cli.render import print_json, runs_table
 
     store = _store()
-    runs = store.list_runs(state=state.upper() if state else None, pipeline_name=pipeline,
-                           limit=limit)
+    runs = store.list_runs(
+        state=state.upper() if state else None, pipeline_name=pipeline, limit=limit
+    )
     if output is OutputFormat.json:
-        print_json({"runs": [_run_summary(r) for r in runs],
-                    "total": store.count_runs(state=state.upper() if state else None,
-                                              pipeline_name=pipeline)})
+        print_json(
+            {
+                "runs": [_run_summary(r) for r in runs],
+                "total": store.count_runs(
+                    state=state.upper() if state else None, pipeline_name=pipeline
+                ),
+            }
+        )
         return
     if not runs:
         _stderr().print("No runs yet. Start one with 'kubeline run'.")
@@ -270,11 +285,19 @@ def runs_list(
 
 
 def _run_summary(run: Any) -> dict[str, Any]:
-    seconds = ((run.finished_at - run.started_at).total_seconds()
-               if run.finished_at and run.started_at else None)
-    return {"run_id": run.run_id, "pipeline": run.pipeline_name, "state": run.state,
-            "created_at": run.created_at.isoformat(), "seconds": seconds,
-            "error": run.error}
+    seconds = (
+        (run.finished_at - run.started_at).total_seconds()
+        if run.finished_at and run.started_at
+        else None
+    )
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline_name,
+        "state": run.state,
+        "created_at": run.created_at.isoformat(),
+        "seconds": seconds,
+        "error": run.error,
+    }
 
 
 @runs_app.command("show")
@@ -313,8 +336,9 @@ def runs_logs(
         chosen = [t for t in tasks if task in (t.path, t.name)]
         if not chosen:
             names = ", ".join(t.path for t in tasks) or "none"
-            raise UserError(f"Run {record.run_id} has no task '{task}' with a log. "
-                            f"Tasks with logs: {names}.")
+            raise UserError(
+                f"Run {record.run_id} has no task '{task}' with a log. Tasks with logs: {names}."
+            )
         tasks = chosen
     for t in tasks:
         path = Path(t.log_path)

@@ -42,29 +42,39 @@ class TaskProgress:
 
     def __call__(self, event: TaskEvent) -> None:
         if event.node_kind not in ("executor", "importer"):
-            if event.kind == "finished" and event.state == "SKIPPED" and event.error and (
-                "condition" in event.error
+            if (
+                event.kind == "finished"
+                and event.state == "SKIPPED"
+                and event.error
+                and ("condition" in event.error)
             ):
-                self._console.print(f"  [dim]- {event.task} skipped ({event.error})[/]",
-                                    highlight=False)
+                self._console.print(
+                    f"  [dim]- {event.task} skipped ({event.error})[/]", highlight=False
+                )
             return
         if event.kind == "started":
             self._running.add(event.task)
         elif event.kind == "retrying":
-            self._console.print(f"  [yellow]↻[/] {event.task} failed, retrying: "
-                                f"[dim]{event.error}[/]", highlight=False)
+            self._console.print(
+                f"  [yellow]↻[/] {event.task} failed, retrying: [dim]{event.error}[/]",
+                highlight=False,
+            )
         else:
             self._running.discard(event.task)
             self.finished += 1
             mark = _MARK.get(event.state, event.state)
-            detail = "(cached)" if event.kind == "cached" else (
-                f"{event.seconds:.1f}s" if event.seconds is not None else "")
+            detail = (
+                "(cached)"
+                if event.kind == "cached"
+                else (f"{event.seconds:.1f}s" if event.seconds is not None else "")
+            )
             if event.state in ("FAILED", "SKIPPED") and event.error:
                 detail += f" {event.error}"
             self._console.print(f"  {mark} {event.task} [dim]{detail}[/]", highlight=False)
         if self._status is not None:
             running = ", ".join(sorted(self._running)[:4]) + (
-                " …" if len(self._running) > 4 else "")
+                " …" if len(self._running) > 4 else ""
+            )
             self._status.update(f"{self.finished} done; running: {running or 'nothing'}")
 
     def close(self) -> None:
@@ -113,8 +123,10 @@ def _find(result: RunResult, task: str, output: str) -> Path | None:
 
 def run_next_steps(result: RunResult) -> list[str]:
     """Where to look next, for a newcomer: reports, card and logs of this run."""
-    lines = [f"{'Run folder:':<13} {result.root}",
-             f"{'Details:':<13} kubeline runs show {result.run_id}"]
+    lines = [
+        f"{'Run folder:':<13} {result.root}",
+        f"{'Details:':<13} kubeline runs show {result.run_id}",
+    ]
     for label, task, output in (
         ("Data profile", "explore", "report"),
         ("Evaluation", "evaluate", "report"),
@@ -129,8 +141,14 @@ def run_next_steps(result: RunResult) -> list[str]:
     return lines
 
 
-_STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "CANCELED": "yellow",
-                "SKIPPED": "dim", "PENDING": "dim"}
+_STATE_STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "RUNNING": "cyan",
+    "CANCELED": "yellow",
+    "SKIPPED": "dim",
+    "PENDING": "dim",
+}
 
 
 def _state(state: str) -> str:
@@ -148,9 +166,13 @@ def runs_table(runs: list[Any]) -> Table:
     for column in ("run", "pipeline", "state", "started", "duration"):
         table.add_column(column, overflow="fold")
     for run in runs:
-        table.add_row(run.run_id, run.pipeline_name, _state(run.state),
-                      f"{run.created_at:%Y-%m-%d %H:%M:%S}",
-                      _duration(run.started_at, run.finished_at))
+        table.add_row(
+            run.run_id,
+            run.pipeline_name,
+            _state(run.state),
+            f"{run.created_at:%Y-%m-%d %H:%M:%S}",
+            _duration(run.started_at, run.finished_at),
+        )
     return table
 
 
@@ -170,8 +192,14 @@ def run_detail(result: RunResult) -> list[Any]:
         tasks.add_column(column, overflow="fold")
     for t in result.tasks:
         note = "cached" if t.cache_hit else (t.error or "")
-        tasks.add_row(t.path, t.kind, _state(t.state), _duration(t.started_at, t.finished_at),
-                      str(t.attempts or ""), note)
+        tasks.add_row(
+            t.path,
+            t.kind,
+            _state(t.state),
+            _duration(t.started_at, t.finished_at),
+            str(t.attempts or ""),
+            note,
+        )
     out.append(tasks)
     if run.error:
         out.append(f"[red]Error:[/] {run.error}")

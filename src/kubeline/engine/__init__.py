@@ -62,6 +62,13 @@ def run_pipeline(
     """
     from kubeline.engine.runner import run_spec
 
-    return run_spec(spec, arguments, home=home or kubeline_home(),
-                    enable_caching=enable_caching, workers=workers, on_event=on_event,
-                    allow_installs=allow_installs, preload=preload)
+    return run_spec(
+        spec,
+        arguments,
+        home=home or kubeline_home(),
+        enable_caching=enable_caching,
+        workers=workers,
+        on_event=on_event,
+        allow_installs=allow_installs,
+        preload=preload,
+    )

@@ -33,14 +33,23 @@ class ArtifactRef:
         return replace(self, digest=content_digest(self.uri))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "uri": self.uri, "schema_title": self.schema_title,
-                "metadata": self.metadata, "digest": self.digest}
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "schema_title": self.schema_title,
+            "metadata": self.metadata,
+            "digest": self.digest,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ArtifactRef:
-        return cls(name=data.get("name", ""), uri=data["uri"],
-                   schema_title=data.get("schema_title", "system.Artifact"),
-                   metadata=dict(data.get("metadata") or {}), digest=data.get("digest"))
+        return cls(
+            name=data.get("name", ""),
+            uri=data["uri"],
+            schema_title=data.get("schema_title", "system.Artifact"),
+            metadata=dict(data.get("metadata") or {}),
+            digest=data.get("digest"),
+        )
 
     def to_dsl(self) -> Any:
         """The kfp ``dsl.Artifact`` subclass instance KFP's executor input is built from."""
@@ -51,8 +60,12 @@ class ArtifactRef:
 
     @classmethod
     def from_dsl(cls, artifact: Any) -> ArtifactRef:
-        return cls(name=artifact.name or "", uri=artifact.uri,
-                   schema_title=artifact.schema_title, metadata=dict(artifact.metadata))
+        return cls(
+            name=artifact.name or "",
+            uri=artifact.uri,
+            schema_title=artifact.schema_title,
+            metadata=dict(artifact.metadata),
+        )
 
 
 def local_path(uri: str) -> Path | None:

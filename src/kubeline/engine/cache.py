@@ -29,7 +29,9 @@ def cache_key(
         "version": KEY_VERSION,
         "component": component,
         "executor": executor,
-        "inputs": custom if custom else {
+        "inputs": custom
+        if custom
+        else {
             "parameters": parameters,
             "artifacts": {
                 name: [[r.schema_title, r.digest or r.uri] for r in refs]

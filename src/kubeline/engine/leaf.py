@@ -74,7 +74,8 @@ def _replace_workspace(words: list[Any], workspace: Path) -> list[Any]:
     def swap(word: Any) -> Any:
         if isinstance(word, str):
             return word.replace(dsl.WORKSPACE_PATH_PLACEHOLDER, str(workspace)).replace(
-                constants.WORKSPACE_MOUNT_PATH, str(workspace))
+                constants.WORKSPACE_MOUNT_PATH, str(workspace)
+            )
         return word
 
     return [swap(w) for w in words]
@@ -123,7 +124,9 @@ def prepare_job(
         arguments[name] = dsl_refs if definition.is_artifact_list else (dsl_refs or [None])[0]
     ctx.task_root.mkdir(parents=True, exist_ok=True)
     executor_input = executor_input_utils.construct_executor_input(
-        component_spec=spec, arguments=arguments, task_root=str(ctx.task_root),
+        component_spec=spec,
+        arguments=arguments,
+        task_root=str(ctx.task_root),
         block_input_artifact=False,
     )
     executor_input_dict = executor_input_utils.executor_input_to_dict(executor_input, spec)
@@ -143,14 +146,24 @@ def prepare_job(
         unique_pipeline_id=ctx.run_id,
     )
     env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "name" in e}
-    common = {"task_path": task_path, "log_path": str(log_path), "task_root": str(ctx.task_root),
-              "env": env, "image": container.get("image", "")}
+    common = {
+        "task_path": task_path,
+        "log_path": str(log_path),
+        "task_root": str(ctx.task_root),
+        "env": env,
+        "image": container.get("image", ""),
+    }
     python = _split_python(resolved)
     if python is not None:
         source, rest = python
-        job = LeafJob(kind="python", source=source, function=_flag(rest, "--function_to_execute"),
-                      executor_input=_flag(rest, "--executor_input"),
-                      requirements=pip_requirements(resolved), **common)
+        job = LeafJob(
+            kind="python",
+            source=source,
+            function=_flag(rest, "--function_to_execute"),
+            executor_input=_flag(rest, "--executor_input"),
+            requirements=pip_requirements(resolved),
+            **common,
+        )
         return job, executor_input
     if resolved[:3] == ["python3", "-m", _EXECUTOR_MODULE] or (
         len(resolved) > 2 and resolved[1:3] == ["-m", _EXECUTOR_MODULE]
@@ -163,8 +176,9 @@ def prepare_job(
     return LeafJob(kind="command", argv=resolved, **common), executor_input
 
 
-def read_outputs(executor_input: Any, component: dict[str, Any]
-                 ) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
+def read_outputs(
+    executor_input: Any, component: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
     """Parameters and artifacts (with content digests) a finished task wrote."""
     from kfp.local import executor_output_utils
 
@@ -182,7 +196,9 @@ def read_outputs(executor_input: Any, component: dict[str, Any]
 
 
 def import_artifact(
-    executor: dict[str, Any], component: dict[str, Any], parameters: dict[str, Any],
+    executor: dict[str, Any],
+    component: dict[str, Any],
+    parameters: dict[str, Any],
     ctx: TaskContext,
 ) -> ArtifactRef:
     """An importer task: an artifact for a URI that already exists (no copy, unless the
@@ -193,11 +209,14 @@ def import_artifact(
     spec = component_pb(component)
     executor_pb = _pb(pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec, executor)
     executor_input = executor_input_utils.construct_executor_input(
-        component_spec=spec, arguments=parameters, task_root=str(ctx.task_root),
+        component_spec=spec,
+        arguments=parameters,
+        task_root=str(ctx.task_root),
         block_input_artifact=False,
     )
-    uri = importer_handler.get_importer_uri(importer_spec=executor_pb.importer,
-                                            executor_input=executor_input)
+    uri = importer_handler.get_importer_uri(
+        importer_spec=executor_pb.importer, executor_input=executor_input
+    )
     metadata = placeholder_utils.recursively_resolve_json_dict_placeholders(
         executor.get("importer", {}).get("metadata", {}) or {},
         executor_input_dict=executor_input_utils.executor_input_to_dict(executor_input, spec),
@@ -218,8 +237,9 @@ def import_artifact(
             else:
                 shutil.copy2(source, target)
             uri = str(target)
-    return ArtifactRef(name="artifact", uri=uri, schema_title=schema,
-                       metadata=json.loads(json.dumps(metadata))).with_digest()
+    return ArtifactRef(
+        name="artifact", uri=uri, schema_title=schema, metadata=json.loads(json.dumps(metadata))
+    ).with_digest()
 
 
 def host_program_missing(job: LeafJob) -> str | None:
@@ -229,6 +249,8 @@ def host_program_missing(job: LeafJob) -> str | None:
     program = job.argv[0]
     if shutil.which(program) or (os.path.isabs(program) and os.access(program, os.X_OK)):
         return None
-    return (f"'{program}' is not installed on this machine, and kubeline does not run the "
-            f"image '{job.image}' locally. Install '{program}', or run the pipeline on a "
-            "cluster.")
+    return (
+        f"'{program}' is not installed on this machine, and kubeline does not run the "
+        f"image '{job.image}' locally. Install '{program}', or run the pipeline on a "
+        "cluster."
+    )

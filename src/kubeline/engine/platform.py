@@ -13,10 +13,14 @@ from typing import Any
 __all__ = ["platform_notes"]
 
 _RESOURCE_WORDS = {
-    "cpuLimit": "a CPU limit", "cpuRequest": "a CPU request",
-    "resourceCpuLimit": "a CPU limit", "resourceCpuRequest": "a CPU request",
-    "memoryLimit": "a memory limit", "memoryRequest": "a memory request",
-    "resourceMemoryLimit": "a memory limit", "resourceMemoryRequest": "a memory request",
+    "cpuLimit": "a CPU limit",
+    "cpuRequest": "a CPU request",
+    "resourceCpuLimit": "a CPU limit",
+    "resourceCpuRequest": "a CPU request",
+    "memoryLimit": "a memory limit",
+    "memoryRequest": "a memory request",
+    "resourceMemoryLimit": "a memory limit",
+    "resourceMemoryRequest": "a memory request",
     "accelerator": "an accelerator",
 }
 
@@ -31,6 +35,8 @@ def platform_notes(spec: dict[str, Any]) -> list[str]:
     platform = spec.get("platformSpec", {}).get("platforms", {}).get("kubernetes", {})
     for label, settings in platform.get("deploymentSpec", {}).get("executors", {}).items():
         if settings:
-            notes.append(f"{label}: Kubernetes settings {', '.join(sorted(settings))} are "
-                         "ignored on this machine")
+            notes.append(
+                f"{label}: Kubernetes settings {', '.join(sorted(settings))} are "
+                "ignored on this machine"
+            )
     return notes

@@ -67,17 +67,27 @@ class RunResult:
     @property
     def failed_task(self) -> TaskRecord | None:
         """The first leaf task that failed (not the groups around it)."""
-        failed = [t for t in self.tasks if t.state == "FAILED"
-                  and t.kind in ("executor", "importer")]
+        failed = [
+            t for t in self.tasks if t.state == "FAILED" and t.kind in ("executor", "importer")
+        ]
         return failed[0] if failed else None
 
     @property
     def user_error(self) -> bool:
         """The failure is kubeline's word on the user's input (a kubeline UserError)."""
         task = self.failed_task
-        return bool(task and task.error and task.error.startswith(
-            ("kubeline.errors.DataError", "kubeline.errors.DataValidationError",
-             "kubeline.errors.ConfigError", "kubeline.errors.UserError")))
+        return bool(
+            task
+            and task.error
+            and task.error.startswith(
+                (
+                    "kubeline.errors.DataError",
+                    "kubeline.errors.DataValidationError",
+                    "kubeline.errors.ConfigError",
+                    "kubeline.errors.UserError",
+                )
+            )
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``kubeline run --output json`` prints."""
@@ -88,11 +98,18 @@ class RunResult:
             "state": self.state,
             "outputs": self.outputs,
             "tasks": [
-                {"name": t.name, "path": t.path, "kind": t.kind, "state": t.state,
-                 "cached": t.cache_hit, "attempts": t.attempts,
-                 "seconds": (t.finished_at - t.started_at).total_seconds()
-                 if t.finished_at and t.started_at else None,
-                 "error": t.error}
+                {
+                    "name": t.name,
+                    "path": t.path,
+                    "kind": t.kind,
+                    "state": t.state,
+                    "cached": t.cache_hit,
+                    "attempts": t.attempts,
+                    "seconds": (t.finished_at - t.started_at).total_seconds()
+                    if t.finished_at and t.started_at
+                    else None,
+                    "error": t.error,
+                }
                 for t in self.tasks
             ],
             "error": self.error,

@@ -24,8 +24,10 @@ from kubeline.store import RunRecord, RunStore, process_alive
 
 __all__ = ["ORPHAN_REASON", "new_run_id", "recover_orphans", "run_spec"]
 
-ORPHAN_REASON = ("The process running this run ended before the run finished (it was killed "
-                 "or crashed); the run was marked FAILED when the engine next started.")
+ORPHAN_REASON = (
+    "The process running this run ended before the run finished (it was killed "
+    "or crashed); the run was marked FAILED when the engine next started."
+)
 
 
 def _now() -> datetime:
@@ -44,8 +46,16 @@ def recover_orphans(store: RunStore) -> list[str]:
 def _plain_outputs(params: dict[str, Any], arts: dict[str, list[Any]]) -> dict[str, Any]:
     out: dict[str, Any] = dict(params)
     for name, refs in arts.items():
-        items = [{"name": r.name, "uri": r.uri, "type": r.schema_title,
-                  "metadata": r.metadata, "artifact_id": r.artifact_id} for r in refs]
+        items = [
+            {
+                "name": r.name,
+                "uri": r.uri,
+                "type": r.schema_title,
+                "metadata": r.metadata,
+                "artifact_id": r.artifact_id,
+            }
+            for r in refs
+        ]
         out[name] = items[0] if len(items) == 1 else items
     return out
 
@@ -79,19 +89,36 @@ def run_spec(
     root = home / "runs" / run_id
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "workspace").mkdir(exist_ok=True)
-    (root / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False),
-                                        encoding="utf-8")
+    (root / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     notes = platform_notes(spec)
-    store.add_run(RunRecord(
-        run_id=run_id, pipeline_name=name, state="RUNNING", created_at=_now(),
-        display_name=display_name or run_id, started_at=_now(), spec=spec,
-        arguments=resolved, root=str(root), cache_enabled=enable_caching,
-        host=socket.gethostname(), pid=os.getpid(), **(extra or {}),
-    ))
+    store.add_run(
+        RunRecord(
+            run_id=run_id,
+            pipeline_name=name,
+            state="RUNNING",
+            created_at=_now(),
+            display_name=display_name or run_id,
+            started_at=_now(),
+            spec=spec,
+            arguments=resolved,
+            root=str(root),
+            cache_enabled=enable_caching,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            **(extra or {}),
+        )
+    )
     pool = WorkerPool(workers, preload)
     scheduler = Scheduler(
-        run_id=run_id, spec=spec, arguments=resolved, store=store, pool=pool, run_root=root,
-        enable_caching=enable_caching, on_event=on_event, allow_installs=allow_installs,
+        run_id=run_id,
+        spec=spec,
+        arguments=resolved,
+        store=store,
+        pool=pool,
+        run_root=root,
+        enable_caching=enable_caching,
+        on_event=on_event,
+        allow_installs=allow_installs,
         install_venv=_venv_installer(home) if allow_installs else None,
     )
     error = None
@@ -109,8 +136,9 @@ def run_spec(
         failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
         first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
         error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."
-    store.update_run(run_id, state=state, finished_at=_now(), error=error,
-                     outputs=_plain_outputs(params, arts))
+    store.update_run(
+        run_id, state=state, finished_at=_now(), error=error, outputs=_plain_outputs(params, arts)
+    )
     run = store.get_run(run_id)
     assert run is not None
     return RunResult(run=run, tasks=tasks, notes=notes)

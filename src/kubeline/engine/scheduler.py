@@ -45,7 +45,13 @@ from kubeline.store import ArtifactRecord, CacheRecord, RunStore, TaskRecord
 __all__ = ["Scheduler"]
 
 PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELED = (
-    "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
+    "PENDING",
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "SKIPPED",
+    "CANCELED",
+)
 _FINAL = {SUCCEEDED, FAILED, SKIPPED, CANCELED}
 _ALWAYS = "ALL_UPSTREAM_TASKS_COMPLETED"
 _SELECTOR = re.compile(r'parseJson\(string_value\)\["([^"]+)"\]')
@@ -160,9 +166,14 @@ class Scheduler:
         params = component.get("inputDefinitions", {}).get("parameters", {})
         return {k: v["defaultValue"] for k, v in params.items() if "defaultValue" in v}
 
-    def _new_scope(self, component: dict[str, Any], params: dict[str, Any],
-                   arts: dict[str, list[ArtifactRef]], owner: Node | None,
-                   prefix: str) -> Scope:
+    def _new_scope(
+        self,
+        component: dict[str, Any],
+        params: dict[str, Any],
+        arts: dict[str, list[ArtifactRef]],
+        owner: Node | None,
+        prefix: str,
+    ) -> Scope:
         scope = Scope(component, params, arts, owner, prefix)
         for name, task in component.get("dag", {}).get("tasks", {}).items():
             scope.nodes[name] = Node(name=name, path=f"{prefix}{name}", spec=task, scope=scope)
@@ -249,8 +260,9 @@ class Scheduler:
         if not always:
             bad = [d for d in deps if d.state in (FAILED, CANCELED)]
             if bad:
-                self._finish(node, SKIPPED, f"not run: upstream task '{bad[0].name}' "
-                             f"{bad[0].state.lower()}")
+                self._finish(
+                    node, SKIPPED, f"not run: upstream task '{bad[0].name}' {bad[0].state.lower()}"
+                )
                 return True
             if self.failed:
                 self._finish(node, SKIPPED, "not run: another task of the run failed")
@@ -273,8 +285,9 @@ class Scheduler:
         return True
 
     # --------------------------------------------------------------- inputs
-    def _resolve_inputs(self, scope: Scope, node: Node
-                        ) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
+    def _resolve_inputs(
+        self, scope: Scope, node: Node
+    ) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
         params: dict[str, Any] = {}
         arts: dict[str, list[ArtifactRef]] = {}
         inputs = node.spec.get("inputs", {})
@@ -310,8 +323,10 @@ class Scheduler:
                 "state": producer.state,
                 "pipelineJobResourceName": self.run_id,
                 "pipelineTaskName": producer.name,
-                "error": {"code": 0 if producer.state == SUCCEEDED else 2,
-                          "message": producer.error or ""},
+                "error": {
+                    "code": 0 if producer.state == SUCCEEDED else 2,
+                    "message": producer.error or "",
+                },
             }
         return False, None
 
@@ -319,8 +334,7 @@ class Scheduler:
     def _select(value: Any, selector: str, task: str, name: str) -> Any:
         keys = _SELECTOR.findall(selector)
         if not keys:
-            raise KubelineError(f"Task '{task}' input '{name}': unsupported selector "
-                                f"'{selector}'.")
+            raise KubelineError(f"Task '{task}' input '{name}': unsupported selector '{selector}'.")
         for key in keys:
             if isinstance(value, str):
                 value = json.loads(value)
@@ -342,8 +356,9 @@ class Scheduler:
     def _start_dag(self, node: Node, component: dict[str, Any]) -> None:
         node.kind = "dag"
         self._begin(node)
-        node.children = [self._new_scope(component, node.params_in, node.arts_in, node,
-                                         f"{node.path}/")]
+        node.children = [
+            self._new_scope(component, node.params_in, node.arts_in, node, f"{node.path}/")
+        ]
 
     def _start_loop(self, node: Node, component: dict[str, Any]) -> None:
         node.kind = "loop"
@@ -360,8 +375,10 @@ class Scheduler:
             iterator = node.spec["artifactIterator"]
             items = node.arts_in.get(iterator["items"]["inputArtifact"], [])
         if not isinstance(items, list):
-            raise KubelineError(f"ParallelFor '{node.name}' needs a list to loop over; "
-                                f"got {type(items).__name__}: {items!r}.")
+            raise KubelineError(
+                f"ParallelFor '{node.name}' needs a list to loop over; "
+                f"got {type(items).__name__}: {items!r}."
+            )
         node.items = items
         node.parallelism = int(node.spec.get("iteratorPolicy", {}).get("parallelismLimit", 0))
         self._begin(node)
@@ -372,13 +389,22 @@ class Scheduler:
         running = sum(1 for it in node.iterations if not it.final)
         is_artifact = "artifactIterator" in node.spec
         item_input = node.spec["artifactIterator" if is_artifact else "parameterIterator"][
-            "itemInput"]
-        while len(node.iterations) < len(node.items) and (
-            node.parallelism <= 0 or running < node.parallelism
-        ) and not self.canceled and not self.failed:
+            "itemInput"
+        ]
+        while (
+            len(node.iterations) < len(node.items)
+            and (node.parallelism <= 0 or running < node.parallelism)
+            and not self.canceled
+            and not self.failed
+        ):
             index = len(node.iterations)
-            it = Node(name=f"iteration-{index}", path=f"{node.path}/iteration-{index}",
-                      spec={}, scope=None, kind="iteration")
+            it = Node(
+                name=f"iteration-{index}",
+                path=f"{node.path}/iteration-{index}",
+                spec={},
+                scope=None,
+                kind="iteration",
+            )
             params, arts = dict(node.params_in), dict(node.arts_in)
             if is_artifact:
                 arts[item_input] = [node.items[index]]
@@ -420,8 +446,9 @@ class Scheduler:
             self._finish(node, CANCELED, "canceled")
         elif FAILED in states or CANCELED in states:
             failed = next(n for n in scope.nodes.values() if n.state in (FAILED, CANCELED))
-            self._finish(node, FAILED, f"task '{failed.name}' failed: {failed.error}",
-                         count_failure=False)
+            self._finish(
+                node, FAILED, f"task '{failed.name}' failed: {failed.error}", count_failure=False
+            )
         else:
             self._finish(node, SUCCEEDED)
 
@@ -429,8 +456,9 @@ class Scheduler:
         component = self.components[node.spec["componentRef"]["name"]]
         outputs = component.get("dag", {}).get("outputs", {})
         for name in outputs.get("parameters", {}):
-            node.params_out[name] = [it.params_out.get(name) for it in node.iterations
-                                     if name in it.params_out]
+            node.params_out[name] = [
+                it.params_out.get(name) for it in node.iterations if name in it.params_out
+            ]
         for name in outputs.get("artifacts", {}):
             node.arts_out[name] = [a for it in node.iterations for a in it.arts_out.get(name, [])]
         failed = [it for it in node.iterations if it.state in (FAILED, CANCELED)]
@@ -447,8 +475,11 @@ class Scheduler:
         params: dict[str, Any] = {}
         arts: dict[str, list[ArtifactRef]] = {}
         for name, source in outputs.get("parameters", {}).items():
-            selectors = ([source["valueFromParameter"]] if "valueFromParameter" in source
-                         else source.get("valueFromOneof", {}).get("parameterSelectors", []))
+            selectors = (
+                [source["valueFromParameter"]]
+                if "valueFromParameter" in source
+                else source.get("valueFromOneof", {}).get("parameterSelectors", [])
+            )
             for sel in selectors:
                 producer = scope.nodes.get(sel["producerSubtask"])
                 if producer is not None and sel["outputParameterKey"] in producer.params_out:
@@ -465,9 +496,12 @@ class Scheduler:
     # --------------------------------------------------------------- leaves
     def _context(self, node: Node) -> TaskContext:
         return TaskContext(
-            run_id=self.run_id, pipeline_name=self.pipeline_name, task_name=node.name,
+            run_id=self.run_id,
+            pipeline_name=self.pipeline_name,
+            task_name=node.name,
             task_root=self.root_dir / "tasks" / node.path,
-            pipeline_root=self.root_dir / "tasks", workspace=self.root_dir / "workspace",
+            pipeline_root=self.root_dir / "tasks",
+            workspace=self.root_dir / "workspace",
         )
 
     def _start_leaf(self, node: Node, component: dict[str, Any]) -> None:
@@ -488,7 +522,8 @@ class Scheduler:
         node.kind = "executor"
         log_path = self.root_dir / "logs" / f"{node.path}.log"
         node.job, node.executor_input = prepare_job(
-            component, executor, node.params_in, node.arts_in, ctx, node.path, log_path)
+            component, executor, node.params_in, node.arts_in, ctx, node.path, log_path
+        )
         if self._cached(node, component, executor):
             return
         missing = host_program_missing(node.job)
@@ -522,13 +557,15 @@ class Scheduler:
         options = node.spec.get("cachingOptions", {})
         if not (self.enable_caching and options.get("enableCache")):
             return False
-        node.cache_key = cache_key(component, executor, node.params_in, node.arts_in,
-                                   options.get("cacheKey"))
+        node.cache_key = cache_key(
+            component, executor, node.params_in, node.arts_in, options.get("cacheKey")
+        )
         hit = self.store.get_cache(node.cache_key)
         if hit is None:
             return False
-        refs = {name: [ArtifactRef.from_dict(a) for a in arts]
-                for name, arts in hit.artifacts.items()}
+        refs = {
+            name: [ArtifactRef.from_dict(a) for a in arts] for name, arts in hit.artifacts.items()
+        }
         for arts in refs.values():
             for ref in arts:
                 path = local_path(ref.uri)
@@ -537,8 +574,10 @@ class Scheduler:
         self._begin(node)
         node.cache_hit = True
         node.params_out = dict(hit.outputs)
-        node.arts_out = {name: [self._record_artifact(node, name, r) for r in arts]
-                         for name, arts in refs.items()}
+        node.arts_out = {
+            name: [self._record_artifact(node, name, r) for r in arts]
+            for name, arts in refs.items()
+        }
         self._finish(node, SUCCEEDED)
         return True
 
@@ -569,13 +608,16 @@ class Scheduler:
                 self._fail(node, f"cannot read the task's outputs: {exc}")
                 return
             node.params_out = params
-            node.arts_out = {name: [self._record_artifact(node, name, r) for r in refs]
-                             for name, refs in arts.items()}
+            node.arts_out = {
+                name: [self._record_artifact(node, name, r) for r in refs]
+                for name, refs in arts.items()
+            }
             self._store_cache(node)
             self._finish(node, SUCCEEDED)
             return
-        error = result.error or _last_error(node.job.log_path if node.job else None,
-                                            result.exit_code)
+        error = result.error or _last_error(
+            node.job.log_path if node.job else None, result.exit_code
+        )
         retry = node.spec.get("retryPolicy", {})
         if node.attempts <= int(retry.get("maxRetryCount", 0)) and not self.failed:
             base = _seconds(retry.get("backoffDuration"), 0.0)
@@ -593,13 +635,17 @@ class Scheduler:
     def _store_cache(self, node: Node) -> None:
         if node.cache_key is None:
             return
-        self.store.put_cache(CacheRecord(
-            key=node.cache_key,
-            component=node.spec["componentRef"]["name"],
-            outputs=node.params_out,
-            artifacts={k: [r.to_dict() for r in v] for k, v in node.arts_out.items()},
-            created_at=_now(), run_id=self.run_id, task_id=node.task_id,
-        ))
+        self.store.put_cache(
+            CacheRecord(
+                key=node.cache_key,
+                component=node.spec["componentRef"]["name"],
+                outputs=node.params_out,
+                artifacts={k: [r.to_dict() for r in v] for k, v in node.arts_out.items()},
+                created_at=_now(),
+                run_id=self.run_id,
+                task_id=node.task_id,
+            )
+        )
 
     # ------------------------------------------------------------ recording
     def _begin(self, node: Node, parent: Node | None = None) -> None:
@@ -615,16 +661,24 @@ class Scheduler:
         node.recorded = True
         if owner is None and node.scope is not None:
             owner = node.scope.owner
-        self.store.add_task(TaskRecord(
-            task_id=node.task_id, run_id=self.run_id, name=node.name, path=node.path,
-            kind=node.kind or "executor", state=node.state,
-            parent_task_id=owner.task_id if owner else None,
-            component=node.spec.get("componentRef", {}).get("name", ""),
-            display_name=node.spec.get("taskInfo", {}).get("name", node.name),
-            created_at=_now(), started_at=node.started, cache_key=node.cache_key,
-            inputs=self._io(node.params_in, node.arts_in),
-            log_path=node.job.log_path if node.job else None,
-        ))
+        self.store.add_task(
+            TaskRecord(
+                task_id=node.task_id,
+                run_id=self.run_id,
+                name=node.name,
+                path=node.path,
+                kind=node.kind or "executor",
+                state=node.state,
+                parent_task_id=owner.task_id if owner else None,
+                component=node.spec.get("componentRef", {}).get("name", ""),
+                display_name=node.spec.get("taskInfo", {}).get("name", node.name),
+                created_at=_now(),
+                started_at=node.started,
+                cache_key=node.cache_key,
+                inputs=self._io(node.params_in, node.arts_in),
+                log_path=node.job.log_path if node.job else None,
+            )
+        )
         for name, refs in node.arts_in.items():
             for ref in refs:
                 if ref.artifact_id:
@@ -632,8 +686,7 @@ class Scheduler:
 
     @staticmethod
     def _io(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
-        return {"parameters": params,
-                "artifacts": {k: [r.uri for r in v] for k, v in arts.items()}}
+        return {"parameters": params, "artifacts": {k: [r.uri for r in v] for k, v in arts.items()}}
 
     def _record_artifact(self, node: Node, output: str, ref: ArtifactRef) -> ArtifactRef:
         ref = replace(ref, artifact_id=uuid.uuid4().hex)
@@ -641,19 +694,29 @@ class Scheduler:
         path = local_path(ref.uri)
         if path is not None and path.is_file():
             size = path.stat().st_size
-        self.store.add_artifact(ArtifactRecord(
-            artifact_id=ref.artifact_id or "", run_id=self.run_id, producer_task_id=node.task_id,
-            output_name=output, uri=ref.uri, schema_title=ref.schema_title,
-            metadata=ref.metadata, digest=ref.digest, size=size, created_at=_now(),
-            name=ref.name,
-        ))
+        self.store.add_artifact(
+            ArtifactRecord(
+                artifact_id=ref.artifact_id or "",
+                run_id=self.run_id,
+                producer_task_id=node.task_id,
+                output_name=output,
+                uri=ref.uri,
+                schema_title=ref.schema_title,
+                metadata=ref.metadata,
+                digest=ref.digest,
+                size=size,
+                created_at=_now(),
+                name=ref.name,
+            )
+        )
         return ref
 
     def _fail(self, node: Node, error: str) -> None:
         self._finish(node, FAILED, error)
 
-    def _finish(self, node: Node, state: str, error: str | None = None,
-                count_failure: bool = True) -> None:
+    def _finish(
+        self, node: Node, state: str, error: str | None = None, count_failure: bool = True
+    ) -> None:
         node.state = state
         node.error = error if state != SUCCEEDED else None
         node.finished = _now()
@@ -662,8 +725,13 @@ class Scheduler:
         if not node.recorded:
             self._record(node)
         self.store.update_task(
-            node.task_id, state=state, finished_at=node.finished, error=node.error,
-            cache_hit=node.cache_hit, exit_code=node.exit_code, attempts=node.attempts,
+            node.task_id,
+            state=state,
+            finished_at=node.finished,
+            error=node.error,
+            cache_hit=node.cache_hit,
+            exit_code=node.exit_code,
+            attempts=node.attempts,
             kind=node.kind or "executor",
             outputs=self._io(node.params_out, node.arts_out),
         )
@@ -672,11 +740,21 @@ class Scheduler:
     def _emit(self, node: Node, kind: str) -> None:
         if self.on_event is None:
             return
-        seconds = ((node.finished or _now()) - node.started).total_seconds() if (
-            node.started and kind != "started") else None
-        self.on_event(TaskEvent(kind=kind, task=node.path, state=node.state,
-                                node_kind=node.kind or "executor", seconds=seconds,
-                                error=node.error))
+        seconds = (
+            ((node.finished or _now()) - node.started).total_seconds()
+            if (node.started and kind != "started")
+            else None
+        )
+        self.on_event(
+            TaskEvent(
+                kind=kind,
+                task=node.path,
+                state=node.state,
+                node_kind=node.kind or "executor",
+                seconds=seconds,
+                error=node.error,
+            )
+        )
 
 
 def _last_error(log_path: str | None, exit_code: int) -> str:

@@ -30,14 +30,21 @@ class VenvCache:
             return str(python)
         venv.EnvBuilder(system_site_packages=True, with_pip=True, clear=True).create(folder)
         done = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             *requirements],
-            capture_output=True, text=True, check=False,
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *requirements,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise KubelineError(
-                f"Installing {', '.join(requirements)} failed: {' '.join(tail)}"
-            )
+            raise KubelineError(f"Installing {', '.join(requirements)} failed: {' '.join(tail)}")
         ready.write_text(sys.version)
         return str(python)

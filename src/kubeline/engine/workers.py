@@ -72,8 +72,9 @@ def _redirect_output(log_path: str) -> None:
 def _limit_native_threads(env: dict[str, str]) -> None:
     """Honour OMP_NUM_THREADS & co. set on the task: a forked worker inherited thread pools
     that already read the environment, so set their limits directly."""
-    value = env.get("OMP_NUM_THREADS") or env.get("OPENBLAS_NUM_THREADS") or env.get(
-        "MKL_NUM_THREADS")
+    value = (
+        env.get("OMP_NUM_THREADS") or env.get("OPENBLAS_NUM_THREADS") or env.get("MKL_NUM_THREADS")
+    )
     if not value or not value.isdigit():
         return
     with contextlib.suppress(ImportError):
@@ -92,8 +93,15 @@ def run_python_job(job: LeafJob) -> None:
     program_dir.mkdir(parents=True, exist_ok=True)
     module = program_dir / "ephemeral_component.py"
     module.write_text(job.source, encoding="utf-8")
-    sys.argv = ["kfp.dsl.executor_main", "--component_module_path", str(module),
-                "--executor_input", job.executor_input, "--function_to_execute", job.function]
+    sys.argv = [
+        "kfp.dsl.executor_main",
+        "--component_module_path",
+        str(module),
+        "--executor_input",
+        job.executor_input,
+        "--function_to_execute",
+        job.function,
+    ]
     from kfp.dsl import executor_main
 
     executor_main.executor_main()
@@ -111,8 +119,9 @@ class WorkerPool:
         self._ctx = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             self._ctx.set_forkserver_preload(_importable([*DEFAULT_PRELOAD, *(preload or [])]))
-        self._threads = ThreadPoolExecutor(max_workers=self.workers,
-                                           thread_name_prefix="kubeline-worker")
+        self._threads = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="kubeline-worker"
+        )
         self._running: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -142,13 +151,21 @@ class WorkerPool:
     def _run_command(self, job: LeafJob) -> JobResult:
         argv = job.argv
         if job.kind == "python":  # in an install venv: same executor, another interpreter
-            argv = [job.python or sys.executable, "-c", _VENV_BOOTSTRAP, job.task_root,
-                    job.source, job.function, job.executor_input]
+            argv = [
+                job.python or sys.executable,
+                "-c",
+                _VENV_BOOTSTRAP,
+                job.task_root,
+                job.source,
+                job.function,
+                job.executor_input,
+            ]
         env = {**os.environ, **job.env}
         with open(job.log_path, "ab") as log:
             try:
-                process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                           stdin=subprocess.DEVNULL)
+                process = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+                )
             except OSError as exc:
                 return JobResult(exit_code=127, error=f"cannot start '{argv[0]}': {exc}")
             with self._lock:

@@ -46,9 +46,10 @@ def load_model(path: str | os.PathLike[str]) -> Pipeline:
     try:
         model = joblib.load(path)
     except Exception as exc:  # unpickling a foreign file can raise anything
-        raise DataError(f"Cannot load a model from '{path}': {type(exc).__name__}: {exc}"
-                        ) from exc
+        raise DataError(f"Cannot load a model from '{path}': {type(exc).__name__}: {exc}") from exc
     if not hasattr(model, "predict"):
-        raise DataError(f"Cannot load a model from '{path}': it holds a "
-                        f"{type(model).__name__}, not a fitted model.")
+        raise DataError(
+            f"Cannot load a model from '{path}': it holds a "
+            f"{type(model).__name__}, not a fitted model."
+        )
     return model
