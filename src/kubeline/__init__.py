@@ -6,6 +6,40 @@ compiled KFP pipeline, and the commands to move the same YAML to a cluster.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "run"]
+
+
+def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Any) -> Any:
+    """Run a pipeline on this machine and return its :class:`~kubeline.engine.RunResult`
+    (``run_id``, ``state``, ``outputs``, ``tasks``).
+
+    Args:
+        pipeline: a ``@dsl.pipeline`` function, a path to a compiled ``.yaml`` / ``.json``
+            pipeline, or a PipelineSpec dict.
+        arguments: pipeline parameters by name.
+        **options: as :func:`kubeline.engine.run_pipeline` (``enable_caching``,
+            ``workers``, ``on_event``, ``allow_installs``, ``home``).
+
+    >>> result = kubeline.run(my_pipeline, {"epochs": 3})  # doctest: +SKIP
+    >>> result.state, result.outputs  # doctest: +SKIP
+    """
+    from kubeline.engine import run_pipeline
+
+    return run_pipeline(_spec_of(pipeline), arguments, **options)
+
+
+def _spec_of(pipeline: Any) -> dict[str, Any]:
+    if isinstance(pipeline, dict):
+        return pipeline
+    if isinstance(pipeline, (str, os.PathLike)):
+        from kubeline.engine.spec import load_spec
+
+        return load_spec(pipeline)
+    from kubeline.pipelines.compile import compile_function
+
+    return compile_function(pipeline)

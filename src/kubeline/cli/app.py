@@ -59,17 +59,6 @@ PipelineArg = Annotated[
 ]
 
 
-#: What the lifecycle components import: loaded once by the warm worker parent.
-_LIFECYCLE_PRELOAD = [
-    "kubeline.ml.datasets",
-    "kubeline.ml.explore",
-    "kubeline.ml.experiment",
-    "kubeline.ml.assess",
-    "kubeline.ml.train",
-    "matplotlib.pyplot",
-]
-
-
 def _load(ref: str) -> dict:
     """The compiled spec of a pipeline reference: a .yaml/.json file, or compiled now."""
     from kubeline.engine.spec import SPEC_SUFFIXES, load_spec
@@ -179,7 +168,6 @@ def run_command(
             on_event=progress,
             workers=workers,
             allow_installs=allow_installs,
-            preload=_LIFECYCLE_PRELOAD if lifecycle else None,
         )
     finally:
         progress.close()

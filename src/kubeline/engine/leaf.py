@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubeline.engine.artifacts import ArtifactRef
+from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.errors import PipelineLoadError
 
 __all__ = ["LeafJob", "TaskContext", "import_artifact", "prepare_job", "read_outputs"]
@@ -81,6 +82,52 @@ def _replace_workspace(words: list[Any], workspace: Path) -> list[Any]:
     return [swap(w) for w in words]
 
 
+def _workspace_in_input(executor_input: dict[str, Any], workspace: Path) -> dict[str, Any]:
+    return json.loads(_replace_workspace([json.dumps(executor_input)], workspace)[0])
+
+
+_WHOLE_ARTIFACTS = re.compile(r"\{\{\$\.(inputs|outputs)\.artifacts\['([^']+)'\]\}\}")
+
+
+def _replace_artifact_lists(words: list[Any], executor_input: dict[str, Any]) -> list[Any]:
+    """``{{$.inputs.artifacts['x']}}`` (no ``.uri`` or ``.path``) is the JSON list of the
+    artifacts themselves, as the KFP backend gives it; kfp.local does not resolve it."""
+
+    def swap(match: re.Match[str]) -> str:
+        side, name = match.groups()
+        found = executor_input.get(side, {}).get("artifacts", {}).get(name, {})
+        return json.dumps(found.get("artifacts", []))
+
+    return [_WHOLE_ARTIFACTS.sub(swap, w) if isinstance(w, str) else w for w in words]
+
+
+def whole_numbers(value: Any) -> Any:
+    """Integral floats inside lists and dicts back to ints.
+
+    Protobuf's Struct keeps every number as a double, and Python's json_format prints
+    ``1`` back as ``1.0``; the KFP backend's JSON (Go's protojson) prints ``1``, so a
+    collected list of ints reaches a component as ints there. This does the same here.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    return value
+
+
+def _nested_types(definitions: Any) -> set[str]:
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    kinds = pipeline_spec_pb2.ParameterType.ParameterTypeEnum
+    return {
+        name
+        for name, spec in definitions.items()
+        if spec.parameter_type in (kinds.LIST, kinds.STRUCT)
+    }
+
+
 def _split_python(words: list[str]) -> tuple[str, list[str]] | None:
     """(program source, arguments after it) of a lightweight Python component command."""
     for i, word in enumerate(words[:-1]):
@@ -130,6 +177,10 @@ def prepare_job(
         block_input_artifact=False,
     )
     executor_input_dict = executor_input_utils.executor_input_to_dict(executor_input, spec)
+    values = executor_input_dict.get("inputs", {}).get("parameterValues", {})
+    for name in _nested_types(spec.input_definitions.parameters) & set(values):
+        values[name] = whole_numbers(values[name])
+    executor_input_dict = _workspace_in_input(executor_input_dict, ctx.workspace)
     for output in executor_input_dict.get("outputs", {}).get("artifacts", {}).values():
         for art in output.get("artifacts", []):
             Path(art["uri"]).parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +188,7 @@ def prepare_job(
     words = _replace_workspace(
         [*container.get("command", []), *container.get("args", [])], ctx.workspace
     )
+    words = _replace_artifact_lists(words, executor_input_dict)
     resolved = placeholder_utils.replace_placeholders(
         full_command=words,
         executor_input_dict=executor_input_dict,
@@ -173,7 +225,38 @@ def prepare_job(
             f"the image '{common['image']}', which kubeline does not run locally. Build it as a "
             "lightweight component (@dsl.component without target_image) or run it on a cluster."
         )
+    if not resolved:
+        raise PipelineLoadError(
+            f"Task '{ctx.task_name}' gives no command: it relies on the entrypoint of image "
+            f"'{common['image']}', which kubeline does not run locally"
+            + (
+                " (argostub/createpvc and deletepvc are KFP's Kubernetes volume steps)"
+                if "argostub/" in str(common["image"])
+                else ""
+            )
+            + ". Run this pipeline on a cluster."
+        )
     return LeafJob(kind="command", argv=resolved, **common), executor_input
+
+
+def _collect_custom_paths(output_file: Path) -> None:
+    """An output written to a path of the component's choosing (``artifact.set_path``) is
+    copied to the artifact's URI, as KFP's launcher uploads it after the task."""
+    if not output_file.is_file():
+        return
+    data = json.loads(output_file.read_text(encoding="utf-8"))
+    for output in data.get("artifacts", {}).values():
+        for art in output.get("artifacts", []):
+            source, target = art.get("custom_path"), local_path(art.get("uri", ""))
+            if not source or target is None or not Path(source).exists():
+                continue
+            if Path(source).resolve() == target.resolve():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if Path(source).is_dir():
+                shutil.copytree(source, target, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
 
 
 def read_outputs(
@@ -182,16 +265,18 @@ def read_outputs(
     """Parameters and artifacts (with content digests) a finished task wrote."""
     from kfp.local import executor_output_utils
 
+    _collect_custom_paths(Path(executor_input.outputs.output_file))
     outputs = executor_output_utils.get_outputs_for_task(executor_input, component_pb(component))
     params: dict[str, Any] = {}
     arts: dict[str, list[ArtifactRef]] = {}
+    nested = _nested_types(component_pb(component).output_definitions.parameters)
     declared = set(component.get("outputDefinitions", {}).get("artifacts", {}))
     for name, value in outputs.items():
         if name in declared:
             values = value if isinstance(value, list) else [value]
             arts[name] = [ArtifactRef.from_dsl(v).with_digest() for v in values]
         else:
-            params[name] = value
+            params[name] = whole_numbers(value) if name in nested else value
     return params, arts
 
 

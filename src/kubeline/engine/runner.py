@@ -17,6 +17,7 @@ import yaml
 
 from kubeline.engine.arguments import resolve_arguments
 from kubeline.engine.platform import platform_notes
+from kubeline.engine.preload import component_imports
 from kubeline.engine.results import RunResult, TaskEvent
 from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.workers import WorkerPool
@@ -108,7 +109,7 @@ def run_spec(
             **(extra or {}),
         )
     )
-    pool = WorkerPool(workers, preload)
+    pool = WorkerPool(workers, [*component_imports(spec), *(preload or [])])
     scheduler = Scheduler(
         run_id=run_id,
         spec=spec,

@@ -54,6 +54,7 @@ PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED, CANCELED = (
 )
 _FINAL = {SUCCEEDED, FAILED, SKIPPED, CANCELED}
 _ALWAYS = "ALL_UPSTREAM_TASKS_COMPLETED"
+_FINAL_STATUS_STATES = {"SUCCEEDED": "COMPLETE"}
 _SELECTOR = re.compile(r'parseJson\(string_value\)\["([^"]+)"\]')
 
 
@@ -153,6 +154,8 @@ class Scheduler:
         self.pipeline_name = spec["pipelineInfo"]["name"]
         self.failed = False
         self.canceled = False
+        self.created_at = _now()
+        self.run_uuid = str(uuid.uuid4())
         self._futures: dict[Future[JobResult], Node] = {}
         self._waiting_retry: list[Node] = []
         self._scopes: list[Scope] = []
@@ -174,7 +177,8 @@ class Scheduler:
         owner: Node | None,
         prefix: str,
     ) -> Scope:
-        scope = Scope(component, params, arts, owner, prefix)
+        # A sub-pipeline's own input defaults apply where its caller passed nothing.
+        scope = Scope(component, {**self._defaults(component), **params}, arts, owner, prefix)
         for name, task in component.get("dag", {}).get("tasks", {}).items():
             scope.nodes[name] = Node(name=name, path=f"{prefix}{name}", spec=task, scope=scope)
         self._scopes.append(scope)
@@ -282,6 +286,8 @@ class Scheduler:
                 self._start_leaf(node, component)
         except KubelineError as exc:
             self._fail(node, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one task's odd spec fails it, not the engine
+            self._fail(node, f"kubeline could not start this task: {type(exc).__name__}: {exc}")
         return True
 
     # --------------------------------------------------------------- inputs
@@ -292,7 +298,7 @@ class Scheduler:
         arts: dict[str, list[ArtifactRef]] = {}
         inputs = node.spec.get("inputs", {})
         for name, source in inputs.get("parameters", {}).items():
-            found, value = self._parameter(scope, source)
+            found, value = self._parameter(scope, source, node)
             if not found:
                 continue
             selector = source.get("parameterExpressionSelector")
@@ -305,7 +311,29 @@ class Scheduler:
                 arts[name] = refs
         return params, arts
 
-    def _parameter(self, scope: Scope, source: dict[str, Any]) -> tuple[bool, Any]:
+    def _run_placeholders(self, text: str, node: Node) -> str:
+        """KFP's run-level placeholders in a constant: job and task names, ids, times."""
+        if "{{$." not in text:
+            return text
+        from kfp import dsl
+
+        created = self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        values = {
+            dsl.PIPELINE_JOB_NAME_PLACEHOLDER: self.run_id,
+            dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER: self.run_id,
+            dsl.PIPELINE_JOB_ID_PLACEHOLDER: self.run_uuid,
+            dsl.PIPELINE_TASK_NAME_PLACEHOLDER: node.name,
+            dsl.PIPELINE_TASK_ID_PLACEHOLDER: node.task_id,
+            dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER: created,
+            dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER: created,
+            dsl.PIPELINE_ROOT_PLACEHOLDER: str(self.root_dir / "tasks"),
+            dsl.WORKSPACE_PATH_PLACEHOLDER: str(self.root_dir / "workspace"),
+        }
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    def _parameter(self, scope: Scope, source: dict[str, Any], node: Node) -> tuple[bool, Any]:
         if "componentInputParameter" in source:
             key = source["componentInputParameter"]
             return (key in scope.params), scope.params.get(key)
@@ -316,11 +344,13 @@ class Scheduler:
                 return False, None
             return True, producer.params_out[ref["outputParameterKey"]]
         if "runtimeValue" in source:
-            return True, source["runtimeValue"].get("constant")
+            value = source["runtimeValue"].get("constant")
+            return True, self._run_placeholders(value, node) if isinstance(value, str) else value
         if "taskFinalStatus" in source:
             producer = scope.nodes[source["taskFinalStatus"]["producerTask"]]
             return True, {
-                "state": producer.state,
+                # KFP reports a finished task's state as its ML Metadata execution state.
+                "state": _FINAL_STATUS_STATES.get(producer.state, producer.state),
                 "pipelineJobResourceName": self.run_id,
                 "pipelineTaskName": producer.name,
                 "error": {
@@ -758,8 +788,7 @@ class Scheduler:
 
 
 def _last_error(log_path: str | None, exit_code: int) -> str:
-    """The error line a failed task printed last (a Python exception line when there is
-    one), else its last line, else its exit code."""
+    """The Python exception line a failed task printed last, else how it exited."""
     lines: list[str] = []
     if log_path and Path(log_path).is_file():
         with open(log_path, encoding="utf-8", errors="replace") as log:
@@ -767,8 +796,6 @@ def _last_error(log_path: str | None, exit_code: int) -> str:
     for line in reversed(lines):
         if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b.*:", line.strip()):
             return line.strip()
-    if lines:
-        return lines[-1].strip()[:500]
     if exit_code < 0:
         return f"killed by signal {-exit_code}"
     return f"exited with code {exit_code}"

@@ -1,9 +1,10 @@
 """Workers that run one task each, side by side, up to a limit.
 
-A lightweight Python task runs in a fresh process forked from a warm *fork server* that
-imported kfp (and numpy, pandas, scikit-learn... when present) once, so a task costs
-milliseconds instead of a Python start-up and imports. Where the fork server does not
-exist (Windows), each task is a spawned process: slower, same results. Anything else runs
+A lightweight Python task runs in a fresh process forked from a warm parent
+(:mod:`kubeline.engine.forkserver`) that imported kfp (and numpy, pandas, scikit-learn...
+when present) once, so a task costs milliseconds instead of a Python start-up and imports.
+Where ``os.fork`` does not exist (Windows), each task is a fresh interpreter: slower, same
+results. Anything else runs
 its resolved command on the host. A thread per running task waits on its process, so the
 scheduler's own thread never blocks.
 """
@@ -11,29 +12,22 @@ scheduler's own thread never blocks.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kubeline.engine.leaf import LeafJob
 
 __all__ = ["DEFAULT_PRELOAD", "JobResult", "WorkerPool", "default_workers"]
 
-#: Imported once by the fork server; a module that is not installed is skipped.
-DEFAULT_PRELOAD = (
-    "kubeline.engine.workers",
-    "kfp.dsl.executor_main",
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "sklearn",
-)
+#: Imported once by the fork server, with the modules the pipeline's components import
+#: (:mod:`kubeline.engine.preload`); a module that is not installed is skipped.
+DEFAULT_PRELOAD = ("kubeline.engine.workers", "kfp.dsl.executor_main")
 
 
 def default_workers() -> int:
@@ -109,20 +103,81 @@ def run_python_job(job: LeafJob) -> None:
     sys.stderr.flush()
 
 
+class _ForkServer:
+    """The engine's side of :mod:`kubeline.engine.forkserver`: send jobs, get exit codes."""
+
+    def __init__(self, preload: list[str]) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "kubeline.engine.forkserver", *preload],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._stdin = self._process.stdin
+        self._stdout = self._process.stdout
+        if self._stdout.readline().strip() != b"ready":
+            raise RuntimeError("the kubeline fork server did not start")
+        self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[threading.Event, list[int]]] = {}
+        self._next = 0
+        self._reader = threading.Thread(target=self._read, name="kubeline-forkserver", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._stdout:
+            words = line.split()
+            if words[:1] != [b"done"]:
+                continue
+            with self._lock:
+                waiter = self._waiting.pop(words[1].decode(), None)
+            if waiter is not None:
+                waiter[1].append(int(words[2]))
+                waiter[0].set()
+        with self._lock:  # the server died: nothing more will finish
+            for event, codes in self._waiting.values():
+                codes.append(-9)
+                event.set()
+            self._waiting.clear()
+
+    def run(self, job: LeafJob) -> int:
+        payload = pickle.dumps(job)
+        event, codes = threading.Event(), []
+        with self._lock:
+            self._next += 1
+            job_id = str(self._next)
+            self._waiting[job_id] = (event, codes)
+            self._stdin.write(f"job {job_id} {len(payload)}\n".encode() + payload)
+            self._stdin.flush()
+        event.wait()
+        return codes[0]
+
+    def kill(self) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self._stdin.write(b"kill\n")
+            self._stdin.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
 class WorkerPool:
     """Runs jobs concurrently, at most ``workers`` at a time."""
 
     def __init__(self, workers: int | None = None, preload: list[str] | None = None) -> None:
         self.workers = workers or default_workers()
-        methods = multiprocessing.get_all_start_methods()
-        self.start_method = "forkserver" if "forkserver" in methods else "spawn"
-        self._ctx = multiprocessing.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            self._ctx.set_forkserver_preload(_importable([*DEFAULT_PRELOAD, *(preload or [])]))
+        self.forking = hasattr(os, "fork")
+        self._preload = _importable([*DEFAULT_PRELOAD, *(preload or [])])
+        self._server: _ForkServer | None = None
         self._threads = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="kubeline-worker"
         )
-        self._running: dict[str, Any] = {}
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -134,19 +189,24 @@ class WorkerPool:
             return JobResult(exit_code=-15, error="canceled before it started")
         Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
         if job.kind == "python" and job.python is None:
-            return self._run_forked(job)
+            if self.forking:
+                return JobResult(exit_code=self._fork_server().run(job))
+            return self._run_spawned(job)
         return self._run_command(job)
 
-    def _run_forked(self, job: LeafJob) -> JobResult:
-        process = self._ctx.Process(target=run_python_job, args=(job,), name=job.task_path)
+    def _fork_server(self) -> _ForkServer:
         with self._lock:
-            process.start()
-            self._running[job.task_path] = process
-        process.join()
-        with self._lock:
-            self._running.pop(job.task_path, None)
-        code = process.exitcode if process.exitcode is not None else -1
-        return JobResult(exit_code=code)
+            if self._server is None:
+                self._server = _ForkServer(self._preload)
+            return self._server
+
+    def _run_spawned(self, job: LeafJob) -> JobResult:
+        """No fork on this OS: one fresh interpreter per task (slower, same result)."""
+        job_file = Path(job.task_root) / ".program" / "job.pickle"
+        job_file.parent.mkdir(parents=True, exist_ok=True)
+        job_file.write_bytes(pickle.dumps(job))
+        argv = [sys.executable, "-m", "kubeline.engine.forkserver", "--once", str(job_file)]
+        return self._popen(job, argv)
 
     def _run_command(self, job: LeafJob) -> JobResult:
         argv = job.argv
@@ -160,6 +220,9 @@ class WorkerPool:
                 job.function,
                 job.executor_input,
             ]
+        return self._popen(job, argv)
+
+    def _popen(self, job: LeafJob, argv: list[str]) -> JobResult:
         env = {**os.environ, **job.env}
         with open(job.log_path, "ab") as log:
             try:
@@ -180,12 +243,17 @@ class WorkerPool:
         self._closed = True
         with self._lock:
             running = list(self._running.values())
+            server = self._server
+        if server is not None:
+            server.kill()
         for process in running:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError):
                 process.terminate()
 
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
+        if self._server is not None:
+            self._server.close()
 
 
 # Runs a lightweight component under another interpreter (a cached install venv).

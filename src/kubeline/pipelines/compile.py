@@ -18,6 +18,7 @@ from kubeline.pipelines.image import set_python_image
 
 __all__ = [
     "LIFECYCLE",
+    "compile_function",
     "compile_pipeline",
     "compile_to_spec",
     "dump_spec",
@@ -108,6 +109,16 @@ def _compile_to_dict(func: Any) -> dict[str, Any]:
 def compile_to_spec(ref: str | None) -> dict[str, Any]:
     """Compile the pipeline function ``ref`` names to a PipelineSpec dict."""
     return _compile_to_dict(load_pipeline_function(ref))
+
+
+def compile_function(pipeline: Any) -> dict[str, Any]:
+    """Compile a ``@dsl.pipeline`` function object to a PipelineSpec dict."""
+    if not isinstance(pipeline, _graph_component_type()):
+        raise PipelineLoadError(
+            f"{pipeline!r} is not a KFP pipeline: decorate it with @dsl.pipeline, or pass "
+            "the path of a compiled pipeline."
+        )
+    return _compile_to_dict(pipeline)
 
 
 def dump_spec(spec: dict[str, Any]) -> str:

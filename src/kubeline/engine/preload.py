@@ -1,0 +1,47 @@
+"""Which modules the warm worker parent should import: the ones the pipeline's own Python
+components import, found by reading their source (never by running it)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+__all__ = ["component_imports"]
+
+_PROGRAM_MARK = '"$program_path/ephemeral_component.py"'
+
+
+def _sources(spec: dict[str, Any]) -> list[str]:
+    sources = []
+    for executor in spec.get("deploymentSpec", {}).get("executors", {}).values():
+        words = [
+            *executor.get("container", {}).get("command", []),
+            *executor.get("container", {}).get("args", []),
+        ]
+        for i, word in enumerate(words[:-1]):
+            if isinstance(word, str) and _PROGRAM_MARK in word:
+                sources.append(words[i + 1])
+                break
+    return sources
+
+
+def component_imports(spec: dict[str, Any]) -> list[str]:
+    """Dotted module names imported anywhere in the pipeline's lightweight components
+    (function bodies included), in first-seen order; ``from a.b import c`` gives ``a.b``
+    and ``a.b.c`` (which may be a submodule)."""
+    found: dict[str, None] = {}
+    for source in _sources(spec):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found.setdefault(alias.name)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.setdefault(node.module)
+                for alias in node.names:
+                    if alias.name != "*":
+                        found.setdefault(f"{node.module}.{alias.name}")
+    return [name for name in found if name.split(".")[0] not in ("__future__",)]

@@ -1,0 +1,109 @@
+"""Tiny pipelines for engine tests, written with the real KFP SDK.
+
+No ``from __future__ import annotations``: KFP reads the real annotation objects.
+"""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+IMAGE = "python:3.11"
+
+
+@dsl.component(base_image=IMAGE)
+def stamp(label: str, seconds: float) -> str:
+    """Sleeps, then says when it ran (start and end, wall clock)."""
+    import time
+
+    start = time.time()
+    time.sleep(seconds)
+    return f"{label}:{start}:{time.time()}"
+
+
+@dsl.component(base_image=IMAGE)
+def write_text(text: str, out: Output[Dataset]):
+    with open(out.path, "w") as f:
+        f.write(text)
+
+
+@dsl.component(base_image=IMAGE)
+def read_text(data: Input[Dataset]) -> str:
+    with open(data.path) as f:
+        return f.read().upper()
+
+
+@dsl.component(base_image=IMAGE)
+def flaky(counter_path: str) -> str:
+    """Fails on its first attempt, succeeds on the second."""
+    import os
+
+    count = 0
+    if os.path.exists(counter_path):
+        with open(counter_path) as f:
+            count = int(f.read())
+    with open(counter_path, "w") as f:
+        f.write(str(count + 1))
+    if count == 0:
+        raise RuntimeError("first attempt fails on purpose")
+    return f"attempt={count + 1}"
+
+
+@dsl.component(base_image=IMAGE, packages_to_install=["no-such-package-kubeline-test==1.0"])
+def needs_missing_package() -> str:
+    return "never"
+
+
+@dsl.container_component
+def echo(message: str):
+    return dsl.ContainerSpec(image="alpine", command=["echo"], args=[message])
+
+
+@dsl.container_component
+def missing_program():
+    return dsl.ContainerSpec(image="alpine", command=["kubeline-no-such-program"], args=["x"])
+
+
+@dsl.pipeline(name="fan-out")
+def fan_out(seconds: float = 0.5):
+    """Four independent tasks: they may all run at once."""
+    for label in "abcd":
+        stamp(label=label, seconds=seconds)
+
+
+@dsl.pipeline(name="loop-limit")
+def loop_limit(seconds: float = 0.3):
+    with dsl.ParallelFor(["1", "2", "3", "4", "5", "6"], parallelism=2) as item:
+        stamp(label=item, seconds=seconds)
+
+
+@dsl.pipeline(name="two-step")
+def two_step(text: str = "hello", other: str = "x") -> str:
+    written = write_text(text=text)
+    stamp(label=other, seconds=0.0)
+    return read_text(data=written.outputs["out"]).output
+
+
+@dsl.pipeline(name="retrying")
+def retrying(counter_path: str) -> str:
+    task = flaky(counter_path=counter_path)
+    task.set_retry(num_retries=2, backoff_duration="0s")
+    return task.output
+
+
+@dsl.pipeline(name="missing-package")
+def missing_package() -> str:
+    return needs_missing_package().output
+
+
+@dsl.pipeline(name="host-commands")
+def host_commands(message: str = "hi"):
+    echo(message=message)
+
+
+@dsl.pipeline(name="missing-program")
+def missing_program_pipeline():
+    missing_program()
+
+
+@dsl.pipeline(name="sleeper")
+def sleeper(seconds: float = 30.0) -> str:
+    return stamp(label="long", seconds=seconds).output
