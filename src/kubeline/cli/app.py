@@ -217,9 +217,9 @@ app.add_typer(runs_app, name="runs")
 def _store() -> Any:
     from kubeline.engine import kubeline_home
     from kubeline.engine.runner import recover_orphans
-    from kubeline.store import RunStore
+    from kubeline.store import open_store
 
-    store = RunStore.for_home(kubeline_home())
+    store = open_store(kubeline_home())
     recover_orphans(store)
     return store
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["ArtifactRef", "content_digest", "local_path"]
+__all__ = ["ArtifactRef", "content_digest", "content_gone", "local_path"]
 
 _CHUNK = 1 << 20
 
@@ -101,3 +101,12 @@ def content_digest(uri: str) -> str:
     else:
         h.update(b"uri\0" + uri.encode())
     return h.hexdigest()
+
+
+def content_gone(ref: ArtifactRef) -> bool:
+    """True when an artifact that had local content no longer has it (its files were
+    deleted). Artifacts that never had a file, such as Metrics, are never gone."""
+    path = local_path(ref.uri)
+    if path is None or path.exists() or ref.digest is None:
+        return False
+    return ref.digest != content_digest(ref.uri)

@@ -176,6 +176,12 @@ def prepare_job(
         task_root=str(ctx.task_root),
         block_input_artifact=False,
     )
+    declared = component.get("inputDefinitions", {}).get("parameters", {})
+    for name in list(executor_input.inputs.parameter_values):
+        if name not in arguments and "defaultValue" not in declared.get(name, {}):
+            # An optional input nobody gave: absent, as the KFP backend leaves it, so the
+            # component's own default applies.
+            del executor_input.inputs.parameter_values[name]
     executor_input_dict = executor_input_utils.executor_input_to_dict(executor_input, spec)
     values = executor_input_dict.get("inputs", {}).get("parameterValues", {})
     for name in _nested_types(spec.input_definitions.parameters) & set(values):
@@ -277,6 +283,18 @@ def read_outputs(
             arts[name] = [ArtifactRef.from_dsl(v).with_digest() for v in values]
         else:
             params[name] = whole_numbers(value) if name in nested else value
+    # A container component writes its files and no executor output: its artifacts are
+    # the ones the executor input named, as KFP's launcher records them.
+    for name, output in executor_input.outputs.artifacts.items():
+        if name in declared and name not in arts:
+            arts[name] = [
+                ArtifactRef(
+                    name=a.name or name,
+                    uri=a.uri,
+                    schema_title=a.type.schema_title or "system.Artifact",
+                ).with_digest()
+                for a in output.artifacts
+            ]
     return params, arts
 
 

@@ -3,14 +3,17 @@
 KFP puts resources (CPU, memory, accelerators) in the container spec, and secrets,
 volumes, node selectors, tolerations and the like in the Kubernetes platform spec (the
 second YAML document of a compiled pipeline). None of them change what a task computes
-on one machine, so they are reported once per run and ignored, as ``kfp.local`` does.
+on one machine, so they are reported once per run and ignored, as ``kfp.local`` does;
+except the ones a task reads (secrets and config maps as variables or files, volumes),
+which :func:`local_environment` takes from this machine's environment or refuses.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["platform_notes"]
+__all__ = ["local_environment", "platform_notes"]
 
 _RESOURCE_WORDS = {
     "cpuLimit": "a CPU limit",
@@ -40,3 +43,50 @@ def platform_notes(spec: dict[str, Any]) -> list[str]:
                 "ignored on this machine"
             )
     return notes
+
+
+_MOUNTS = {
+    "secretAsVolume": "a Kubernetes secret",
+    "configMapAsVolume": "a Kubernetes config map",
+    "pvcMount": "a Kubernetes volume (PVC)",
+}
+_ENV_SOURCES = {"secretAsEnv": "secret", "configMapAsEnv": "config map"}
+
+
+def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> dict[str, str]:
+    """Environment variables a task reads from Kubernetes secrets or config maps, taken
+    from this process's environment; a task that needs what only a cluster has (a
+    mounted secret, config map or volume, or a variable that is not set here) is
+    refused with a message that says how to run it.
+
+    Raises:
+        KubelineError: naming the task, the setting and the fix.
+    """
+    from kubeline.errors import KubelineError
+
+    platform = spec.get("platformSpec", {}).get("platforms", {}).get("kubernetes", {})
+    settings = platform.get("deploymentSpec", {}).get("executors", {}).get(executor_label, {})
+    env: dict[str, str] = {}
+    for key, what in _ENV_SOURCES.items():
+        for source in settings.get(key, []):
+            for mapping in source.get("keyToEnv", []):
+                name = mapping.get("envVar", "")
+                if name in os.environ:
+                    env[name] = os.environ[name]
+                elif not source.get("optional", False):
+                    raise KubelineError(
+                        f"Task '{task}' reads a Kubernetes {what} key "
+                        f"'{mapping.get('secretKey') or mapping.get('configMapKey')}' into "
+                        f"${name}. kubeline has no Kubernetes {what}s: set {name} in your "
+                        "environment to give it a value on this machine, or run the pipeline "
+                        "on a cluster."
+                    )
+    for key, what in _MOUNTS.items():
+        for mount in settings.get(key, []):
+            if not mount.get("optional", False):
+                raise KubelineError(
+                    f"Task '{task}' mounts {what} at {mount.get('mountPath', '?')}, which only "
+                    "a Kubernetes cluster can provide. Run this pipeline on a cluster "
+                    "(see 'kubeline compile') or make the mount optional."
+                )
+    return env

@@ -21,7 +21,7 @@ from kubeline.engine.preload import component_imports
 from kubeline.engine.results import RunResult, TaskEvent
 from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.workers import WorkerPool
-from kubeline.store import RunRecord, RunStore, process_alive
+from kubeline.store import RunRecord, RunStore, open_store, process_alive
 
 __all__ = ["ORPHAN_REASON", "new_run_id", "recover_orphans", "run_spec"]
 
@@ -83,7 +83,7 @@ def run_spec(
             anything is recorded or run).
     """
     resolved = resolve_arguments(spec, arguments or {})
-    store = store or RunStore.for_home(home)
+    store = store or open_store(home)
     recover_orphans(store)
     name = spec["pipelineInfo"]["name"]
     run_id = run_id or new_run_id(name)

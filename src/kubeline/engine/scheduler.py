@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kubeline.engine.artifacts import ArtifactRef, local_path
+from kubeline.engine.artifacts import ArtifactRef, content_gone, local_path
 from kubeline.engine.cache import cache_key
 from kubeline.engine.conditions import evaluate_condition
 from kubeline.engine.leaf import (
@@ -37,6 +37,7 @@ from kubeline.engine.leaf import (
     prepare_job,
     read_outputs,
 )
+from kubeline.engine.platform import local_environment
 from kubeline.engine.results import TaskEvent
 from kubeline.engine.workers import JobResult, WorkerPool
 from kubeline.errors import KubelineError
@@ -257,6 +258,7 @@ class Scheduler:
         deps = [scope.nodes[d] for d in node.spec.get("dependentTasks", []) if d in scope.nodes]
         if not all(d.final for d in deps):
             return False
+        node.kind = node.kind or self._kind_of(node)
         always = node.spec.get("triggerPolicy", {}).get("strategy") == _ALWAYS
         if self.canceled:
             self._finish(node, CANCELED, "canceled before it ran")
@@ -290,6 +292,15 @@ class Scheduler:
             self._fail(node, f"kubeline could not start this task: {type(exc).__name__}: {exc}")
         return True
 
+    def _kind_of(self, node: Node) -> str:
+        component = self.components.get(node.spec.get("componentRef", {}).get("name", ""), {})
+        if "parameterIterator" in node.spec or "artifactIterator" in node.spec:
+            return "loop"
+        if "dag" in component:
+            return "dag"
+        executor = self.executors.get(component.get("executorLabel", ""), {})
+        return "importer" if "importer" in executor else "executor"
+
     # --------------------------------------------------------------- inputs
     def _resolve_inputs(
         self, scope: Scope, node: Node
@@ -299,8 +310,8 @@ class Scheduler:
         inputs = node.spec.get("inputs", {})
         for name, source in inputs.get("parameters", {}).items():
             found, value = self._parameter(scope, source, node)
-            if not found:
-                continue
+            if not found or (value is None and "runtimeValue" not in source):
+                continue  # not given: the component's own default (or None) applies
             selector = source.get("parameterExpressionSelector")
             if selector:
                 value = self._select(value, selector, node.name, name)
@@ -551,9 +562,11 @@ class Scheduler:
             )
         node.kind = "executor"
         log_path = self.root_dir / "logs" / f"{node.path}.log"
+        from_platform = local_environment(self.spec, component.get("executorLabel", ""), node.name)
         node.job, node.executor_input = prepare_job(
             component, executor, node.params_in, node.arts_in, ctx, node.path, log_path
         )
+        node.job.env.update(from_platform)
         if self._cached(node, component, executor):
             return
         missing = host_program_missing(node.job)
@@ -596,11 +609,8 @@ class Scheduler:
         refs = {
             name: [ArtifactRef.from_dict(a) for a in arts] for name, arts in hit.artifacts.items()
         }
-        for arts in refs.values():
-            for ref in arts:
-                path = local_path(ref.uri)
-                if path is not None and not path.exists():
-                    return False  # the cached files were removed: run it again
+        if any(content_gone(ref) for arts in refs.values() for ref in arts):
+            return False  # the cached files were removed: run it again
         self._begin(node)
         node.cache_hit = True
         node.params_out = dict(hit.outputs)

@@ -129,6 +129,8 @@ def lifecycle_pipeline(
             run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
         ).set_display_name("register-model")
         registered.set_retry(num_retries=2, backoff_duration="2s", backoff_factor=2.0)
+        # Registering is an action of this run (its lineage names the run): never cached.
+        registered.set_caching_options(False)
     with dsl.Else(name="accuracy-below-threshold"):
         rejected = c.reject_model(
             accuracy=assessed.outputs["accuracy"], threshold=threshold

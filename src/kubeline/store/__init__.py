@@ -8,6 +8,9 @@ the plain records of :mod:`kubeline.store.records`, never in database rows or se
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from kubeline.store.records import ArtifactRecord, CacheRecord, RunRecord, TaskRecord
 from kubeline.store.run_store import RunStore, process_alive
 
@@ -17,5 +20,13 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "TaskRecord",
+    "open_store",
     "process_alive",
 ]
+
+
+def open_store(home: Path) -> RunStore:
+    """The store for ``home``: ``$KUBELINE_DATABASE_URL`` when set (any SQLAlchemy URL,
+    e.g. PostgreSQL), else the SQLite file ``home/kubeline.db``."""
+    url = os.environ.get("KUBELINE_DATABASE_URL")
+    return RunStore(url) if url else RunStore.for_home(home)
