@@ -107,3 +107,9 @@ def missing_program_pipeline():
 @dsl.pipeline(name="sleeper")
 def sleeper(seconds: float = 30.0) -> str:
     return stamp(label="long", seconds=seconds).output
+
+
+@dsl.pipeline(name="import-remote")
+def import_remote(uri: str) -> str:
+    imported = dsl.importer(artifact_uri=uri, artifact_class=Dataset, reimport=False)
+    return read_text(data=imported.output).output

@@ -257,3 +257,19 @@ def test_python_api_runs_a_pipeline_function() -> None:
     assert result.outputs == {"Output": "API"}
     assert result.run_id.startswith("two-step-")
     assert {t.name for t in result.tasks} >= {"write-text", "read-text", "stamp"}
+
+
+def test_importer_reads_a_local_path_and_an_fsspec_uri(tmp_path: Path) -> None:
+    import fsspec
+
+    local = tmp_path / "data.txt"
+    local.write_text("local text")
+    assert run_pipeline(spec_of(p.import_remote), {"uri": str(local)}).outputs == {
+        "Output": "LOCAL TEXT"
+    }
+    with fsspec.open("memory://kubeline-test/data.txt", "w") as f:
+        f.write("remote text")
+    result = run_pipeline(spec_of(p.import_remote), {"uri": "memory://kubeline-test/data.txt"})
+    assert result.outputs == {"Output": "REMOTE TEXT"}
+    imported = next(t for t in result.tasks if t.kind == "importer")
+    assert imported.state == "SUCCEEDED"

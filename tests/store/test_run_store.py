@@ -495,6 +495,7 @@ def test_exported_members() -> None:
         "RunRecord",
         "RunStore",
         "TaskRecord",
+        "open_store",
         "process_alive",
     ]
     for name in kubeline.store.__all__:

@@ -330,6 +330,8 @@ def import_artifact(
         pipeline_task_id=placeholder_utils.make_random_id(),
     )
     schema = executor["importer"].get("typeSchema", {}).get("schemaTitle", "system.Artifact")
+    if local_path(uri) is None:
+        uri, metadata = _fetch_remote(uri, ctx.task_root / "artifact", dict(metadata))
     if executor["importer"].get("downloadToWorkspace"):
         source = Path(uri.removeprefix("file://"))
         if source.exists():
@@ -343,6 +345,26 @@ def import_artifact(
     return ArtifactRef(
         name="artifact", uri=uri, schema_title=schema, metadata=json.loads(json.dumps(metadata))
     ).with_digest()
+
+
+def _fetch_remote(uri: str, target: Path, metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Copy a remote artifact here with fsspec, when the backend for its scheme is
+    installed (s3fs, gcsfs, adlfs...); else keep the URI, as a reference only."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(uri)
+    except (ImportError, ValueError):
+        return uri, metadata  # no backend for this scheme here
+    try:
+        if fs.isdir(path):
+            fs.get(path, str(target), recursive=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get(path, str(target))
+    except FileNotFoundError as exc:
+        raise PipelineLoadError(f"The importer's artifact '{uri}' does not exist.") from exc
+    return str(target), {**metadata, "source_uri": uri}
 
 
 def host_program_missing(job: LeafJob) -> str | None:
