@@ -65,10 +65,21 @@ def test(args: list[str]) -> int:
     """ruff (lint and format) then the whole pytest suite."""
     python = ensure_venv("dev")
     _say("ruff check")
-    if _run(python, "-m", "ruff", "check", "src", "tests", "tasks.py", check=False):
+    if _run(python, "-m", "ruff", "check", "src", "tests", "scripts", "tasks.py", check=False):
         return 1
     _say("ruff format --check")
-    if _run(python, "-m", "ruff", "format", "--check", "src", "tests", "tasks.py", check=False):
+    if _run(
+        python,
+        "-m",
+        "ruff",
+        "format",
+        "--check",
+        "src",
+        "tests",
+        "scripts",
+        "tasks.py",
+        check=False,
+    ):
         return 1
     _say("pytest")
     return _run(python, "-m", "pytest", *args, check=False)

@@ -33,7 +33,6 @@ class Context:
 
     workdir: Path
     sizes: Sizes
-    quick: bool = False
     memo: dict[str, Any] = field(default_factory=dict)
     _used: set[str] = field(default_factory=set)
 

@@ -7,8 +7,10 @@ process and out of each other's figures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -61,28 +63,43 @@ def run_child(
     child_env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(folder / "tmp"), **(env or {})}
     argv = [sys.executable, "-m", f"bench.{module}", str(job_path), str(result_path)]
     with open(log_path, "ab") as log:
+        # Its own session, so a timeout can stop the engine's task processes with it.
+        child = subprocess.Popen(
+            argv,
+            cwd=folder,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            completed = subprocess.run(
-                argv,
-                cwd=folder,
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
+            returncode = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            _stop(child)
             raise BenchError(
                 f"bench.{module} did not finish within {timeout:.0f} s and was stopped; "
                 f"its output is in {log_path}."
             ) from exc
-    if completed.returncode != 0 or not result_path.is_file():
+        except KeyboardInterrupt:
+            _stop(child)  # in its own session, the child does not get the terminal's Ctrl-C
+            raise
+    if returncode != 0 or not result_path.is_file():
         raise BenchError(
-            f"bench.{module} exited with code {completed.returncode}: {_tail(log_path)} "
+            f"bench.{module} exited with code {returncode}: {_tail(log_path)} "
             f"(full output: {log_path})"
         )
     return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Kill the child and every process in its session (POSIX), then reap it."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    else:
+        child.kill()
+    child.wait()
 
 
 def _tail(log_path: Path) -> str:

@@ -45,13 +45,9 @@ class OurRun:
     tasks: list[TaskTimes]
 
     @property
-    def executed(self) -> int:
-        """Executor tasks that ran (not skipped, not answered from the cache)."""
+    def tasks_run(self) -> int:
+        """Executor tasks that ran (succeeded, and not answered from the cache)."""
         return sum(1 for t in self.tasks if t.state == "SUCCEEDED" and not t.cache_hit)
-
-    @property
-    def cache_hits(self) -> int:
-        return sum(1 for t in self.tasks if t.cache_hit)
 
     @property
     def finished(self) -> int:

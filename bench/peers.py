@@ -22,8 +22,6 @@ from bench.measure import read_job, run_child, write_result
 
 __all__ = ["PeerRun", "run_peer"]
 
-_CACHE_HIT_MARK = "cache hit (key="
-
 # pip's once-a-week check for a newer pip may reach the network; without it the peer's
 # per-task `pip install kfp==...` is as fast and steady as it can be.
 _PEER_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
@@ -34,7 +32,8 @@ class PeerRun:
     """One run of the pipeline under kfp.local."""
 
     seconds: float
-    cache_hits: int  # tasks kfp.local answered from its cache (its log says so)
+    # Tasks that ran (not answered from the cache): the executor outputs the run wrote.
+    tasks_run: int
 
 
 def run_peer(
@@ -61,22 +60,14 @@ def run_peer(
         "caching": caching,
         "pipeline_root": str(folder / "pipeline_root"),
         "cache_root": str(folder / "cache"),
-        "log": str(folder / "child.log"),
     }
     result = run_child("peers", job, folder=folder, timeout=timeout, env=_PEER_ENV)
     return [PeerRun(**r) for r in result["runs"]]
 
 
-def _log_size(path: Path) -> int:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return path.stat().st_size if path.exists() else 0
-
-
-def _cache_hits(path: Path, start: int) -> int:
-    with open(path, "rb") as log:
-        log.seek(start)
-        return log.read().decode("utf-8", errors="replace").count(_CACHE_HIT_MARK)
+def _executor_outputs(pipeline_root: Path) -> set[Path]:
+    """Every task kfp.local runs writes one; a task answered from its cache writes none."""
+    return set(pipeline_root.rglob("executor_output.json"))
 
 
 def main(argv: list[str]) -> None:
@@ -91,16 +82,16 @@ def main(argv: list[str]) -> None:
         enable_caching=job["caching"],
         cache_root=job["cache_root"] if job["caching"] else None,
     )
-    log = Path(job["log"])
+    pipeline_root = Path(job["pipeline_root"])
     runs = []
     for _ in range(job["runs"]):
-        before = _log_size(log)
+        before = _executor_outputs(pipeline_root)
         started = time.perf_counter()
         pipeline = components.load_component_from_file(job["pipeline"])
         pipeline(**job["arguments"])
         seconds = time.perf_counter() - started
-        _log_size(log)
-        runs.append({"seconds": seconds, "cache_hits": _cache_hits(log, before)})
+        tasks_run = len(_executor_outputs(pipeline_root) - before)
+        runs.append({"seconds": seconds, "tasks_run": tasks_run})
     write_result(result_path, {"runs": runs})
 
 

@@ -7,10 +7,9 @@ Their bodies import what they need because KFP runs each body alone.
 No ``from __future__ import annotations`` here: KFP reads the real annotation objects.
 """
 
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
-
-import warnings
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
@@ -262,9 +261,7 @@ def reject(accuracy: float) -> str:
 
 
 @dsl.pipeline(name="bench-sklearn13")
-def sklearn_pipeline(
-    models: list = SKLEARN_MODELS, seed: int = 0, threshold: float = 0.9
-) -> str:
+def sklearn_pipeline(models: list = SKLEARN_MODELS, seed: int = 0, threshold: float = 0.9) -> str:
     """Branches (profile beside split), a nested pipeline, a ParallelFor with a Collected
     fan-in, and an If/Else: the shapes a real pipeline has, on a small dataset."""
     loaded = load_data()

@@ -107,11 +107,8 @@ def rich_table(rows: list[Row], title: str, caption: str = "") -> Table:
 
 
 def markdown_table(rows: list[Row]) -> str:
-    lines = [
-        "| " + " | ".join(COLUMNS) + " |",
-        "| " + " | ".join("---:" if c in ("kfp.local", "kubeline", "ratio") else "---" for c in COLUMNS)
-        + " |",
-    ]
+    align = ["---:" if c in ("kfp.local", "kubeline", "ratio") else "---" for c in COLUMNS]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "| " + " | ".join(align) + " |"]
     for row in rows:
         lines.append("| " + " | ".join(_md(c) for c in row.cells()) + " |")
     return "\n".join(lines) + "\n"

@@ -41,8 +41,8 @@ def run(ctx: Context) -> list[Row]:
         ),
         Row(
             NAME,
-            f"second run, tasks from the cache (of {SKLEARN_EXECUTOR_TASKS})",
-            Figure(peer_second.cache_hits, "count"),
-            Figure(ours_second.cache_hits, "count"),
+            f"second run, tasks run again (of {SKLEARN_EXECUTOR_TASKS}; the rest from the cache)",
+            Figure(peer_second.tasks_run, "count"),
+            Figure(ours_second.tasks_run, "count"),
         ),
     ]

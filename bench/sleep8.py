@@ -40,7 +40,7 @@ def run(ctx: Context) -> list[Row]:
         ),
         Row(
             NAME,
-            "kubeline: engine start-up (until the first task starts)",
+            "engine start-up (until the first task starts)",
             None,
             Figure(ours.first_start or 0.0),
         ),

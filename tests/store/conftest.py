@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from kubeline.store import ArtifactRecord, CacheRecord, RunRecord, RunStore, TaskRecord
+from kubeline.store import (
+    ArtifactRecord,
+    CacheRecord,
+    ExperimentRecord,
+    PipelineRecord,
+    PipelineVersionRecord,
+    RecurringRunRecord,
+    RunRecord,
+    RunStore,
+    TaskRecord,
+)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 # Not UTC on purpose: the store must hand back the same instant, in UTC.
@@ -135,3 +145,79 @@ def make_cache(key: str = "sha256:abc", **overrides: Any) -> CacheRecord:
     }
     values.update(overrides)
     return CacheRecord(**values)
+
+
+def make_pipeline(pipeline_id: str = "pipe-1", **overrides: Any) -> PipelineRecord:
+    """A pipeline with no field left at its default."""
+    values: dict[str, Any] = {
+        "pipeline_id": pipeline_id,
+        "name": "iris",
+        "created_at": T0.astimezone(CEST),
+        "display_name": "Iris classifier",
+        "description": "Trains and scores an iris classifier.",
+        "namespace": "team-a",
+    }
+    values.update(overrides)
+    return PipelineRecord(**values)
+
+
+def make_version(
+    pipeline_version_id: str = "ver-1", pipeline_id: str = "pipe-1", **overrides: Any
+) -> PipelineVersionRecord:
+    """A pipeline version with no field left at its default."""
+    values: dict[str, Any] = {
+        "pipeline_version_id": pipeline_version_id,
+        "pipeline_id": pipeline_id,
+        "name": "v1",
+        "created_at": (T0 + timedelta(seconds=1)).astimezone(CEST),
+        "spec": {"pipelineInfo": {"name": "iris"}, "root": {"dag": {"tasks": {}}}},
+        "display_name": "First version",
+        "description": "The one with a random forest.",
+        "package_url": "https://example.com/iris.yaml",
+    }
+    values.update(overrides)
+    return PipelineVersionRecord(**values)
+
+
+def make_experiment(experiment_id: str = "exp-1", **overrides: Any) -> ExperimentRecord:
+    """An experiment with no field left at its default."""
+    values: dict[str, Any] = {
+        "experiment_id": experiment_id,
+        "name": "tuning",
+        "created_at": T0.astimezone(CEST),
+        "display_name": "Hyperparameter tuning",
+        "description": "Grid search over the forest's depth.",
+        "namespace": "team-a",
+        "storage_state": "ARCHIVED",
+        "last_run_created_at": T0 + timedelta(hours=1),
+    }
+    values.update(overrides)
+    return ExperimentRecord(**values)
+
+
+def make_recurring_run(recurring_run_id: str = "rec-1", **overrides: Any) -> RecurringRunRecord:
+    """A recurring run with no field left at its default."""
+    values: dict[str, Any] = {
+        "recurring_run_id": recurring_run_id,
+        "name": "nightly",
+        "created_at": T0.astimezone(CEST),
+        "updated_at": T0 + timedelta(minutes=1),
+        "experiment_id": "exp-1",
+        "pipeline_id": "pipe-1",
+        "pipeline_version_id": "ver-1",
+        "spec": {"pipelineInfo": {"name": "iris"}},
+        "arguments": {"depth": 4, "features": ["petal_length", "petal_width"]},
+        "description": "Retrain every night.",
+        "cron": "0 0 2 * * *",
+        "interval_seconds": 86400,
+        "start_time": T0,
+        "end_time": (T0 + timedelta(days=30)).astimezone(CEST),
+        "max_concurrency": 3,
+        "catchup": True,
+        "enabled": False,
+        "last_fired_at": T0 + timedelta(days=1),
+        "next_fire_at": T0 + timedelta(days=2),
+        "cache_enabled": False,
+    }
+    values.update(overrides)
+    return RecurringRunRecord(**values)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import kubeline.store
 from kubeline.store import RunRecord, RunStore, TaskRecord, process_alive, schema
@@ -173,17 +174,17 @@ class TestRunStore:
 
     @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
     @pytest.mark.parametrize(
-        "order_by", ["created_at", "finished_at", "display_name", "state", "pipeline_name"]
+        "order_by", ["created_at", "finished_at", "display_name", "state", "pipeline_name", "pid"]
     )
     def test_list_runs_orders(self, store: RunStore, order_by: str, descending: bool) -> None:
         # Each column sorts the runs differently, so a wrong column shows.
         rows = [
-            ("r1", 3, 1, "charlie", "FAILED", "b"),
-            ("r2", 1, 4, "alpha", "SUCCEEDED", "d"),
-            ("r3", 4, 2, "delta", "CANCELED", "a"),
-            ("r4", 2, 3, "bravo", "RUNNING", "c"),
+            ("r1", 3, 1, "charlie", "FAILED", "b", 20),
+            ("r2", 1, 4, "alpha", "SUCCEEDED", "d", 30),
+            ("r3", 4, 2, "delta", "CANCELED", "a", 40),
+            ("r4", 2, 3, "bravo", "RUNNING", "c", 10),
         ]
-        for run_id, created, finished, display, state, pipeline in rows:
+        for run_id, created, finished, display, state, pipeline, pid in rows:
             store.add_run(
                 make_run(
                     run_id,
@@ -192,6 +193,7 @@ class TestRunStore:
                     display_name=display,
                     state=state,
                     pipeline_name=pipeline,
+                    pid=pid,
                 )
             )
         runs = [store.get_run(row[0]) for row in rows]
@@ -225,11 +227,13 @@ class TestRunStore:
     @pytest.mark.parametrize(
         ("kwargs", "message"),
         [
-            ({"order_by": "pid"}, "cannot order runs by 'pid'; expected one of created_at"),
+            # JSON columns cannot be compared on every database.
+            ({"order_by": "spec"}, "cannot order runs by 'spec'; expected one of cache_enabled,"),
+            ({"order_by": "colour"}, "cannot order runs by 'colour'; expected one of"),
             ({"limit": -1}, "limit and offset must be >= 0, got -1 and 0"),
             ({"offset": -5}, "limit and offset must be >= 0, got 50 and -5"),
         ],
-        ids=["order-by", "limit", "offset"],
+        ids=["order-by-json", "order-by-unknown", "limit", "offset"],
     )
     def test_list_runs_rejects_bad_arguments(
         self, store: RunStore, kwargs: dict[str, object], message: str
@@ -474,6 +478,21 @@ def test_for_home_creates_the_folder_and_file(tmp_path: Path) -> None:
         assert store.get_run("run-1") == make_run()
 
 
+def test_opening_adds_indexes_an_older_database_lacks(store_url: str) -> None:
+    with RunStore(store_url):
+        pass
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP INDEX ix_runs_pipeline_id"))
+        with RunStore(store_url):
+            pass
+        indexes = {index["name"] for index in sa.inspect(engine).get_indexes("runs")}
+    finally:
+        engine.dispose()
+    assert "ix_runs_pipeline_id" in indexes
+
+
 @pytest.mark.parametrize(
     ("table", "record"),
     [
@@ -481,8 +500,21 @@ def test_for_home_creates_the_folder_and_file(tmp_path: Path) -> None:
         (schema.tasks, kubeline.store.TaskRecord),
         (schema.artifacts, kubeline.store.ArtifactRecord),
         (schema.cache_entries, kubeline.store.CacheRecord),
+        (schema.pipelines, kubeline.store.PipelineRecord),
+        (schema.pipeline_versions, kubeline.store.PipelineVersionRecord),
+        (schema.experiments, kubeline.store.ExperimentRecord),
+        (schema.recurring_runs, kubeline.store.RecurringRunRecord),
     ],
-    ids=["runs", "tasks", "artifacts", "cache"],
+    ids=[
+        "runs",
+        "tasks",
+        "artifacts",
+        "cache",
+        "pipelines",
+        "pipeline-versions",
+        "experiments",
+        "recurring-runs",
+    ],
 )
 def test_columns_match_record_fields(table: object, record: type) -> None:
     assert [column.name for column in table.columns] == [f.name for f in dataclasses.fields(record)]
@@ -492,6 +524,11 @@ def test_exported_members() -> None:
     assert sorted(kubeline.store.__all__) == [
         "ArtifactRecord",
         "CacheRecord",
+        "DuplicateError",
+        "ExperimentRecord",
+        "PipelineRecord",
+        "PipelineVersionRecord",
+        "RecurringRunRecord",
         "RunRecord",
         "RunStore",
         "TaskRecord",

@@ -15,11 +15,13 @@ by :func:`requirement_set_key` when it does not).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
 import re
 import shlex
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -226,13 +228,22 @@ def _split_option(word: str) -> tuple[str, str | None]:
 
 
 def _installed_versions() -> dict[str, str]:
-    """Installed distributions by normalised name; the first on ``sys.path`` wins, as in import."""
+    """Installed distributions by normalised name; the first on ``sys.path`` wins, as in import.
+
+    Reading every distribution's metadata takes tens of milliseconds, so it is done once per
+    ``sys.path`` (a run checks the same environment for every task).
+    """
+    return dict(_installed_on(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=8)
+def _installed_on(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     versions: dict[str, str] = {}
     for distribution in importlib.metadata.distributions():
         name = distribution.metadata["Name"]
         if name:
             versions.setdefault(canonicalize_name(name), distribution.version)
-    return versions
+    return tuple(versions.items())
 
 
 def _check(text: str, installed: dict[str, str]) -> Unsatisfied | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,15 @@ from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.workers import WorkerPool
 from kubeline.store import RunRecord, RunStore, open_store, process_alive
 
-__all__ = ["ORPHAN_REASON", "new_run_id", "recover_orphans", "run_spec"]
+__all__ = [
+    "ORPHAN_REASON",
+    "RunControl",
+    "execute_run",
+    "new_run_id",
+    "record_run",
+    "recover_orphans",
+    "run_spec",
+]
 
 ORPHAN_REASON = (
     "The process running this run ended before the run finished (it was killed "
@@ -61,6 +70,128 @@ def _plain_outputs(params: dict[str, Any], arts: dict[str, list[Any]]) -> dict[s
     return out
 
 
+class RunControl:
+    """Lets another thread stop a run (the server's terminate): set before or while it runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scheduler: Scheduler | None = None
+        self.cancel_requested = False
+        self.reason = ""
+
+    def attach(self, scheduler: Scheduler) -> None:
+        with self._lock:
+            self._scheduler = scheduler
+            if self.cancel_requested:
+                scheduler.cancel()
+
+    def cancel(self, reason: str = "") -> None:
+        with self._lock:
+            self.cancel_requested = True
+            self.reason = reason
+            if self._scheduler is not None:
+                self._scheduler.cancel()
+
+
+def record_run(
+    spec: dict[str, Any],
+    arguments: dict[str, Any] | None = None,
+    *,
+    home: Path,
+    store: RunStore,
+    enable_caching: bool = True,
+    display_name: str = "",
+    run_id: str | None = None,
+    state: str = "PENDING",
+    extra: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Check the arguments and record a run that has not started yet (its folder too).
+
+    Raises:
+        kubeline.errors.ConfigError: the arguments do not match the pipeline.
+    """
+    resolved = resolve_arguments(spec, arguments or {})
+    name = spec["pipelineInfo"]["name"]
+    run_id = run_id or new_run_id(name)
+    root = home / "runs" / run_id
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    (root / "workspace").mkdir(exist_ok=True)
+    (root / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    record = RunRecord(
+        run_id=run_id,
+        pipeline_name=name,
+        state=state,
+        created_at=_now(),
+        display_name=display_name or run_id,
+        spec=spec,
+        arguments=resolved,
+        root=str(root),
+        cache_enabled=enable_caching,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        **(extra or {}),
+    )
+    store.add_run(record)
+    return record
+
+
+def execute_run(
+    record: RunRecord,
+    *,
+    home: Path,
+    store: RunStore,
+    workers: int | None = None,
+    on_event: Callable[[TaskEvent], None] | None = None,
+    allow_installs: bool = False,
+    preload: list[str] | None = None,
+    control: RunControl | None = None,
+) -> RunResult:
+    """Run a recorded run to its end and record how it ended."""
+    spec, run_id = record.spec, record.run_id
+    store.update_run(
+        run_id, state="RUNNING", started_at=_now(), pid=os.getpid(), host=socket.gethostname()
+    )
+    imports = component_imports(spec)
+    pool = WorkerPool(workers, [*imports, *(preload or [])])
+    if imports:
+        pool.warm_up()
+    scheduler = Scheduler(
+        run_id=run_id,
+        spec=spec,
+        arguments=record.arguments,
+        store=store,
+        pool=pool,
+        run_root=Path(record.root),
+        enable_caching=record.cache_enabled,
+        on_event=on_event,
+        allow_installs=allow_installs,
+        install_venv=_venv_installer(home) if allow_installs else None,
+    )
+    if control is not None:
+        control.attach(scheduler)
+    error = None
+    try:
+        state = scheduler.run()
+    except KeyboardInterrupt:
+        state, error = "CANCELED", "Interrupted (Ctrl-C): running tasks were stopped."
+    finally:
+        pool.close()
+    if state == "CANCELED" and error is None:
+        error = control.reason if control and control.reason else "The run was canceled."
+    params, arts = scheduler.outputs()
+    tasks = store.list_tasks(run_id)
+    if state == "FAILED":
+        failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
+        first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
+        error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."
+    store.update_run(
+        run_id, state=state, finished_at=_now(), error=error, outputs=_plain_outputs(params, arts)
+    )
+    run = store.get_run(run_id)
+    assert run is not None
+    return RunResult(run=run, tasks=tasks, notes=platform_notes(spec))
+
+
 def run_spec(
     spec: dict[str, Any],
     arguments: dict[str, Any] | None = None,
@@ -73,76 +204,33 @@ def run_spec(
     allow_installs: bool = False,
     preload: list[str] | None = None,
     display_name: str = "",
-    run_id: str | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Run a compiled PipelineSpec to its end and return what happened.
+    """Record a run of a compiled PipelineSpec, run it to its end, return what happened.
 
     Raises:
         kubeline.errors.ConfigError: the arguments do not match the pipeline (before
             anything is recorded or run).
     """
-    resolved = resolve_arguments(spec, arguments or {})
+    resolve_arguments(spec, arguments or {})  # refuse before touching the store
     store = store or open_store(home)
     recover_orphans(store)
-    name = spec["pipelineInfo"]["name"]
-    run_id = run_id or new_run_id(name)
-    root = home / "runs" / run_id
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    (root / "workspace").mkdir(exist_ok=True)
-    (root / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    notes = platform_notes(spec)
-    store.add_run(
-        RunRecord(
-            run_id=run_id,
-            pipeline_name=name,
-            state="RUNNING",
-            created_at=_now(),
-            display_name=display_name or run_id,
-            started_at=_now(),
-            spec=spec,
-            arguments=resolved,
-            root=str(root),
-            cache_enabled=enable_caching,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            **(extra or {}),
-        )
-    )
-    pool = WorkerPool(workers, [*component_imports(spec), *(preload or [])])
-    scheduler = Scheduler(
-        run_id=run_id,
-        spec=spec,
-        arguments=resolved,
+    record = record_run(
+        spec,
+        arguments,
+        home=home,
         store=store,
-        pool=pool,
-        run_root=root,
         enable_caching=enable_caching,
+        display_name=display_name,
+    )
+    return execute_run(
+        record,
+        home=home,
+        store=store,
+        workers=workers,
         on_event=on_event,
         allow_installs=allow_installs,
-        install_venv=_venv_installer(home) if allow_installs else None,
+        preload=preload,
     )
-    error = None
-    try:
-        state = scheduler.run()
-    except KeyboardInterrupt:
-        state, error = "CANCELED", "Interrupted (Ctrl-C): running tasks were stopped."
-    finally:
-        pool.close()
-    if state == "CANCELED" and error is None:
-        error = "The run was canceled."
-    params, arts = scheduler._dag_outputs(scheduler.root)
-    tasks = store.list_tasks(run_id)
-    if state == "FAILED":
-        failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
-        first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
-        error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."
-    store.update_run(
-        run_id, state=state, finished_at=_now(), error=error, outputs=_plain_outputs(params, arts)
-    )
-    run = store.get_run(run_id)
-    assert run is not None
-    return RunResult(run=run, tasks=tasks, notes=notes)
 
 
 def _venv_installer(home: Path) -> Callable[[list[str]], str]:

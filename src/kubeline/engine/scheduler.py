@@ -203,6 +203,10 @@ class Scheduler:
             return CANCELED
         return FAILED if self.failed else SUCCEEDED
 
+    def outputs(self) -> tuple[dict[str, Any], dict[str, list[ArtifactRef]]]:
+        """The pipeline's own outputs (its root DAG's), as far as the run got."""
+        return self._dag_outputs(self.root)
+
     def cancel(self) -> None:
         """Stop running tasks and start no new ones (Ctrl-C, or terminate)."""
         self.canceled = True
@@ -259,6 +263,8 @@ class Scheduler:
         if not all(d.final for d in deps):
             return False
         node.kind = node.kind or self._kind_of(node)
+        if node.kind == "executor" and len(self._futures) >= 2 * self.pool.workers:
+            return False  # enough queued: collect finished tasks before preparing more
         always = node.spec.get("triggerPolicy", {}).get("strategy") == _ALWAYS
         if self.canceled:
             self._finish(node, CANCELED, "canceled before it ran")
@@ -637,6 +643,9 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - a worker crash fails the task, not the run
             result = JobResult(exit_code=-1, error=f"{type(exc).__name__}: {exc}")
         node.exit_code = result.exit_code
+        if result.started_at is not None:  # when a worker took it, not when it queued
+            node.started = result.started_at
+            self.store.update_task(node.task_id, started_at=result.started_at)
         if self.canceled:
             self._finish(node, CANCELED, "canceled")
             return

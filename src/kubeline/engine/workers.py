@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kubeline.engine.leaf import LeafJob
@@ -38,6 +39,7 @@ def default_workers() -> int:
 class JobResult:
     exit_code: int
     error: str | None = None
+    started_at: datetime | None = None  # when a worker took it (it may have queued)
 
 
 def _importable(names: list[str]) -> list[str]:
@@ -112,6 +114,9 @@ class _ForkServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches the engine, which stops
+            # the tasks itself and records that it did.
+            start_new_session=True,
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._stdin = self._process.stdin
@@ -187,12 +192,28 @@ class WorkerPool:
     def _run(self, job: LeafJob) -> JobResult:
         if self._closed:
             return JobResult(exit_code=-15, error="canceled before it started")
+        started = datetime.now(timezone.utc)
         Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
         if job.kind == "python" and job.python is None:
             if self.forking:
-                return JobResult(exit_code=self._fork_server().run(job))
-            return self._run_spawned(job)
-        return self._run_command(job)
+                result = JobResult(exit_code=self._fork_server().run(job))
+            else:
+                result = self._run_spawned(job)
+        else:
+            result = self._run_command(job)
+        return replace(result, started_at=started)
+
+    def warm_up(self) -> None:
+        """Start the fork server now, in the background, so its imports overlap the
+        engine's own start-up instead of delaying the first task."""
+        if self.forking:
+            threading.Thread(
+                target=self._try_fork_server, name="kubeline-warm-up", daemon=True
+            ).start()
+
+    def _try_fork_server(self) -> None:
+        with contextlib.suppress(Exception):  # a task that needs it will say what failed
+            self._fork_server()
 
     def _fork_server(self) -> _ForkServer:
         with self._lock:

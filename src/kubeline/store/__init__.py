@@ -1,4 +1,5 @@
-"""The run store: every run, task, artifact and cache entry kubeline knows of.
+"""The run store: every run, task, artifact and cache entry kubeline knows of, and the
+pipelines, experiments and recurring runs of its KFP API.
 
 One SQL database (SQLite at ``$KUBELINE_HOME/kubeline.db`` by default) read by the CLI, the
 engine and the server. Only the engine's parent process and the server write it: workers
@@ -11,12 +12,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kubeline.store.records import ArtifactRecord, CacheRecord, RunRecord, TaskRecord
-from kubeline.store.run_store import RunStore, process_alive
+from kubeline.store.records import (
+    ArtifactRecord,
+    CacheRecord,
+    ExperimentRecord,
+    PipelineRecord,
+    PipelineVersionRecord,
+    RecurringRunRecord,
+    RunRecord,
+    TaskRecord,
+)
+from kubeline.store.run_store import DuplicateError, RunStore, process_alive
 
 __all__ = [
     "ArtifactRecord",
     "CacheRecord",
+    "DuplicateError",
+    "ExperimentRecord",
+    "PipelineRecord",
+    "PipelineVersionRecord",
+    "RecurringRunRecord",
     "RunRecord",
     "RunStore",
     "TaskRecord",

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ArtifactRecord", "CacheRecord", "RunRecord", "TaskRecord"]
+__all__ = [
+    "ArtifactRecord",
+    "CacheRecord",
+    "ExperimentRecord",
+    "PipelineRecord",
+    "PipelineVersionRecord",
+    "RecurringRunRecord",
+    "RunRecord",
+    "TaskRecord",
+]
 
 
 @dataclass
@@ -94,3 +103,69 @@ class CacheRecord:
     created_at: datetime
     run_id: str = ""
     task_id: str = ""
+
+
+@dataclass
+class PipelineRecord:
+    """An uploaded pipeline (KFP's Pipeline): a name with versions."""
+
+    pipeline_id: str
+    name: str
+    created_at: datetime
+    display_name: str = ""
+    description: str = ""
+    namespace: str = ""
+
+
+@dataclass
+class PipelineVersionRecord:
+    """One version of a pipeline: its compiled PipelineSpec."""
+
+    pipeline_version_id: str
+    pipeline_id: str
+    name: str
+    created_at: datetime
+    spec: dict[str, Any] = field(default_factory=dict)
+    display_name: str = ""
+    description: str = ""
+    package_url: str = ""
+
+
+@dataclass
+class ExperimentRecord:
+    """A group of runs (KFP's Experiment); ``Default`` always exists."""
+
+    experiment_id: str
+    name: str
+    created_at: datetime
+    display_name: str = ""
+    description: str = ""
+    namespace: str = ""
+    storage_state: str = "AVAILABLE"  # or ARCHIVED
+    last_run_created_at: datetime | None = None
+
+
+@dataclass
+class RecurringRunRecord:
+    """A schedule that starts runs (KFP's RecurringRun): cron or every N seconds."""
+
+    recurring_run_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    experiment_id: str = ""
+    pipeline_id: str | None = None
+    pipeline_version_id: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)  # an inline PipelineSpec, if given
+    arguments: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    cron: str | None = None  # KFP's cron: seconds minutes hours day month weekday
+    interval_seconds: int | None = None  # or a periodic schedule
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    max_concurrency: int = 1
+    catchup: bool = False
+    enabled: bool = True
+    last_fired_at: datetime | None = None
+    next_fire_at: datetime | None = None
+    cache_enabled: bool = True

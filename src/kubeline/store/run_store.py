@@ -1,17 +1,25 @@
-"""RunStore: runs, tasks, artifacts and cache entries in one SQL database.
+"""RunStore: runs, tasks, artifacts and cache entries, and the pipelines, experiments and
+recurring runs of the KFP API, in one SQL database.
 
 Every write is one transaction, so a crash never leaves half of one. On SQLite the store
 is shared by the threads of a process and by several processes (the CLI and the server on
 one file): WAL lets readers go on while one writer writes, and writers take the lock up
 front (``BEGIN IMMEDIATE``) so that they queue for ``busy_timeout`` instead of failing.
+
+The ``list_*`` methods page the way KFP's API does: a list of ``(field, op, value)`` filters
+(``filters=[("state", "IN", ["FAILED", "CANCELED"])]``), one field to sort by with ties broken
+by creation time and then id, and ``limit`` / ``offset``. Fields are columns, checked against
+the table, and values are bound parameters, so a filter cannot inject SQL.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,30 +27,80 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from kubeline.store.records import ArtifactRecord, CacheRecord, RunRecord, TaskRecord
+from kubeline.store.records import (
+    ArtifactRecord,
+    CacheRecord,
+    ExperimentRecord,
+    PipelineRecord,
+    PipelineVersionRecord,
+    RecurringRunRecord,
+    RunRecord,
+    TaskRecord,
+)
 from kubeline.store.schema import (
     artifact_consumers,
     artifacts,
     cache_entries,
+    experiments,
     metadata,
+    pipeline_versions,
+    pipelines,
+    recurring_runs,
     runs,
     tasks,
 )
 
-__all__ = ["RunStore", "process_alive"]
+__all__ = ["DuplicateError", "RunStore", "process_alive"]
 
-_Record = TypeVar("_Record", RunRecord, TaskRecord, ArtifactRecord, CacheRecord)
+_Record = TypeVar(
+    "_Record",
+    RunRecord,
+    TaskRecord,
+    ArtifactRecord,
+    CacheRecord,
+    PipelineRecord,
+    PipelineVersionRecord,
+    ExperimentRecord,
+    RecurringRunRecord,
+)
+# One list filter: (field, op, value), e.g. ("state", "IN", ["FAILED", "CANCELED"]).
+_Filter = tuple[str, str, Any]
 
 _ACTIVE_RUN_STATES = ("RUNNING", "PENDING", "CANCELING")
 _ACTIVE_TASK_STATES = ("RUNNING", "PENDING")
-_RUN_ORDERS = ("created_at", "finished_at", "display_name", "state", "pipeline_name")
+# KFP's filter predicates (v2beta1 Predicate.Operation), by the names KFP gives them.
+_FILTER_OPS = (
+    "EQUALS",
+    "NOT_EQUALS",
+    "GREATER_THAN",
+    "GREATER_THAN_EQUALS",
+    "LESS_THAN",
+    "LESS_THAN_EQUALS",
+    "IN",
+    "IS_SUBSTRING",
+)
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "GREATER_THAN": lambda column, value: column > value,
+    "GREATER_THAN_EQUALS": lambda column, value: column >= value,
+    "LESS_THAN": lambda column, value: column < value,
+    "LESS_THAN_EQUALS": lambda column, value: column <= value,
+}
+_DEFAULT_EXPERIMENT = "Default"
 # Execution option that marks a connection as a writer (see _begin_sqlite).
 _WRITE = "kubeline_write"
 
 
+class DuplicateError(ValueError):
+    """A record's id, or its name where names are unique, is taken (KFP's ALREADY_EXISTS)."""
+
+
 class RunStore:
-    """Runs, tasks, artifacts and cache entries, read and written as plain records.
+    """Runs, tasks, artifacts, cache entries, pipelines and their versions, experiments and
+    recurring runs, read and written as plain records.
 
     Only the engine's parent process and the server write here; workers send their results
     back to the parent. Methods are safe to call from several threads at once.
@@ -64,6 +122,11 @@ class RunStore:
         self._writer = engine.execution_options(**{_WRITE: True})
         with self._writer.begin() as conn:
             metadata.create_all(conn)
+            # create_all skips the indexes of tables that already exist, so a database made
+            # by an older kubeline would miss those added since (the runs' pipeline ids).
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     @classmethod
     def for_home(cls, home: Path) -> RunStore:
@@ -120,32 +183,40 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        filters: Sequence[_Filter] | None = None,
     ) -> list[RunRecord]:
         """One page of runs, filtered by the fields given (``None`` means any).
 
-        Runs without a value in the ``order_by`` column come last in both directions, the
-        same on every database; ties are broken by creation time, then id, so pages never
-        overlap.
+        Args:
+            state: Only runs in this state; likewise ``pipeline_name``, ``experiment_id``
+                and ``storage_state``.
+            order_by: The column to sort by: any but the JSON ones (``spec``,
+                ``arguments``, ``outputs``). Runs without a value in it come last in both
+                directions, the same on every database; ties are broken by creation time,
+                then id, so pages never overlap.
+            descending: Sort largest first.
+            limit: At most this many runs.
+            offset: Skip this many first.
+            filters: ``(field, op, value)`` conditions, all of which a run must meet, on
+                the columns ``order_by`` accepts. ``op`` is one of KFP's ``EQUALS``,
+                ``NOT_EQUALS``, ``GREATER_THAN``, ``GREATER_THAN_EQUALS``, ``LESS_THAN``,
+                ``LESS_THAN_EQUALS``, ``IN`` (``value`` a list) and ``IS_SUBSTRING``
+                (case-sensitive, on text columns). A ``None`` value stands for NULL, and
+                ``NOT_EQUALS`` keeps the rows where the field is NULL.
 
         Raises:
-            ValueError: ``order_by`` is not a column one can sort by, or ``limit`` or
-                ``offset`` is negative.
+            ValueError: ``order_by`` or a filter names no such column, a filter's op or
+                value does not fit, or ``limit`` or ``offset`` is negative.
         """
-        if order_by not in _RUN_ORDERS:
-            raise ValueError(
-                f"cannot order runs by {order_by!r}; expected one of {', '.join(_RUN_ORDERS)}"
-            )
-        if limit < 0 or offset < 0:
-            raise ValueError(f"limit and offset must be >= 0, got {limit} and {offset}")
-        keys = [runs.c[order_by], runs.c.created_at, runs.c.run_id]
-        query = (
-            sa.select(runs)
-            .where(*_run_filters(state, pipeline_name, experiment_id, storage_state))
-            .order_by(*((k.desc() if descending else k.asc()).nulls_last() for k in keys))
-            .limit(limit)
-            .offset(offset)
+        where = _where(
+            runs,
+            filters,
+            state=state,
+            pipeline_name=pipeline_name,
+            experiment_id=experiment_id,
+            storage_state=storage_state,
         )
-        return self._all(RunRecord, query)
+        return self._page(runs, RunRecord, where, order_by, descending, limit, offset)
 
     def count_runs(
         self,
@@ -154,15 +225,18 @@ class RunStore:
         pipeline_name: str | None = None,
         experiment_id: str | None = None,
         storage_state: str | None = None,
+        filters: Sequence[_Filter] | None = None,
     ) -> int:
         """How many runs ``list_runs`` would page through with the same filters."""
-        query = (
-            sa.select(sa.func.count())
-            .select_from(runs)
-            .where(*_run_filters(state, pipeline_name, experiment_id, storage_state))
+        where = _where(
+            runs,
+            filters,
+            state=state,
+            pipeline_name=pipeline_name,
+            experiment_id=experiment_id,
+            storage_state=storage_state,
         )
-        with self._engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+        return self._count(runs, where)
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run with its tasks, artifacts and consumers; return whether it existed.
@@ -259,6 +333,259 @@ class RunStore:
         with self._writer.begin() as conn:
             conn.execute(cache_entries.delete().where(cache_entries.c.key == key))
 
+    # pipelines
+
+    def add_pipeline(self, pipeline: PipelineRecord) -> None:
+        """Add a pipeline.
+
+        Raises:
+            DuplicateError: Its id, or its name in its namespace, is taken.
+        """
+        self._add(pipelines, pipeline)
+
+    def get_pipeline(self, pipeline_id: str) -> PipelineRecord | None:
+        return self._get(pipelines, PipelineRecord, pipeline_id)
+
+    def get_pipeline_by_name(self, name: str, namespace: str = "") -> PipelineRecord | None:
+        query = sa.select(pipelines).where(
+            pipelines.c.namespace == namespace, pipelines.c.name == name
+        )
+        found = self._all(PipelineRecord, query)
+        return found[0] if found else None
+
+    def update_pipeline(self, pipeline_id: str, /, **fields: Any) -> bool:
+        """Set some fields of a pipeline; the rules of :meth:`update_run` apply.
+
+        Raises:
+            DuplicateError: The new name is taken in the pipeline's namespace.
+        """
+        return self._update(pipelines, PipelineRecord, pipeline_id, fields)
+
+    def delete_pipeline(self, pipeline_id: str) -> bool:
+        """Delete a pipeline with its versions; return whether it existed.
+
+        Runs and recurring runs of it stay, with its ids, as in KFP.
+        """
+        return self._delete(pipelines, pipeline_id)
+
+    def list_pipelines(
+        self,
+        *,
+        name_contains: str | None = None,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        filters: Sequence[_Filter] | None = None,
+    ) -> list[PipelineRecord]:
+        """One page of pipelines, paged and filtered as :meth:`list_runs` pages runs.
+
+        Args:
+            name_contains: Only pipelines whose name has this substring (case-sensitive),
+                the same as the filter ``("name", "IS_SUBSTRING", name_contains)``.
+        """
+        where = _pipeline_where(name_contains, filters)
+        return self._page(pipelines, PipelineRecord, where, order_by, descending, limit, offset)
+
+    def count_pipelines(
+        self, *, name_contains: str | None = None, filters: Sequence[_Filter] | None = None
+    ) -> int:
+        return self._count(pipelines, _pipeline_where(name_contains, filters))
+
+    # pipeline versions
+
+    def add_pipeline_version(self, version: PipelineVersionRecord) -> None:
+        """Add a version of an existing pipeline.
+
+        Raises:
+            DuplicateError: Its id, or its name in its pipeline, is taken.
+            ValueError: Its pipeline does not exist.
+        """
+        self._add(pipeline_versions, version)
+
+    def get_pipeline_version(self, pipeline_version_id: str) -> PipelineVersionRecord | None:
+        return self._get(pipeline_versions, PipelineVersionRecord, pipeline_version_id)
+
+    def delete_pipeline_version(self, pipeline_version_id: str) -> bool:
+        return self._delete(pipeline_versions, pipeline_version_id)
+
+    def list_pipeline_versions(
+        self,
+        pipeline_id: str,
+        *,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        filters: Sequence[_Filter] | None = None,
+    ) -> list[PipelineVersionRecord]:
+        """One page of a pipeline's versions, paged and filtered as :meth:`list_runs` pages
+        runs (``spec`` is JSON: no sorting or filtering by it)."""
+        where = _where(pipeline_versions, filters, pipeline_id=pipeline_id)
+        return self._page(
+            pipeline_versions, PipelineVersionRecord, where, order_by, descending, limit, offset
+        )
+
+    def count_pipeline_versions(
+        self, pipeline_id: str, *, filters: Sequence[_Filter] | None = None
+    ) -> int:
+        return self._count(
+            pipeline_versions, _where(pipeline_versions, filters, pipeline_id=pipeline_id)
+        )
+
+    def latest_pipeline_version(self, pipeline_id: str) -> PipelineVersionRecord | None:
+        """The pipeline's newest version (by creation time, then id), or ``None``."""
+        found = self.list_pipeline_versions(pipeline_id, limit=1)
+        return found[0] if found else None
+
+    # experiments
+
+    def add_experiment(self, experiment: ExperimentRecord) -> None:
+        """Add an experiment.
+
+        Raises:
+            DuplicateError: Its id, or its name in its namespace, is taken.
+        """
+        self._add(experiments, experiment)
+
+    def get_experiment(self, experiment_id: str) -> ExperimentRecord | None:
+        return self._get(experiments, ExperimentRecord, experiment_id)
+
+    def get_experiment_by_name(self, name: str, namespace: str = "") -> ExperimentRecord | None:
+        query = sa.select(experiments).where(
+            experiments.c.namespace == namespace, experiments.c.name == name
+        )
+        found = self._all(ExperimentRecord, query)
+        return found[0] if found else None
+
+    def update_experiment(self, experiment_id: str, /, **fields: Any) -> bool:
+        """Set some fields of an experiment; the rules of :meth:`update_pipeline` apply."""
+        return self._update(experiments, ExperimentRecord, experiment_id, fields)
+
+    def delete_experiment(self, experiment_id: str) -> bool:
+        """Delete an experiment alone; return whether it existed.
+
+        As in KFP, its runs and recurring runs stay, with its id.
+        """
+        return self._delete(experiments, experiment_id)
+
+    def list_experiments(
+        self,
+        *,
+        storage_state: str | None = None,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        filters: Sequence[_Filter] | None = None,
+    ) -> list[ExperimentRecord]:
+        """One page of experiments, paged and filtered as :meth:`list_runs` pages runs."""
+        where = _where(experiments, filters, storage_state=storage_state)
+        return self._page(experiments, ExperimentRecord, where, order_by, descending, limit, offset)
+
+    def count_experiments(
+        self, *, storage_state: str | None = None, filters: Sequence[_Filter] | None = None
+    ) -> int:
+        return self._count(experiments, _where(experiments, filters, storage_state=storage_state))
+
+    def ensure_default_experiment(self) -> ExperimentRecord:
+        """The experiment ``Default`` of namespace ``""``, created on the first call.
+
+        Safe to call from several threads and processes at once: the unique name lets one
+        of them add it, and the others read what that one added.
+        """
+        existing = self.get_experiment_by_name(_DEFAULT_EXPERIMENT)
+        if existing is not None:
+            return existing
+        default = ExperimentRecord(
+            experiment_id=str(uuid.uuid4()),
+            name=_DEFAULT_EXPERIMENT,
+            created_at=datetime.now(timezone.utc),
+            display_name=_DEFAULT_EXPERIMENT,
+            description="All runs created without specifying an experiment are grouped here.",
+        )
+        try:
+            self.add_experiment(default)
+        except DuplicateError:
+            # Another thread or process added it since we looked.
+            existing = self.get_experiment_by_name(_DEFAULT_EXPERIMENT)
+            if existing is None:  # and someone deleted it again at once
+                raise
+            return existing
+        return default
+
+    # recurring runs
+
+    def add_recurring_run(self, recurring_run: RecurringRunRecord) -> None:
+        """Add a recurring run.
+
+        Raises:
+            DuplicateError: Its id is taken.
+        """
+        self._add(recurring_runs, recurring_run)
+
+    def get_recurring_run(self, recurring_run_id: str) -> RecurringRunRecord | None:
+        return self._get(recurring_runs, RecurringRunRecord, recurring_run_id)
+
+    def update_recurring_run(self, recurring_run_id: str, /, **fields: Any) -> bool:
+        """Set some fields of a recurring run; the rules of :meth:`update_run` apply.
+
+        ``updated_at`` changes only when given, so the scheduler can move ``next_fire_at``
+        without it.
+        """
+        return self._update(recurring_runs, RecurringRunRecord, recurring_run_id, fields)
+
+    def delete_recurring_run(self, recurring_run_id: str) -> bool:
+        """Delete a recurring run; the runs it started stay, with its id."""
+        return self._delete(recurring_runs, recurring_run_id)
+
+    def list_recurring_runs(
+        self,
+        *,
+        experiment_id: str | None = None,
+        enabled: bool | None = None,
+        order_by: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        filters: Sequence[_Filter] | None = None,
+    ) -> list[RecurringRunRecord]:
+        """One page of recurring runs, paged and filtered as :meth:`list_runs` pages runs."""
+        where = _where(recurring_runs, filters, experiment_id=experiment_id, enabled=enabled)
+        return self._page(
+            recurring_runs, RecurringRunRecord, where, order_by, descending, limit, offset
+        )
+
+    def count_recurring_runs(
+        self,
+        *,
+        experiment_id: str | None = None,
+        enabled: bool | None = None,
+        filters: Sequence[_Filter] | None = None,
+    ) -> int:
+        where = _where(recurring_runs, filters, experiment_id=experiment_id, enabled=enabled)
+        return self._count(recurring_runs, where)
+
+    def due_recurring_runs(self, now: datetime) -> list[RecurringRunRecord]:
+        """The enabled recurring runs whose ``next_fire_at`` has come (is at or before
+        ``now``) and is not past their ``end_time``, earliest first.
+
+        Raises:
+            ValueError: ``now`` is a naive datetime.
+        """
+        _check_aware({"now": now})
+        table = recurring_runs.c
+        query = (
+            sa.select(recurring_runs)
+            .where(
+                table.enabled.is_(True),
+                table.next_fire_at <= now,
+                sa.or_(table.end_time.is_(None), table.next_fire_at <= table.end_time),
+            )
+            .order_by(table.next_fire_at, table.created_at, table.recurring_run_id)
+        )
+        return self._all(RecurringRunRecord, query)
+
     # recovery
 
     def fail_orphaned_runs(self, is_alive: Callable[[RunRecord], bool], reason: str) -> list[str]:
@@ -303,6 +630,16 @@ class RunStore:
         with self._writer.begin() as conn:
             conn.execute(table.insert().values(_values(record)))
 
+    def _add(self, table: sa.Table, record: Any) -> None:
+        """Insert a record, saying which constraint it breaks if it breaks one."""
+        values = _values(record)
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(table.insert().values(values))
+        except sa.exc.IntegrityError as exc:
+            self._explain(exc, table, type(record), values)
+            raise
+
     def _update(self, table: sa.Table, record_type: type, key: str, values: dict[str, Any]) -> bool:
         (key_column,) = table.primary_key.columns
         allowed = {f.name for f in fields(record_type)} - {key_column.name}
@@ -315,8 +652,101 @@ class RunStore:
         if not values:
             return self._get(table, record_type, key) is not None
         _check_aware(values)
+        try:
+            with self._writer.begin() as conn:
+                update = table.update().where(key_column == key).values(values)
+                return conn.execute(update).rowcount > 0
+        except sa.exc.IntegrityError as exc:
+            current = self._get(table, record_type, key)
+            if current is not None:
+                self._explain(exc, table, record_type, {**_values(current), **values}, key=key)
+            raise
+
+    def _explain(
+        self,
+        exc: sa.exc.IntegrityError,
+        table: sa.Table,
+        record_type: type,
+        row: dict[str, Any],
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Raise the error behind ``exc``, which writing ``row`` (the row with primary key
+        ``key``, when updating) to ``table`` met, if a look at the table finds it.
+
+        Looking is simpler than parsing each database's message, and a concurrent writer
+        that took the name first is found the same way.
+        """
+        noun = _noun(record_type)
+        (key_column,) = table.primary_key.columns
+        unique = [
+            table.primary_key,
+            *(c for c in table.constraints if isinstance(c, sa.UniqueConstraint)),
+        ]
+        with self._engine.connect() as conn:
+            for constraint in unique:
+                columns = list(constraint.columns)
+                match = [column == row[column.name] for column in columns]
+                if key is not None:
+                    match.append(key_column != key)
+                if conn.execute(sa.select(key_column).where(*match).limit(1)).first():
+                    taken = " and ".join(f"{c.name}={row[c.name]!r}" for c in columns)
+                    article = "an" if noun[0] in "aeiou" else "a"
+                    raise DuplicateError(
+                        f"{article} {noun} with {taken} already exists; "
+                        f"choose another {columns[-1].name}"
+                    ) from exc
+            for foreign_key in table.foreign_keys:
+                value = row[foreign_key.parent.name]
+                target = foreign_key.column
+                query = sa.select(target).where(target == value)
+                if value is not None and conn.execute(query).first() is None:
+                    raise ValueError(
+                        f"{foreign_key.parent.name}={value!r} names no {_noun(target.table)}; "
+                        f"add that {_noun(target.table)} before the {noun}"
+                    ) from exc
+
+    def _delete(self, table: sa.Table, key: str) -> bool:
+        (key_column,) = table.primary_key.columns
         with self._writer.begin() as conn:
-            return conn.execute(table.update().where(key_column == key).values(values)).rowcount > 0
+            return conn.execute(table.delete().where(key_column == key)).rowcount > 0
+
+    def _page(
+        self,
+        table: sa.Table,
+        record_type: type[_Record],
+        where: list[sa.ColumnElement[bool]],
+        order_by: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> list[_Record]:
+        columns = _columns(table)
+        if order_by not in columns:
+            raise ValueError(
+                f"cannot order {table.name.replace('_', ' ')} by {order_by!r}; "
+                f"expected one of {', '.join(sorted(columns))}"
+            )
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must be >= 0, got {limit} and {offset}")
+        (key_column,) = table.primary_key.columns
+        keys = [
+            columns[order_by],
+            *(c for c in (table.c.created_at, key_column) if c.name != order_by),
+        ]
+        query = (
+            sa.select(table)
+            .where(*where)
+            .order_by(*((k.desc() if descending else k.asc()).nulls_last() for k in keys))
+            .limit(limit)
+            .offset(offset)
+        )
+        return self._all(record_type, query)
+
+    def _count(self, table: sa.Table, where: list[sa.ColumnElement[bool]]) -> int:
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one()
 
     def _get(self, table: sa.Table, record_type: type[_Record], key: str) -> _Record | None:
         (key_column,) = table.primary_key.columns
@@ -407,19 +837,100 @@ def _check_aware(values: dict[str, Any]) -> None:
             )
 
 
-def _run_filters(
-    state: str | None,
-    pipeline_name: str | None,
-    experiment_id: str | None,
-    storage_state: str | None,
-) -> Iterable[sa.ColumnElement[bool]]:
-    given = {
-        "state": state,
-        "pipeline_name": pipeline_name,
-        "experiment_id": experiment_id,
-        "storage_state": storage_state,
-    }
-    return [runs.c[name] == value for name, value in given.items() if value is not None]
+def _noun(thing: type | sa.Table) -> str:
+    """``PipelineVersionRecord`` or table ``pipeline_versions`` -> "pipeline version"."""
+    if isinstance(thing, sa.Table):
+        return thing.name.replace("_", " ").removesuffix("s")
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", thing.__name__.removesuffix("Record")).lower()
+
+
+def _columns(table: sa.Table) -> dict[str, sa.Column[Any]]:
+    """The columns one may sort and filter by: all but JSON, which databases cannot compare."""
+    return {c.name: c for c in table.columns if not isinstance(c.type, sa.JSON)}
+
+
+def _where(
+    table: sa.Table, filters: Sequence[_Filter] | None, **equals: Any
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``filters`` and of ``equals`` (field=value, ``None`` meaning any)."""
+    conditions = [table.c[name] == value for name, value in equals.items() if value is not None]
+    for item in filters or ():
+        try:
+            name, op, value = item
+        except (TypeError, ValueError):
+            raise ValueError(f"a filter is a (field, op, value) tuple, got {item!r}") from None
+        conditions.append(_condition(table, name, op, value))
+    return conditions
+
+
+def _condition(table: sa.Table, name: str, op: str, value: Any) -> sa.ColumnElement[bool]:
+    columns = _columns(table)
+    if name not in columns:
+        raise ValueError(
+            f"cannot filter {table.name.replace('_', ' ')} by {name!r}; "
+            f"expected one of {', '.join(sorted(columns))}"
+        )
+    column = columns[name]
+    if op not in _FILTER_OPS:
+        raise ValueError(
+            f"unknown filter op {op!r} on {name!r}; expected one of {', '.join(_FILTER_OPS)}"
+        )
+    many = isinstance(value, (list, tuple, set, frozenset))
+    if op == "IN":
+        if not many:
+            raise ValueError(f"filter {name} IN needs a list of values, got {value!r}")
+        for item in value:
+            _check_aware({name: item})
+        given = [item for item in value if item is not None]
+        if len(given) < len(value):
+            return sa.or_(column.in_(given), column.is_(None))
+        return column.in_(given)
+    if many:
+        raise ValueError(f"filter {name} {op} needs one value, got {value!r}; only IN takes a list")
+    _check_aware({name: value})
+    if op == "EQUALS":
+        return column.is_(None) if value is None else column == value
+    if op == "NOT_EQUALS":
+        # Rows where the field is NULL differ from any value, so they stay.
+        return column.is_not(None) if value is None else column.is_distinct_from(value)
+    if value is None:
+        raise ValueError(f"filter {name} {op} needs a value, got None")
+    if op == "IS_SUBSTRING":
+        if not isinstance(column.type, sa.String):
+            raise ValueError(f"filter {name} IS_SUBSTRING needs a text field; {name} is not one")
+        if not isinstance(value, str):
+            raise ValueError(f"filter {name} IS_SUBSTRING needs a string, got {value!r}")
+        return _position(column, value) > 0
+    return _COMPARISONS[op](column, value)
+
+
+def _pipeline_where(
+    name_contains: str | None, filters: Sequence[_Filter] | None
+) -> list[sa.ColumnElement[bool]]:
+    contains = [] if name_contains is None else [("name", "IS_SUBSTRING", name_contains)]
+    return _where(pipelines, [*contains, *(filters or ())])
+
+
+class _position(FunctionElement[int]):
+    """``_position(text, part)``: where ``part`` first starts in ``text``, from 1, or 0.
+
+    A substring test without LIKE, which SQLite matches case-insensitively and in which
+    ``%`` and ``_`` are wildcards.
+    """
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_position)
+def _position_sql(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    text, part = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"POSITION({part} IN {text})"
+
+
+@compiles(_position, "sqlite")
+def _position_sqlite(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, values: dict[str, Any], *, replace: bool) -> None:

@@ -4,6 +4,10 @@ Column names equal the field names of the records in :mod:`kubeline.store.record
 turns into a record with ``Record(**row._mapping)`` and back without a mapping table; a test
 keeps the two in step. Deleting a run cascades to its tasks, their artifacts and the
 artifacts' consumers. Cache entries hang off nothing: they outlive the run that made them.
+
+Pipelines, their versions, experiments and recurring runs back the KFP v2beta1 API. Deleting a
+pipeline cascades to its versions; nothing else refers to them by foreign key, so, as in KFP,
+runs and schedules keep the ids of a pipeline, experiment or schedule that is gone.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ __all__ = [
     "artifact_consumers",
     "artifacts",
     "cache_entries",
+    "experiments",
     "metadata",
+    "pipeline_versions",
+    "pipelines",
+    "recurring_runs",
     "runs",
     "tasks",
 ]
@@ -83,9 +91,9 @@ runs = sa.Table(
     sa.Column("root", sa.String, nullable=False),
     sa.Column("cache_enabled", sa.Boolean, nullable=False),
     sa.Column("experiment_id", sa.String, index=True),
-    sa.Column("pipeline_id", sa.String),
-    sa.Column("pipeline_version_id", sa.String),
-    sa.Column("recurring_run_id", sa.String),
+    sa.Column("pipeline_id", sa.String, index=True),
+    sa.Column("pipeline_version_id", sa.String, index=True),
+    sa.Column("recurring_run_id", sa.String, index=True),
     sa.Column("storage_state", sa.String, nullable=False),
     sa.Column("host", sa.String, nullable=False),
     sa.Column("pid", sa.Integer),
@@ -154,4 +162,75 @@ cache_entries = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
     sa.Column("task_id", sa.String, nullable=False),
+)
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("pipeline_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("namespace", sa.String, nullable=False),
+    # Namespace first: its index also serves the listing of one namespace.
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+pipeline_versions = sa.Table(
+    "pipeline_versions",
+    metadata,
+    sa.Column("pipeline_version_id", sa.String, primary_key=True),
+    # No index of its own: the two below lead with it.
+    sa.Column("pipeline_id", sa.String, _cascade("pipelines.pipeline_id"), nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("package_url", sa.Text, nullable=False),
+    sa.UniqueConstraint("pipeline_id", "name"),
+    # A pipeline's versions newest first, and its latest version.
+    sa.Index("ix_pipeline_versions_pipeline_id_created_at", "pipeline_id", "created_at"),
+)
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("display_name", sa.String, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("namespace", sa.String, nullable=False),
+    sa.Column("storage_state", sa.String, nullable=False, index=True),
+    sa.Column("last_run_created_at", UTCDateTime),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+recurring_runs = sa.Table(
+    "recurring_runs",
+    metadata,
+    sa.Column("recurring_run_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("experiment_id", sa.String, nullable=False, index=True),
+    sa.Column("pipeline_id", sa.String),
+    sa.Column("pipeline_version_id", sa.String),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("arguments", sa.JSON, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("cron", sa.String),
+    sa.Column("interval_seconds", sa.Integer),
+    sa.Column("start_time", UTCDateTime),
+    sa.Column("end_time", UTCDateTime),
+    sa.Column("max_concurrency", sa.Integer, nullable=False),
+    sa.Column("catchup", sa.Boolean, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("last_fired_at", UTCDateTime),
+    sa.Column("next_fire_at", UTCDateTime),
+    sa.Column("cache_enabled", sa.Boolean, nullable=False),
+    # The scheduler's question: which enabled schedules are due?
+    sa.Index("ix_recurring_runs_enabled_next_fire_at", "enabled", "next_fire_at"),
 )
