@@ -200,7 +200,7 @@ class TestKfpRecords:
         ("add_twice", "message"),
         [
             (
-                lambda store: store.add_pipeline(make_pipeline("pipe-2")),
+                lambda store: store.add_pipeline(make_pipeline("pipe-4")),
                 "a pipeline with namespace='team-a' and name='iris' already exists; "
                 "choose another name",
             ),
@@ -217,7 +217,7 @@ class TestKfpRecords:
                 "a pipeline version with pipeline_version_id='ver-1' already exists",
             ),
             (
-                lambda store: store.add_experiment(make_experiment("exp-2")),
+                lambda store: store.add_experiment(make_experiment("exp-4")),
                 "an experiment with namespace='team-a' and name='tuning' already exists",
             ),
             (
@@ -420,6 +420,26 @@ class TestKfpRecords:
         assert store.count_experiments() == 1
         (default,) = store.list_experiments()
         assert got == [default] * threads
+
+    def test_ensure_default_experiment_after_losing_the_race(
+        self, store: RunStore, store_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Threads lose the race only now and then; here this store always does.
+        with RunStore(store_url) as other:
+            theirs = other.ensure_default_experiment()
+        real = store.get_experiment_by_name
+        missed: list[str] = []
+
+        def first_look_misses(name: str, namespace: str = "") -> ExperimentRecord | None:
+            if not missed:
+                missed.append(name)
+                return None  # as if the other store added it just after this look
+            return real(name, namespace)
+
+        monkeypatch.setattr(store, "get_experiment_by_name", first_look_misses)
+        assert store.ensure_default_experiment() == theirs
+        assert missed == ["Default"]
+        assert store.count_experiments() == 1
 
     # recurring runs
 

@@ -208,6 +208,117 @@ def _tail(path: Path, lines: int) -> list[str]:
         return [ln.rstrip() for ln in f.readlines()[-lines:]]
 
 
+@app.command("server")
+def server_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8888,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KUBELINE_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' (needed off loopback).",
+        ),
+    ] = None,
+    max_runs: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 4,
+) -> None:
+    """Serve the Kubeflow Pipelines v2beta1 API here, for kfp.Client and the kfp CLI."""
+    import uvicorn
+
+    from kubeline.engine import kubeline_home
+    from kubeline.server import ServerSettings, create_app
+
+    settings = ServerSettings(
+        home=kubeline_home(), host=host, port=port, token=token, max_concurrent_runs=max_runs
+    )
+    app_ = create_app(settings)  # refuses a public address without a token
+    _stderr().print(
+        f"kubeline server on http://{host}:{port} (KFP API at /apis/v2beta1); "
+        f"runs kept in {settings.home}. Ctrl-C stops it."
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("submit")
+def submit_command(
+    pipeline: PipelineArg = "lifecycle",
+    host: Annotated[str, typer.Option(help="The KFP API, e.g. http://127.0.0.1:8888.")] = "",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--param", help="A pipeline parameter as name=value (repeatable)."),
+    ] = None,
+    experiment: Annotated[str, typer.Option(help="Experiment to run in.")] = "Default",
+    run_name: Annotated[str | None, typer.Option(help="The run's display name.")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="KUBELINE_TOKEN", help="Bearer token for the host.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait with --wait.")] = 3600,
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """Upload and run a pipeline on any KFP-compatible host through kfp.Client."""
+    import tempfile
+
+    from kubeline.cli.render import print_json
+    from kubeline.engine import parse_assignments, resolve_arguments
+    from kubeline.pipelines.compile import compile_pipeline
+
+    if not host:
+        raise UserError(
+            "Name the KFP host with --host, e.g. --host http://127.0.0.1:8888 "
+            "(start one with 'kubeline server')."
+        )
+    spec = _load(pipeline)
+    arguments = resolve_arguments(spec, parse_assignments(param or []))
+    client = _kfp_client(host, token)
+    with tempfile.TemporaryDirectory() as tmp:
+        package = compile_pipeline(spec, Path(tmp) / "pipeline.yaml")
+        try:
+            run = client.create_run_from_pipeline_package(
+                str(package),
+                arguments=arguments,
+                run_name=run_name,
+                experiment_name=experiment,
+                enable_caching=None,
+            )
+        except Exception as exc:  # the host's refusal, said in one line
+            raise UserError(f"The host refused the run: {_api_message(exc)}") from exc
+    link = f"{host.rstrip('/')}/#/runs/details/{run.run_id}"
+    err = _stderr()
+    err.print(f"Submitted run {run.run_id}: {link}")
+    document = {"run_id": run.run_id, "host": host, "link": link, "state": None}
+    if wait:
+        done = client.wait_for_run_completion(run.run_id, timeout=timeout)
+        document["state"] = done.state
+        err.print(f"Run {run.run_id} ended {done.state}.")
+    if output is OutputFormat.json:
+        print_json(document)
+    else:
+        _stdout().print(link)
+    if wait and document["state"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+def _kfp_client(host: str, token: str | None) -> Any:
+    import kfp
+
+    try:
+        return kfp.Client(host=host, existing_token=token)
+    except Exception as exc:  # an unreachable host is the user's to fix
+        raise UserError(f"Cannot reach a KFP API at {host}: {_api_message(exc)}") from exc
+
+
+def _api_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            import json
+
+            return json.loads(body).get("message") or str(body)
+        except (ValueError, AttributeError):
+            return str(body)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 runs_app = typer.Typer(
     help="Runs kept in the store: list them, show one, read logs.", no_args_is_help=True
 )

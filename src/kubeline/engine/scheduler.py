@@ -734,8 +734,15 @@ class Scheduler:
                     self.store.add_consumer(ref.artifact_id, node.task_id, name)
 
     @staticmethod
+    @staticmethod
     def _io(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
-        return {"parameters": params, "artifacts": {k: [r.uri for r in v] for k, v in arts.items()}}
+        return {
+            "parameters": params,
+            "artifacts": {k: [r.uri for r in v] for k, v in arts.items()},
+            "artifact_ids": {
+                k: [r.artifact_id for r in v if r.artifact_id] for k, v in arts.items()
+            },
+        }
 
     def _record_artifact(self, node: Node, output: str, ref: ArtifactRef) -> ArtifactRef:
         ref = replace(ref, artifact_id=uuid.uuid4().hex)

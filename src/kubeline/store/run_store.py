@@ -257,6 +257,12 @@ class RunStore:
 
     # tasks
 
+    def delete_tasks(self, run_id: str) -> int:
+        """Delete a run's tasks (and their artifacts), for running it again under the same
+        id; returns how many tasks there were. Cache entries stay."""
+        with self._writer.begin() as conn:
+            return conn.execute(tasks.delete().where(tasks.c.run_id == run_id)).rowcount
+
     def add_task(self, task: TaskRecord) -> None:
         """Add a task; its run, and its parent task if it has one, must exist."""
         self._insert(tasks, task)
@@ -671,11 +677,13 @@ class RunStore:
         *,
         key: str | None = None,
     ) -> None:
-        """Raise the error behind ``exc``, which writing ``row`` (the row with primary key
-        ``key``, when updating) to ``table`` met, if a look at the table finds it.
+        """Turn ``exc``, met writing ``row`` to ``table``, into a DuplicateError or a
+        ValueError that names the offending values, if a look at the table shows the cause;
+        else return, and the caller re-raises ``exc``. ``key`` is the primary key of an
+        updated row, which is no duplicate of itself.
 
-        Looking is simpler than parsing each database's message, and a concurrent writer
-        that took the name first is found the same way.
+        Looking is simpler than parsing each database's message, and finds a concurrent
+        writer that took the name first just the same.
         """
         noun = _noun(record_type)
         (key_column,) = table.primary_key.columns

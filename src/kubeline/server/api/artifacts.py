@@ -1,0 +1,82 @@
+"""Artifact read-out for the UI: metadata, and file content bounded in size. A path is
+served only when it lies inside the run folders kubeline keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from kubeline.engine.artifacts import local_path
+from kubeline.server.api.common import require
+from kubeline.server.deps import get_settings, get_store
+from kubeline.server.errors import ApiError
+from kubeline.server.settings import ServerSettings
+from kubeline.store import RunStore
+
+router = APIRouter(prefix="/kubeline/api", tags=["artifacts"])
+
+
+@router.get("/artifacts/{artifact_id}")
+def get_artifact(artifact_id: str, store: RunStore = Depends(get_store)) -> dict:
+    a = require(store.get_artifact(artifact_id), "Artifact", artifact_id)
+    return {
+        "artifact_id": a.artifact_id,
+        "run_id": a.run_id,
+        "name": a.name,
+        "output_name": a.output_name,
+        "uri": a.uri,
+        "type": a.schema_title,
+        "metadata": a.metadata,
+        "digest": a.digest,
+        "size": a.size,
+        "producer_task_id": a.producer_task_id,
+        "consumers": [{"task_id": t, "input_name": n} for t, n in store.consumers(a.artifact_id)],
+    }
+
+
+def _inside(path: Path, home: Path) -> bool:
+    runs = (home / "runs").resolve()
+    try:
+        path.resolve().relative_to(runs)
+    except ValueError:
+        return False
+    return True
+
+
+@router.get("/artifacts/{artifact_id}/content")
+def artifact_content(
+    artifact_id: str,
+    offset: int = 0,
+    limit: int | None = None,
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> Response:
+    a = require(store.get_artifact(artifact_id), "Artifact", artifact_id)
+    path = local_path(a.uri)
+    if path is None or not _inside(path, settings.home):
+        raise ApiError(
+            403,
+            f"Artifact '{artifact_id}' is not in kubeline's artifact store "
+            f"({a.uri}); it is not served.",
+        )
+    if not path.is_file():
+        raise ApiError(
+            404,
+            f"Artifact '{artifact_id}' has no file content (it may be a "
+            "folder, or hold only metadata, like Metrics).",
+        )
+    size = min(limit or settings.preview_bytes, settings.preview_bytes)
+    with path.open("rb") as f:
+        f.seek(max(0, offset))
+        data = f.read(size)
+    total = path.stat().st_size
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "X-Kubeline-Total-Size": str(total),
+            "X-Kubeline-Truncated": "true" if offset + len(data) < total else "false",
+        },
+    )

@@ -1,0 +1,110 @@
+"""Experiments: create, list, get, archive, unarchive, delete (``Default`` always exists)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+
+from kubeline.server.api.common import now, require
+from kubeline.server.deps import get_store
+from kubeline.server.errors import ApiError
+from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.serialize import experiment_json
+from kubeline.store import ExperimentRecord, RunStore
+from kubeline.store.run_store import DuplicateError
+
+router = APIRouter(tags=["experiments"])
+
+_FIELDS = {
+    "display_name": "name",
+    "name": "name",
+    "created_at": "created_at",
+    "experiment_id": "experiment_id",
+    "storage_state": "storage_state",
+    "namespace": "namespace",
+    "description": "description",
+}
+
+
+class ExperimentBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    display_name: str = ""
+    description: str = ""
+    namespace: str = ""
+
+
+@router.post("/experiments")
+def create_experiment(body: ExperimentBody, store: RunStore = Depends(get_store)) -> dict:
+    if not body.display_name.strip():
+        raise ApiError(400, "An experiment needs a display_name.")
+    record = ExperimentRecord(
+        experiment_id=str(uuid.uuid4()),
+        name=body.display_name,
+        display_name=body.display_name,
+        description=body.description,
+        namespace=body.namespace,
+        created_at=now(),
+    )
+    try:
+        store.add_experiment(record)
+    except DuplicateError as exc:
+        raise ApiError(409, f"An experiment named '{body.display_name}' already exists.") from exc
+    return experiment_json(record)
+
+
+@router.get("/experiments")
+def list_experiments(
+    page_token: str | None = None,
+    page_size: int | None = None,
+    sort_by: str | None = None,
+    filter: str | None = None,
+    namespace: str | None = None,
+    store: RunStore = Depends(get_store),
+) -> dict:
+    page = parse_page(page_token, page_size)
+    order, descending = parse_sort(sort_by, _FIELDS)
+    filters = parse_filter(filter, _FIELDS)
+    total = store.count_experiments(filters=filters)
+    found = store.list_experiments(
+        order_by=order, descending=descending, limit=page.size, offset=page.offset, filters=filters
+    )
+    return {
+        "experiments": [experiment_json(e) for e in found],
+        "total_size": total,
+        "next_page_token": page.next_token(total),
+    }
+
+
+@router.get("/experiments/{experiment_id}")
+def get_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return experiment_json(
+        require(store.get_experiment(experiment_id), "Experiment", experiment_id)
+    )
+
+
+def _set_storage(store: RunStore, experiment_id: str, state: str) -> dict:
+    require(store.get_experiment(experiment_id), "Experiment", experiment_id)
+    store.update_experiment(experiment_id, storage_state=state)
+    if state == "ARCHIVED":  # as KFP does: archiving an experiment archives its runs
+        for run in store.list_runs(experiment_id=experiment_id, limit=100000):
+            store.update_run(run.run_id, storage_state="ARCHIVED")
+    return {}
+
+
+@router.post("/experiments/{experiment_id}:archive")
+def archive_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return _set_storage(store, experiment_id, "ARCHIVED")
+
+
+@router.post("/experiments/{experiment_id}:unarchive")
+def unarchive_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return _set_storage(store, experiment_id, "AVAILABLE")
+
+
+@router.delete("/experiments/{experiment_id}")
+def delete_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
+    require(store.get_experiment(experiment_id), "Experiment", experiment_id)
+    store.delete_experiment(experiment_id)
+    return {}

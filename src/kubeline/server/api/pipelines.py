@@ -1,0 +1,362 @@
+"""Pipelines and their versions: upload, create, list, get, delete."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from pydantic import BaseModel, ConfigDict
+
+from kubeline.engine.spec import parse_spec
+from kubeline.errors import PipelineLoadError
+from kubeline.server.api.common import now, require
+from kubeline.server.deps import get_settings, get_store
+from kubeline.server.errors import ApiError
+from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.serialize import pipeline_json, version_json
+from kubeline.server.settings import ServerSettings
+from kubeline.store import PipelineRecord, PipelineVersionRecord, RunStore
+from kubeline.store.run_store import DuplicateError
+
+router = APIRouter(tags=["pipelines"])
+
+_PIPELINE_FIELDS = {
+    "name": "name",
+    "display_name": "display_name",
+    "created_at": "created_at",
+    "pipeline_id": "pipeline_id",
+    "description": "description",
+    "namespace": "namespace",
+}
+_VERSION_FIELDS = {
+    "name": "name",
+    "display_name": "display_name",
+    "created_at": "created_at",
+    "pipeline_version_id": "pipeline_version_id",
+    "description": "description",
+}
+
+
+class PipelineBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    display_name: str | None = None
+    name: str | None = None
+    description: str = ""
+    namespace: str = ""
+
+
+class UrlBody(BaseModel):
+    pipeline_url: str = ""
+
+
+class VersionBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    display_name: str | None = None
+    name: str | None = None
+    description: str = ""
+    pipeline_id: str | None = None
+    package_url: UrlBody | None = None
+    pipeline_spec: dict[str, Any] | None = None
+
+
+class CreateBoth(BaseModel):
+    pipeline: PipelineBody
+    pipeline_version: VersionBody
+
+
+async def _read_upload(upload: UploadFile, settings: ServerSettings) -> dict[str, Any]:
+    data = await upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise ApiError(
+            413, f"The file is larger than {settings.max_upload_bytes:,} bytes, the upload limit."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, f"'{upload.filename}' is not a text file: upload a compiled pipeline YAML or JSON."
+        ) from exc
+    try:
+        return parse_spec(text, f"'{upload.filename}'")
+    except PipelineLoadError as exc:
+        raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+
+
+def _spec_from_url(url: str) -> dict[str, Any]:
+    path = Path(url.removeprefix("file://"))
+    if "://" in url and not url.startswith("file://"):
+        raise ApiError(
+            400,
+            f"Cannot fetch '{url}': this server reads only local files "
+            "(file:// or a path). Upload the file instead.",
+        )
+    if not path.is_file():
+        raise ApiError(400, f"Pipeline package '{url}' not found.")
+    try:
+        return parse_spec(path.read_text(encoding="utf-8"), f"'{url}'")
+    except PipelineLoadError as exc:
+        raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+
+
+def _add_pipeline(
+    store: RunStore, name: str, display: str | None, description: str, namespace: str
+) -> PipelineRecord:
+    if not name:
+        raise ApiError(400, "A pipeline needs a name (display_name).")
+    record = PipelineRecord(
+        pipeline_id=str(uuid.uuid4()),
+        name=name,
+        display_name=display or name,
+        description=description,
+        namespace=namespace,
+        created_at=now(),
+    )
+    try:
+        store.add_pipeline(record)
+    except DuplicateError as exc:
+        raise ApiError(
+            409,
+            f"A pipeline named '{name}' already exists: upload a new version "
+            "of it (upload_version) or choose another name.",
+        ) from exc
+    return record
+
+
+def _add_version(
+    store: RunStore,
+    pipeline_id: str,
+    name: str | None,
+    display: str | None,
+    description: str,
+    spec: dict[str, Any],
+    url: str = "",
+) -> PipelineVersionRecord:
+    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
+    name = name or display or f"{spec['pipelineInfo']['name']}-{now():%Y%m%d%H%M%S%f}"
+    record = PipelineVersionRecord(
+        pipeline_version_id=str(uuid.uuid4()),
+        pipeline_id=pipeline_id,
+        name=name,
+        display_name=display or name,
+        description=description,
+        spec=spec,
+        package_url=url,
+        created_at=now(),
+    )
+    try:
+        store.add_pipeline_version(record)
+    except DuplicateError as exc:
+        raise ApiError(
+            409, f"Pipeline '{pipeline_id}' already has a version named '{name}'."
+        ) from exc
+    return record
+
+
+@router.post("/pipelines/upload")
+async def upload_pipeline(
+    uploadfile: UploadFile = File(...),
+    name: str | None = Query(None),
+    display_name: str | None = Query(None),
+    description: str = Query(""),
+    namespace: str = Query(""),
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> dict:
+    spec = await _read_upload(uploadfile, settings)
+    title = (
+        name
+        or display_name
+        or Path(uploadfile.filename or "").stem
+        or (spec["pipelineInfo"]["name"])
+    )
+    pipeline = _add_pipeline(store, title, display_name, description, namespace)
+    try:
+        _add_version(store, pipeline.pipeline_id, title, display_name, description, spec)
+    except ApiError:
+        store.delete_pipeline(pipeline.pipeline_id)
+        raise
+    return pipeline_json(pipeline)
+
+
+@router.post("/pipelines/upload_version")
+async def upload_pipeline_version(
+    uploadfile: UploadFile = File(...),
+    pipelineid: str = Query(...),
+    name: str | None = Query(None),
+    display_name: str | None = Query(None),
+    description: str = Query(""),
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> dict:
+    spec = await _read_upload(uploadfile, settings)
+    version = _add_version(store, pipelineid, name, display_name, description, spec)
+    return version_json(version)
+
+
+@router.post("/pipelines")
+def create_pipeline(body: PipelineBody, store: RunStore = Depends(get_store)) -> dict:
+    name = body.name or body.display_name or ""
+    return pipeline_json(
+        _add_pipeline(store, name, body.display_name, body.description, body.namespace)
+    )
+
+
+@router.post("/pipelines/create")
+def create_pipeline_and_version(body: CreateBoth, store: RunStore = Depends(get_store)) -> dict:
+    spec = _version_spec(body.pipeline_version)
+    name = body.pipeline.name or body.pipeline.display_name or ""
+    pipeline = _add_pipeline(
+        store, name, body.pipeline.display_name, body.pipeline.description, body.pipeline.namespace
+    )
+    try:
+        _add_version(
+            store,
+            pipeline.pipeline_id,
+            body.pipeline_version.name or name,
+            body.pipeline_version.display_name,
+            body.pipeline_version.description,
+            spec,
+            body.pipeline_version.package_url.pipeline_url
+            if body.pipeline_version.package_url
+            else "",
+        )
+    except ApiError:
+        store.delete_pipeline(pipeline.pipeline_id)
+        raise
+    return pipeline_json(pipeline)
+
+
+def _version_spec(body: VersionBody) -> dict[str, Any]:
+    if body.pipeline_spec:
+        try:
+            return parse_spec_dict(body.pipeline_spec)
+        except PipelineLoadError as exc:
+            raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+    if body.package_url and body.package_url.pipeline_url:
+        return _spec_from_url(body.package_url.pipeline_url)
+    raise ApiError(400, "A pipeline version needs a pipeline_spec or a package_url.")
+
+
+def parse_spec_dict(spec: dict[str, Any]) -> dict[str, Any]:
+    from kubeline.engine.spec import validate_spec
+
+    validate_spec(spec, "The pipeline_spec")
+    return spec
+
+
+@router.get("/pipelines")
+def list_pipelines(
+    page_token: str | None = None,
+    page_size: int | None = None,
+    sort_by: str | None = None,
+    filter: str | None = None,
+    namespace: str | None = None,
+    store: RunStore = Depends(get_store),
+) -> dict:
+    page = parse_page(page_token, page_size)
+    order, descending = parse_sort(sort_by, _PIPELINE_FIELDS)
+    filters = parse_filter(filter, _PIPELINE_FIELDS)
+    total = store.count_pipelines(filters=filters)
+    found = store.list_pipelines(
+        order_by=order, descending=descending, limit=page.size, offset=page.offset, filters=filters
+    )
+    return {
+        "pipelines": [pipeline_json(p) for p in found],
+        "total_size": total,
+        "next_page_token": page.next_token(total),
+    }
+
+
+@router.get("/pipelines/names/{name}")
+def get_pipeline_by_name(
+    name: str, namespace: str = "", store: RunStore = Depends(get_store)
+) -> dict:
+    return pipeline_json(require(store.get_pipeline_by_name(name, namespace), "Pipeline", name))
+
+
+@router.get("/pipelines/{pipeline_id}")
+def get_pipeline(pipeline_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return pipeline_json(require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id))
+
+
+@router.delete("/pipelines/{pipeline_id}")
+def delete_pipeline(
+    pipeline_id: str, cascade: bool = True, store: RunStore = Depends(get_store)
+) -> dict:
+    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
+    if not cascade and store.count_pipeline_versions(pipeline_id):
+        raise ApiError(
+            400,
+            f"Pipeline '{pipeline_id}' still has versions: delete them first or pass cascade=true.",
+        )
+    store.delete_pipeline(pipeline_id)
+    return {}
+
+
+@router.post("/pipelines/{pipeline_id}/versions")
+def create_pipeline_version(
+    pipeline_id: str, body: VersionBody, store: RunStore = Depends(get_store)
+) -> dict:
+    spec = _version_spec(body)
+    version = _add_version(
+        store,
+        pipeline_id,
+        body.name,
+        body.display_name,
+        body.description,
+        spec,
+        body.package_url.pipeline_url if body.package_url else "",
+    )
+    return version_json(version)
+
+
+@router.get("/pipelines/{pipeline_id}/versions")
+def list_pipeline_versions(
+    pipeline_id: str,
+    page_token: str | None = None,
+    page_size: int | None = None,
+    sort_by: str | None = None,
+    filter: str | None = None,
+    store: RunStore = Depends(get_store),
+) -> dict:
+    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
+    page = parse_page(page_token, page_size)
+    order, descending = parse_sort(sort_by, _VERSION_FIELDS)
+    filters = parse_filter(filter, _VERSION_FIELDS)
+    total = store.count_pipeline_versions(pipeline_id, filters=filters)
+    found = store.list_pipeline_versions(
+        pipeline_id,
+        order_by=order,
+        descending=descending,
+        limit=page.size,
+        offset=page.offset,
+        filters=filters,
+    )
+    return {
+        "pipeline_versions": [version_json(v, with_spec=False) for v in found],
+        "total_size": total,
+        "next_page_token": page.next_token(total),
+    }
+
+
+@router.get("/pipelines/{pipeline_id}/versions/{version_id}")
+def get_pipeline_version(
+    pipeline_id: str, version_id: str, store: RunStore = Depends(get_store)
+) -> dict:
+    version = require(store.get_pipeline_version(version_id), "Pipeline version", version_id)
+    if version.pipeline_id != pipeline_id:
+        raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
+    return version_json(version)
+
+
+@router.delete("/pipelines/{pipeline_id}/versions/{version_id}")
+def delete_pipeline_version(
+    pipeline_id: str, version_id: str, store: RunStore = Depends(get_store)
+) -> dict:
+    version = require(store.get_pipeline_version(version_id), "Pipeline version", version_id)
+    if version.pipeline_id != pipeline_id:
+        raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
+    store.delete_pipeline_version(version_id)
+    return {}

@@ -1,0 +1,183 @@
+"""Recurring runs: create with a cron or periodic trigger, list, get, enable, disable,
+delete. The server's schedule loop starts their runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+
+from kubeline.engine.arguments import resolve_arguments
+from kubeline.server.api.common import now, pipeline_spec_of, require
+from kubeline.server.api.runs import Reference, RuntimeConfig, experiment_for
+from kubeline.server.deps import get_store
+from kubeline.server.errors import ApiError
+from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.schedules import check_cron, next_fire
+from kubeline.server.serialize import recurring_run_json
+from kubeline.store import RecurringRunRecord, RunStore
+
+router = APIRouter(tags=["recurring runs"])
+
+_FIELDS = {
+    "display_name": "name",
+    "name": "name",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "recurring_run_id": "recurring_run_id",
+    "experiment_id": "experiment_id",
+    "enabled": "enabled",
+}
+
+
+class CronSchedule(BaseModel):
+    cron: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class PeriodicSchedule(BaseModel):
+    interval_second: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class Trigger(BaseModel):
+    cron_schedule: CronSchedule | None = None
+    periodic_schedule: PeriodicSchedule | None = None
+
+
+class RecurringBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    display_name: str = ""
+    description: str = ""
+    pipeline_spec: dict[str, Any] | None = None
+    pipeline_version_reference: Reference | None = None
+    runtime_config: RuntimeConfig = RuntimeConfig()
+    max_concurrency: int = 1
+    trigger: Trigger
+    mode: str = "ENABLE"
+    no_catchup: bool = False
+    experiment_id: str | None = None
+
+
+@router.post("/recurringruns")
+def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_store)) -> dict:
+    if not body.display_name.strip():
+        raise ApiError(400, "A recurring run needs a display_name.")
+    spec, pipeline_id, version_id = pipeline_spec_of(
+        store,
+        body.pipeline_spec,
+        body.pipeline_version_reference.model_dump() if body.pipeline_version_reference else None,
+    )
+    arguments = resolve_arguments(spec, body.runtime_config.parameters)
+    cron = body.trigger.cron_schedule
+    periodic = body.trigger.periodic_schedule
+    if cron and cron.cron:
+        check_cron(cron.cron)
+        start, end = cron.start_time, cron.end_time
+    elif periodic and periodic.interval_second > 0:
+        start, end = periodic.start_time, periodic.end_time
+    else:
+        raise ApiError(
+            400,
+            "A recurring run needs a trigger: a cron_schedule with a cron, or "
+            "a periodic_schedule with interval_second > 0.",
+        )
+    if body.max_concurrency < 1:
+        raise ApiError(400, f"max_concurrency must be at least 1. Got {body.max_concurrency}.")
+    created = now()
+    record = RecurringRunRecord(
+        recurring_run_id=str(uuid.uuid4()),
+        name=body.display_name,
+        description=body.description,
+        created_at=created,
+        updated_at=created,
+        experiment_id=experiment_for(store, body.experiment_id),
+        pipeline_id=pipeline_id,
+        pipeline_version_id=version_id,
+        spec=spec if version_id is None else {},
+        arguments=arguments,
+        cron=cron.cron if cron and cron.cron else None,
+        interval_seconds=periodic.interval_second
+        if periodic and not (cron and cron.cron)
+        else None,
+        start_time=start,
+        end_time=end,
+        max_concurrency=body.max_concurrency,
+        catchup=not body.no_catchup,
+        enabled=body.mode.upper() != "DISABLE",
+    )
+    record.next_fire_at = next_fire(record, created)
+    store.add_recurring_run(record)
+    return recurring_run_json(record)
+
+
+@router.get("/recurringruns")
+def list_recurring_runs(
+    page_token: str | None = None,
+    page_size: int | None = None,
+    sort_by: str | None = None,
+    filter: str | None = None,
+    experiment_id: str | None = None,
+    namespace: str | None = None,
+    store: RunStore = Depends(get_store),
+) -> dict:
+    page = parse_page(page_token, page_size)
+    order, descending = parse_sort(sort_by, _FIELDS)
+    filters = parse_filter(filter, _FIELDS)
+    total = store.count_recurring_runs(experiment_id=experiment_id, filters=filters)
+    found = store.list_recurring_runs(
+        experiment_id=experiment_id,
+        order_by=order,
+        descending=descending,
+        limit=page.size,
+        offset=page.offset,
+        filters=filters,
+    )
+    # KFP's own response names this list in camelCase (its proto says so).
+    return {
+        "recurringRuns": [recurring_run_json(r) for r in found],
+        "total_size": total,
+        "next_page_token": page.next_token(total),
+    }
+
+
+@router.get("/recurringruns/{recurring_run_id}")
+def get_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return recurring_run_json(
+        require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
+    )
+
+
+def _enable(store: RunStore, recurring_run_id: str, enabled: bool) -> dict:
+    record = require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
+    moment = now()
+    record.enabled = enabled
+    store.update_recurring_run(
+        recurring_run_id,
+        enabled=enabled,
+        updated_at=moment,
+        next_fire_at=next_fire(record, moment) if enabled else None,
+    )
+    return {}
+
+
+@router.post("/recurringruns/{recurring_run_id}:enable")
+def enable_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return _enable(store, recurring_run_id, True)
+
+
+@router.post("/recurringruns/{recurring_run_id}:disable")
+def disable_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
+    return _enable(store, recurring_run_id, False)
+
+
+@router.delete("/recurringruns/{recurring_run_id}")
+def delete_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
+    require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
+    store.delete_recurring_run(recurring_run_id)
+    return {}

@@ -1,0 +1,76 @@
+"""The server's app factory: KFP's v2beta1 API over the engine and the store.
+
+State (store, run manager, schedule loop) is built in the lifespan, never in globals, so a
+test can start as many servers as it likes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from kubeline import __version__
+from kubeline.engine.runner import recover_orphans
+from kubeline.server.api import router
+from kubeline.server.errors import error_body, install_error_handlers
+from kubeline.server.manager import RunManager
+from kubeline.server.schedules import ScheduleLoop
+from kubeline.server.settings import ServerSettings
+from kubeline.store import open_store
+
+__all__ = ["create_app"]
+
+_OPEN_PATHS = ("/healthz", "/apis/v2beta1/healthz")
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.home)
+        recover_orphans(store)  # runs a killed server left RUNNING become FAILED
+        store.ensure_default_experiment()
+        manager = RunManager(store, settings)
+        schedules = ScheduleLoop(store, manager, settings.schedule_interval_seconds)
+        app.state.settings, app.state.store, app.state.manager = settings, store, manager
+        app.state.schedules = schedules
+        schedules.start()
+        try:
+            yield
+        finally:
+            schedules.stop()
+            manager.shutdown()
+            store.close()
+
+    app = FastAPI(
+        title="kubeline",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/kubeline/api/docs",
+        redoc_url=None,
+        openapi_url="/kubeline/api/openapi.json",
+    )
+    install_error_handlers(app)
+    if settings.token:
+        expected = f"Bearer {settings.token}"
+
+        @app.middleware("http")
+        async def _require_token(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            given = request.headers.get("authorization", "")
+            if request.url.path in _OPEN_PATHS or hmac.compare_digest(given, expected):
+                return await call_next(request)
+            return JSONResponse(
+                error_body(401, "Missing or wrong token: send 'Authorization: Bearer <token>'."),
+                status_code=401,
+            )
+
+    app.include_router(router)
+    return app

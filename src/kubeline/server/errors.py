@@ -1,0 +1,51 @@
+"""HTTP errors in KFP's shape (a google.rpc.Status: code, message, details), mapped from
+kubeline's exception tree in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kubeline.errors import ConfigError, DataError, KubelineError, PipelineLoadError, UserError
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+# HTTP status -> gRPC code, as KFP's API server reports them.
+_GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 413: 8, 500: 13, 501: 12}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_body(status: int, message: str) -> dict:
+    return {"error": message, "code": _GRPC.get(status, 2), "message": message, "details": []}
+
+
+def _respond(status: int, message: str) -> JSONResponse:
+    return JSONResponse(error_body(status, message), status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return _respond(exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return _respond(400, f"Invalid request: {problems}")
+
+    @app.exception_handler(KubelineError)
+    async def _kubeline(_: Request, exc: KubelineError) -> JSONResponse:
+        if isinstance(exc, (UserError, ConfigError, DataError, PipelineLoadError)):
+            return _respond(400, str(exc))
+        return _respond(500, str(exc))

@@ -1,0 +1,123 @@
+"""Runs started through the API execute here, several at once, on the server's threads.
+
+Each run gets its own worker pool (and fork server) from the engine; the store is shared
+with the CLI, so runs started either way show up in both.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from kubeline.engine.runner import RunControl, execute_run, record_run
+from kubeline.server.settings import ServerSettings
+from kubeline.store import RunRecord, RunStore
+
+__all__ = ["TERMINATED", "RunManager"]
+
+#: The error a terminated run ends with. Its state is FAILED, not CANCELED:
+#: kfp.Client.wait_for_run_completion only stops on SUCCEEDED, FAILED, SKIPPED or ERROR.
+TERMINATED = "Terminated on request (terminate_run): running tasks were stopped."
+
+
+class RunManager:
+    def __init__(self, store: RunStore, settings: ServerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_runs, thread_name_prefix="kubeline-run"
+        )
+        self._controls: dict[str, RunControl] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        spec: dict[str, Any],
+        arguments: dict[str, Any],
+        *,
+        display_name: str = "",
+        cache_enabled: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> RunRecord:
+        """Record a PENDING run (arguments checked first) and queue it."""
+        record = record_run(
+            spec,
+            arguments,
+            home=self.settings.home,
+            store=self.store,
+            enable_caching=cache_enabled,
+            display_name=display_name,
+            extra=extra,
+        )
+        self._submit(record)
+        return record
+
+    def _submit(self, record: RunRecord) -> None:
+        control = RunControl()
+        with self._lock:
+            self._controls[record.run_id] = control
+        self._pool.submit(self._execute, record, control)
+
+    def _execute(self, record: RunRecord, control: RunControl) -> None:
+        try:
+            if control.cancel_requested:
+                self.store.update_run(
+                    record.run_id,
+                    state="FAILED",
+                    error=TERMINATED,
+                    finished_at=datetime.now(timezone.utc),
+                )
+                return
+            result = execute_run(
+                record,
+                home=self.settings.home,
+                store=self.store,
+                workers=self.settings.workers_per_run,
+                control=control,
+            )
+            if control.cancel_requested and result.state == "CANCELED":
+                self.store.update_run(record.run_id, state="FAILED", error=TERMINATED)
+        except Exception as exc:  # noqa: BLE001 - a broken run must not kill the server
+            self.store.update_run(
+                record.run_id,
+                state="FAILED",
+                error=f"The engine failed: {type(exc).__name__}: {exc}",
+                finished_at=datetime.now(timezone.utc),
+            )
+        finally:
+            with self._lock:
+                self._controls.pop(record.run_id, None)
+
+    def terminate(self, run_id: str) -> bool:
+        """Stop a PENDING or RUNNING run; False when it is not running here."""
+        with self._lock:
+            control = self._controls.get(run_id)
+        if control is None:
+            return False
+        self.store.update_run(run_id, state="CANCELING")
+        control.cancel(TERMINATED)
+        return True
+
+    def retry(self, record: RunRecord) -> None:
+        """Run a finished run again under the same id: tasks that succeeded come from the
+        cache, the failed ones run again."""
+        self.store.delete_tasks(record.run_id)
+        self.store.update_run(
+            record.run_id, state="PENDING", error=None, finished_at=None, outputs={}
+        )
+        fresh = self.store.get_run(record.run_id)
+        assert fresh is not None
+        self._submit(fresh)
+
+    def running(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._controls
+
+    def shutdown(self) -> None:
+        with self._lock:
+            controls = list(self._controls.values())
+        for control in controls:
+            control.cancel("The server stopped.")
+        self._pool.shutdown(wait=True, cancel_futures=True)
