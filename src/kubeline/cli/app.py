@@ -6,6 +6,7 @@ missing file), 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from enum import Enum
@@ -270,7 +271,8 @@ def submit_command(
     spec = _load(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
     client = _kfp_client(host, token)
-    with tempfile.TemporaryDirectory() as tmp:
+    # kfp.Client prints links on stdout; keep stdout for results (--output json).
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
         package = compile_pipeline(spec, Path(tmp) / "pipeline.yaml")
         try:
             run = client.create_run_from_pipeline_package(
@@ -287,7 +289,8 @@ def submit_command(
     err.print(f"Submitted run {run.run_id}: {link}")
     document = {"run_id": run.run_id, "host": host, "link": link, "state": None}
     if wait:
-        done = client.wait_for_run_completion(run.run_id, timeout=timeout)
+        with contextlib.redirect_stdout(sys.stderr):
+            done = client.wait_for_run_completion(run.run_id, timeout=timeout)
         document["state"] = done.state
         err.print(f"Run {run.run_id} ended {done.state}.")
     if output is OutputFormat.json:
@@ -299,10 +302,14 @@ def submit_command(
 
 
 def _kfp_client(host: str, token: str | None) -> Any:
+    import warnings
+
     import kfp
 
     try:
-        return kfp.Client(host=host, existing_token=token)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            warnings.simplefilter("ignore", FutureWarning)  # "needs KFP >= 2.0.0-beta.2"
+            return kfp.Client(host=host, existing_token=token)
     except Exception as exc:  # an unreachable host is the user's to fix
         raise UserError(f"Cannot reach a KFP API at {host}: {_api_message(exc)}") from exc
 

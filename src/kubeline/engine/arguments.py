@@ -45,7 +45,9 @@ def _convert(name: str, kind: str, value: Any) -> Any:
     """Convert ``value`` (a CLI string or a Python value) to the KFP parameter type."""
     text = value.strip() if isinstance(value, str) else None
     if kind == "STRING":
-        return value if isinstance(value, str) else json.dumps(value)
+        if isinstance(value, str):
+            return value
+        raise _bad(name, kind, value)
     if kind == "NUMBER_INTEGER":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
