@@ -148,7 +148,10 @@ def _one_run(job: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     """Child process body: run the pipeline, report times, tasks and peak memory."""
     job, result_path = read_job(argv)
-    import kubeline.engine  # noqa: F401 - imported before the timer, as kfp.local is
+    # Libraries are imported before the timer on both sides: the peer's process imports
+    # kfp (kfp.local) before its timer; ours imports kfp and the engine's modules.
+    import kfp  # noqa: F401
+    import kubeline.engine.runner  # noqa: F401
 
     runs = [_one_run(job) for _ in range(job["runs"])]
     write_result(result_path, {"runs": runs, "peak_rss_mb": peak_rss_mb()})

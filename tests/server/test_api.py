@@ -253,9 +253,50 @@ def test_every_response_validates_against_kfp_api_description(
         http.get(f"/apis/v2beta1/recurringruns/{recurring['recurring_run_id']}"),
     )
     check("v2beta1GetHealthzResponse", http.get("/apis/v2beta1/healthz"))
+    spec = compile_function(p.two_step)
+    made = check(
+        "v2beta1Pipeline",
+        http.post("/apis/v2beta1/pipelines", json={"display_name": "empty-first"}),
+    )
+    check(
+        "v2beta1PipelineVersion",
+        http.post(
+            f"/apis/v2beta1/pipelines/{made['pipeline_id']}/versions",
+            json={"display_name": "inline", "pipeline_spec": spec},
+        ),
+    )
+    check(
+        "v2beta1Pipeline",
+        http.post(
+            "/apis/v2beta1/pipelines/create",
+            json={
+                "pipeline": {"display_name": "both"},
+                "pipeline_version": {"display_name": "both-v1", "pipeline_spec": spec},
+            },
+        ),
+    )
+    for action in ("archive", "unarchive"):
+        assert http.post(f"/apis/v2beta1/runs/{run['run_id']}:{action}").json() == {}
+        assert (
+            http.post(f"/apis/v2beta1/experiments/{experiment['experiment_id']}:{action}").json()
+            == {}
+        )
+    archived = http.get(
+        "/apis/v2beta1/runs",
+        params={
+            "filter": json.dumps(
+                {
+                    "predicates": [
+                        {"key": "storage_state", "operation": 1, "stringValue": "ARCHIVED"}
+                    ]
+                }
+            )
+        },
+    ).json()
+    assert archived["total_size"] == 0  # archived, then unarchived: available again
     bad = http.get("/apis/v2beta1/runs/missing")
     assert not list(_validator("googleRpcStatus").iter_errors(bad.json()))
-    assert len(checked) == 17
+    assert len(checked) == 20
 
 
 def test_bad_cron_is_400(live_server: LiveServer) -> None:

@@ -56,6 +56,8 @@ def test_run_from_package_waits_to_success_with_task_details(client: Any, tmp_pa
     done = client.wait_for_run_completion(run.run_id, timeout=120)
     assert done.state == "SUCCEEDED"
     assert done.experiment_id == experiment.experiment_id
+    by_name = client.get_experiment(experiment_name="exp-a")  # a filtered list underneath
+    assert by_name.experiment_id == experiment.experiment_id
     tasks = {t.display_name: t for t in done.run_details.task_details}
     assert {"write-text", "read-text", "stamp"} <= set(tasks)
     assert all(t.state == "SUCCEEDED" for t in tasks.values())

@@ -60,15 +60,35 @@ def run_pipeline(
         kubeline.errors.ConfigError: the arguments do not match the pipeline's inputs
             (raised before anything runs).
     """
+    resolve_arguments(spec, arguments or {})  # refuse bad arguments before starting anything
+    fork_server = _start_fork_server(spec, preload)
     from kubeline.engine.runner import run_spec
 
-    return run_spec(
-        spec,
-        arguments,
-        home=home or kubeline_home(),
-        enable_caching=enable_caching,
-        workers=workers,
-        on_event=on_event,
-        allow_installs=allow_installs,
-        preload=preload,
-    )
+    try:
+        return run_spec(
+            spec,
+            arguments,
+            home=home or kubeline_home(),
+            enable_caching=enable_caching,
+            workers=workers,
+            on_event=on_event,
+            allow_installs=allow_installs,
+            preload=preload,
+            fork_server=fork_server,
+        )
+    except BaseException:
+        if fork_server is not None:
+            fork_server.close()
+        raise
+
+
+def _start_fork_server(spec: dict[str, Any], preload: list[str] | None) -> Any:
+    """Start the warm worker parent first, so its imports overlap the engine's own."""
+    from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
+
+    imports = component_imports(spec)
+    if not imports or not hasattr(os, "fork"):
+        return None
+    from kubeline.engine.forkserver import ForkServerClient
+
+    return ForkServerClient(importable([*DEFAULT_PRELOAD, *imports, *(preload or [])]))

@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-__all__ = ["component_imports"]
+__all__ = ["DEFAULT_PRELOAD", "component_imports", "importable"]
+
+#: Imported once by the fork server, with the modules the pipeline's components import;
+#: a module that is not installed is skipped.
+DEFAULT_PRELOAD = ("kfp.dsl.executor_main",)
 
 _PROGRAM_MARK = '"$program_path/ephemeral_component.py"'
 
@@ -45,3 +49,16 @@ def component_imports(spec: dict[str, Any]) -> list[str]:
                     if alias.name != "*":
                         found.setdefault(f"{node.module}.{alias.name}")
     return [name for name in found if name.split(".")[0] not in ("__future__",)]
+
+
+def importable(names: list[str]) -> list[str]:
+    """The names whose top-level package is installed here (found, not imported)."""
+    import contextlib
+    from importlib.util import find_spec
+
+    found = []
+    for name in dict.fromkeys(names):
+        with contextlib.suppress(ImportError, ValueError):
+            if find_spec(name.split(".")[0]) is not None:
+                found.append(name)
+    return found

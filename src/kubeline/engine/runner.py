@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kubeline.engine.arguments import resolve_arguments
+from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.platform import platform_notes
 from kubeline.engine.preload import component_imports
 from kubeline.engine.results import RunResult, TaskEvent
@@ -145,16 +146,19 @@ def execute_run(
     allow_installs: bool = False,
     preload: list[str] | None = None,
     control: RunControl | None = None,
+    fork_server: ForkServerClient | None = None,
 ) -> RunResult:
-    """Run a recorded run to its end and record how it ended."""
+    """Run a recorded run to its end and record how it ended.
+
+    ``fork_server``, started early by the caller, lets its imports overlap the engine's.
+    """
     spec, run_id = record.spec, record.run_id
     store.update_run(
         run_id, state="RUNNING", started_at=_now(), pid=os.getpid(), host=socket.gethostname()
     )
-    imports = component_imports(spec)
-    pool = WorkerPool(workers, [*imports, *(preload or [])])
-    if imports:
-        pool.warm_up()
+    pool = WorkerPool(
+        workers, [*component_imports(spec), *(preload or [])], fork_server=fork_server
+    )
     scheduler = Scheduler(
         run_id=run_id,
         spec=spec,
@@ -204,6 +208,7 @@ def run_spec(
     allow_installs: bool = False,
     preload: list[str] | None = None,
     display_name: str = "",
+    fork_server: ForkServerClient | None = None,
 ) -> RunResult:
     """Record a run of a compiled PipelineSpec, run it to its end, return what happened.
 

@@ -22,13 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.leaf import LeafJob
+from kubeline.engine.preload import DEFAULT_PRELOAD, importable
 
-__all__ = ["DEFAULT_PRELOAD", "JobResult", "WorkerPool", "default_workers"]
-
-#: Imported once by the fork server, with the modules the pipeline's components import
-#: (:mod:`kubeline.engine.preload`); a module that is not installed is skipped.
-DEFAULT_PRELOAD = ("kubeline.engine.workers", "kfp.dsl.executor_main")
+__all__ = ["JobResult", "WorkerPool", "default_workers"]
 
 
 def default_workers() -> int:
@@ -42,143 +40,19 @@ class JobResult:
     started_at: datetime | None = None  # when a worker took it (it may have queued)
 
 
-def _importable(names: list[str]) -> list[str]:
-    from importlib.util import find_spec
-
-    found = []
-    for name in names:
-        with contextlib.suppress(ImportError, ValueError):
-            if find_spec(name.split(".")[0]) is not None:
-                found.append(name)
-    return found
-
-
-def _redirect_output(log_path: str) -> None:
-    """Send this process's stdout and stderr (Python's and the C level's) to the log."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-
-
-def _limit_native_threads(env: dict[str, str]) -> None:
-    """Honour OMP_NUM_THREADS & co. set on the task: a forked worker inherited thread pools
-    that already read the environment, so set their limits directly."""
-    value = (
-        env.get("OMP_NUM_THREADS") or env.get("OPENBLAS_NUM_THREADS") or env.get("MKL_NUM_THREADS")
-    )
-    if not value or not value.isdigit():
-        return
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=int(value))
-
-
-def run_python_job(job: LeafJob) -> None:
-    """Worker process body: run a lightweight component with kfp's own executor."""
-    _redirect_output(job.log_path)
-    os.environ.update(job.env)
-    os.environ["_KFP_RUNTIME"] = "true"
-    _limit_native_threads(job.env)
-    program_dir = Path(job.task_root) / ".program"
-    program_dir.mkdir(parents=True, exist_ok=True)
-    module = program_dir / "ephemeral_component.py"
-    module.write_text(job.source, encoding="utf-8")
-    sys.argv = [
-        "kfp.dsl.executor_main",
-        "--component_module_path",
-        str(module),
-        "--executor_input",
-        job.executor_input,
-        "--function_to_execute",
-        job.function,
-    ]
-    from kfp.dsl import executor_main
-
-    executor_main.executor_main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-
-
-class _ForkServer:
-    """The engine's side of :mod:`kubeline.engine.forkserver`: send jobs, get exit codes."""
-
-    def __init__(self, preload: list[str]) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "kubeline.engine.forkserver", *preload],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            # Its own session: a Ctrl-C in the terminal reaches the engine, which stops
-            # the tasks itself and records that it did.
-            start_new_session=True,
-        )
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._stdin = self._process.stdin
-        self._stdout = self._process.stdout
-        if self._stdout.readline().strip() != b"ready":
-            raise RuntimeError("the kubeline fork server did not start")
-        self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[threading.Event, list[int]]] = {}
-        self._next = 0
-        self._reader = threading.Thread(target=self._read, name="kubeline-forkserver", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self._stdout:
-            words = line.split()
-            if words[:1] != [b"done"]:
-                continue
-            with self._lock:
-                waiter = self._waiting.pop(words[1].decode(), None)
-            if waiter is not None:
-                waiter[1].append(int(words[2]))
-                waiter[0].set()
-        with self._lock:  # the server died: nothing more will finish
-            for event, codes in self._waiting.values():
-                codes.append(-9)
-                event.set()
-            self._waiting.clear()
-
-    def run(self, job: LeafJob) -> int:
-        payload = pickle.dumps(job)
-        event, codes = threading.Event(), []
-        with self._lock:
-            self._next += 1
-            job_id = str(self._next)
-            self._waiting[job_id] = (event, codes)
-            self._stdin.write(f"job {job_id} {len(payload)}\n".encode() + payload)
-            self._stdin.flush()
-        event.wait()
-        return codes[0]
-
-    def kill(self) -> None:
-        with self._lock, contextlib.suppress(OSError, ValueError):
-            self._stdin.write(b"kill\n")
-            self._stdin.flush()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-
-
 class WorkerPool:
     """Runs jobs concurrently, at most ``workers`` at a time."""
 
-    def __init__(self, workers: int | None = None, preload: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        preload: list[str] | None = None,
+        fork_server: ForkServerClient | None = None,
+    ) -> None:
         self.workers = workers or default_workers()
         self.forking = hasattr(os, "fork")
-        self._preload = _importable([*DEFAULT_PRELOAD, *(preload or [])])
-        self._server: _ForkServer | None = None
+        self._preload = importable([*DEFAULT_PRELOAD, *(preload or [])])
+        self._server: ForkServerClient | None = fork_server
         self._threads = ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="kubeline-worker"
         )
@@ -203,22 +77,10 @@ class WorkerPool:
             result = self._run_command(job)
         return replace(result, started_at=started)
 
-    def warm_up(self) -> None:
-        """Start the fork server now, in the background, so its imports overlap the
-        engine's own start-up instead of delaying the first task."""
-        if self.forking:
-            threading.Thread(
-                target=self._try_fork_server, name="kubeline-warm-up", daemon=True
-            ).start()
-
-    def _try_fork_server(self) -> None:
-        with contextlib.suppress(Exception):  # a task that needs it will say what failed
-            self._fork_server()
-
-    def _fork_server(self) -> _ForkServer:
+    def _fork_server(self) -> ForkServerClient:
         with self._lock:
             if self._server is None:
-                self._server = _ForkServer(self._preload)
+                self._server = ForkServerClient(self._preload)
             return self._server
 
     def _run_spawned(self, job: LeafJob) -> JobResult:

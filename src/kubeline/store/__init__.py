@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kubeline.store.records import (
     ArtifactRecord,
@@ -22,7 +23,22 @@ from kubeline.store.records import (
     RunRecord,
     TaskRecord,
 )
-from kubeline.store.run_store import DuplicateError, RunStore, process_alive
+
+if TYPE_CHECKING:
+    from kubeline.store.run_store import DuplicateError, RunStore, process_alive
+
+# SQLAlchemy loads only when the store itself is used: the records are plain dataclasses,
+# and a task's worker process, which imports them, never opens the database.
+_LAZY = {"DuplicateError", "RunStore", "process_alive"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from kubeline.store import run_store
+
+        return getattr(run_store, name)
+    raise AttributeError(f"module 'kubeline.store' has no attribute {name!r}")
+
 
 __all__ = [
     "ArtifactRecord",
@@ -43,5 +59,7 @@ __all__ = [
 def open_store(home: Path) -> RunStore:
     """The store for ``home``: ``$KUBELINE_DATABASE_URL`` when set (any SQLAlchemy URL,
     e.g. PostgreSQL), else the SQLite file ``home/kubeline.db``."""
+    from kubeline.store.run_store import RunStore
+
     url = os.environ.get("KUBELINE_DATABASE_URL")
     return RunStore(url) if url else RunStore.for_home(home)
