@@ -151,6 +151,7 @@ def main(argv: list[str]) -> None:
     # Libraries are imported before the timer on both sides: the peer's process imports
     # kfp (kfp.local) before its timer; ours imports kfp and the engine's modules.
     import kfp  # noqa: F401
+
     import kubeline.engine.runner  # noqa: F401
 
     runs = [_one_run(job) for _ in range(job["runs"])]
