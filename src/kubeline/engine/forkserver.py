@@ -195,6 +195,7 @@ class ForkServerClient:
         self._stdout = self._process.stdout
         self._ready = threading.Event()
         self._alive = True
+        self._killed = False
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list[int]]] = {}
         self._next = 0
@@ -228,6 +229,8 @@ class ForkServerClient:
         with self._lock:
             if not self._alive:
                 return -9
+            if self._killed:  # canceled while this job waited for the server
+                return -15
             self._next += 1
             job_id = str(self._next)
             self._waiting[job_id] = (event, codes)
@@ -242,9 +245,11 @@ class ForkServerClient:
 
     def kill(self) -> None:
         """Terminate every running child."""
-        with self._lock, contextlib.suppress(OSError, ValueError):
-            self._stdin.write(b"kill\n")
-            self._stdin.flush()
+        with self._lock:
+            self._killed = True
+            with contextlib.suppress(OSError, ValueError):
+                self._stdin.write(b"kill\n")
+                self._stdin.flush()
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):

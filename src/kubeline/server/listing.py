@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from kubeline.server.errors import ApiError
 
-__all__ = ["Page", "parse_filter", "parse_page", "parse_sort"]
+__all__ = ["ListQuery", "Page", "list_query", "parse_filter", "parse_page", "parse_sort"]
 
 # KFP clients send operations by name or by their protobuf number.
 _OPERATIONS = {
@@ -130,3 +131,44 @@ def parse_filter(text: str | None, fields: dict[str, str]) -> list[tuple[str, st
             raise ApiError(400, f"Unknown filter operation '{operation}'.")
         out.append((fields[key], operation, _value(predicate)))
     return out
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A list request's page, order and filters, read from KFP's query parameters."""
+
+    page: Page
+    order_by: str
+    descending: bool
+    filters: list[tuple[str, str, Any]]
+
+    def window(self) -> dict[str, Any]:
+        """Keyword arguments for a store ``list_*`` call."""
+        return {
+            "order_by": self.order_by,
+            "descending": self.descending,
+            "limit": self.page.size,
+            "offset": self.page.offset,
+            "filters": self.filters,
+        }
+
+    def body(self, key: str, items: list[dict[str, Any]], total: int) -> dict[str, Any]:
+        """KFP's list response: the items, the total, the next page's token."""
+        return {key: items, "total_size": total, "next_page_token": self.page.next_token(total)}
+
+
+def list_query(fields: dict[str, str]) -> Callable[..., ListQuery]:
+    """A FastAPI dependency reading a list request against the API ``fields`` it allows."""
+
+    def read(
+        page_token: str | None = None,
+        page_size: int | None = None,
+        sort_by: str | None = None,
+        filter: str | None = None,
+    ) -> ListQuery:
+        order, descending = parse_sort(sort_by, fields)
+        return ListQuery(
+            parse_page(page_token, page_size), order, descending, parse_filter(filter, fields)
+        )
+
+    return read

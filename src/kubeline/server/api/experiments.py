@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from kubeline.server.api.common import now, require
 from kubeline.server.deps import get_store
 from kubeline.server.errors import ApiError
-from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.serialize import experiment_json
 from kubeline.store import ExperimentRecord, RunStore
 from kubeline.store.run_store import DuplicateError
@@ -26,6 +26,7 @@ _FIELDS = {
     "namespace": "namespace",
     "description": "description",
 }
+_LIST = list_query(_FIELDS)
 
 
 class ExperimentBody(BaseModel):
@@ -56,25 +57,13 @@ def create_experiment(body: ExperimentBody, store: RunStore = Depends(get_store)
 
 @router.get("/experiments")
 def list_experiments(
-    page_token: str | None = None,
-    page_size: int | None = None,
-    sort_by: str | None = None,
-    filter: str | None = None,
     namespace: str | None = None,
+    query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    page = parse_page(page_token, page_size)
-    order, descending = parse_sort(sort_by, _FIELDS)
-    filters = parse_filter(filter, _FIELDS)
-    total = store.count_experiments(filters=filters)
-    found = store.list_experiments(
-        order_by=order, descending=descending, limit=page.size, offset=page.offset, filters=filters
-    )
-    return {
-        "experiments": [experiment_json(e) for e in found],
-        "total_size": total,
-        "next_page_token": page.next_token(total),
-    }
+    total = store.count_experiments(filters=query.filters)
+    found = store.list_experiments(**query.window())
+    return query.body("experiments", [experiment_json(x) for x in found], total)
 
 
 @router.get("/experiments/{experiment_id}")

@@ -14,7 +14,7 @@ from kubeline.errors import PipelineLoadError
 from kubeline.server.api.common import now, require
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
-from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.serialize import pipeline_json, version_json
 from kubeline.server.settings import ServerSettings
 from kubeline.store import PipelineRecord, PipelineVersionRecord, RunStore
@@ -30,6 +30,7 @@ _PIPELINE_FIELDS = {
     "description": "description",
     "namespace": "namespace",
 }
+_LIST_PIPELINE = list_query(_PIPELINE_FIELDS)
 _VERSION_FIELDS = {
     "name": "name",
     "display_name": "display_name",
@@ -37,6 +38,7 @@ _VERSION_FIELDS = {
     "pipeline_version_id": "pipeline_version_id",
     "description": "description",
 }
+_LIST_VERSION = list_query(_VERSION_FIELDS)
 
 
 class PipelineBody(BaseModel):
@@ -248,25 +250,13 @@ def parse_spec_dict(spec: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/pipelines")
 def list_pipelines(
-    page_token: str | None = None,
-    page_size: int | None = None,
-    sort_by: str | None = None,
-    filter: str | None = None,
     namespace: str | None = None,
+    query: ListQuery = Depends(_LIST_PIPELINE),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    page = parse_page(page_token, page_size)
-    order, descending = parse_sort(sort_by, _PIPELINE_FIELDS)
-    filters = parse_filter(filter, _PIPELINE_FIELDS)
-    total = store.count_pipelines(filters=filters)
-    found = store.list_pipelines(
-        order_by=order, descending=descending, limit=page.size, offset=page.offset, filters=filters
-    )
-    return {
-        "pipelines": [pipeline_json(p) for p in found],
-        "total_size": total,
-        "next_page_token": page.next_token(total),
-    }
+    total = store.count_pipelines(filters=query.filters)
+    found = store.list_pipelines(**query.window())
+    return query.body("pipelines", [pipeline_json(x) for x in found], total)
 
 
 @router.get("/pipelines/names/{name}")
@@ -315,30 +305,12 @@ def create_pipeline_version(
 @router.get("/pipelines/{pipeline_id}/versions")
 def list_pipeline_versions(
     pipeline_id: str,
-    page_token: str | None = None,
-    page_size: int | None = None,
-    sort_by: str | None = None,
-    filter: str | None = None,
+    query: ListQuery = Depends(_LIST_VERSION),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
-    page = parse_page(page_token, page_size)
-    order, descending = parse_sort(sort_by, _VERSION_FIELDS)
-    filters = parse_filter(filter, _VERSION_FIELDS)
-    total = store.count_pipeline_versions(pipeline_id, filters=filters)
-    found = store.list_pipeline_versions(
-        pipeline_id,
-        order_by=order,
-        descending=descending,
-        limit=page.size,
-        offset=page.offset,
-        filters=filters,
-    )
-    return {
-        "pipeline_versions": [version_json(v, with_spec=False) for v in found],
-        "total_size": total,
-        "next_page_token": page.next_token(total),
-    }
+    total = store.count_pipeline_versions(pipeline_id, filters=query.filters)
+    found = store.list_pipeline_versions(pipeline_id, **query.window())
+    return query.body("pipeline_versions", [version_json(x, with_spec=False) for x in found], total)
 
 
 @router.get("/pipelines/{pipeline_id}/versions/{version_id}")

@@ -15,7 +15,7 @@ from kubeline.server.api.common import now, pipeline_spec_of, require
 from kubeline.server.api.runs import Reference, RuntimeConfig, experiment_for
 from kubeline.server.deps import get_store
 from kubeline.server.errors import ApiError
-from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.schedules import check_cron, next_fire
 from kubeline.server.serialize import recurring_run_json
 from kubeline.store import RecurringRunRecord, RunStore
@@ -31,6 +31,7 @@ _FIELDS = {
     "experiment_id": "experiment_id",
     "enabled": "enabled",
 }
+_LIST = list_query(_FIELDS)
 
 
 class CronSchedule(BaseModel):
@@ -118,32 +119,14 @@ def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_stor
 
 @router.get("/recurringruns")
 def list_recurring_runs(
-    page_token: str | None = None,
-    page_size: int | None = None,
-    sort_by: str | None = None,
-    filter: str | None = None,
     experiment_id: str | None = None,
     namespace: str | None = None,
+    query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    page = parse_page(page_token, page_size)
-    order, descending = parse_sort(sort_by, _FIELDS)
-    filters = parse_filter(filter, _FIELDS)
-    total = store.count_recurring_runs(experiment_id=experiment_id, filters=filters)
-    found = store.list_recurring_runs(
-        experiment_id=experiment_id,
-        order_by=order,
-        descending=descending,
-        limit=page.size,
-        offset=page.offset,
-        filters=filters,
-    )
-    # KFP's own response names this list in camelCase (its proto says so).
-    return {
-        "recurringRuns": [recurring_run_json(r) for r in found],
-        "total_size": total,
-        "next_page_token": page.next_token(total),
-    }
+    total = store.count_recurring_runs(experiment_id=experiment_id, filters=query.filters)
+    found = store.list_recurring_runs(experiment_id=experiment_id, **query.window())
+    return query.body("recurringRuns", [recurring_run_json(x) for x in found], total)
 
 
 @router.get("/recurringruns/{recurring_run_id}")

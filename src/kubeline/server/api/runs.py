@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from kubeline.server.api.common import pipeline_spec_of, require
 from kubeline.server.deps import get_manager, get_settings, get_store
 from kubeline.server.errors import ApiError
-from kubeline.server.listing import parse_filter, parse_page, parse_sort
+from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.manager import RunManager
 from kubeline.server.serialize import run_json
 from kubeline.server.settings import ServerSettings
@@ -35,6 +35,7 @@ _FIELDS = {
     "recurring_run_id": "recurring_run_id",
     "pipeline_name": "pipeline_name",
 }
+_LIST = list_query(_FIELDS)
 _FINAL = ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED")
 
 
@@ -97,31 +98,14 @@ def create_run(
 
 @router.get("/runs")
 def list_runs(
-    page_token: str | None = None,
-    page_size: int | None = None,
-    sort_by: str | None = None,
-    filter: str | None = None,
     experiment_id: str | None = None,
     namespace: str | None = None,
+    query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    page = parse_page(page_token, page_size)
-    order, descending = parse_sort(sort_by, _FIELDS)
-    filters = parse_filter(filter, _FIELDS)
-    total = store.count_runs(experiment_id=experiment_id, filters=filters)
-    found = store.list_runs(
-        experiment_id=experiment_id,
-        order_by=order,
-        descending=descending,
-        limit=page.size,
-        offset=page.offset,
-        filters=filters,
-    )
-    return {
-        "runs": [run_json(r, with_spec=False) for r in found],
-        "total_size": total,
-        "next_page_token": page.next_token(total),
-    }
+    total = store.count_runs(experiment_id=experiment_id, filters=query.filters)
+    found = store.list_runs(experiment_id=experiment_id, **query.window())
+    return query.body("runs", [run_json(x, with_spec=False) for x in found], total)
 
 
 @router.get("/runs/{run_id}")
