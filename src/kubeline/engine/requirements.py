@@ -112,11 +112,17 @@ def pip_requirements(command: list[str]) -> list[str]:
         appearance and without repeats (KFP v1 commands repeat them in a ``--user``
         fallback). A requirements file appears as ``"-r FILE"``.
     """
+    return list(_pip_requirements(tuple(command)))
+
+
+@functools.lru_cache(maxsize=256)
+def _pip_requirements(command: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: a loop runs the same component (the same command) many times.
     found: dict[str, None] = {}
     for tokens in [command, *map(_shell_tokens, _shell_scripts(command))]:
         for arguments in _pip_install_arguments(tokens):
             found.update(dict.fromkeys(_requirement_words(arguments)))
-    return list(found)
+    return tuple(found)
 
 
 def unsatisfied(requirements: list[str]) -> list[Unsatisfied]:

@@ -117,7 +117,10 @@ def record_run(
     root = home / "runs" / run_id
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "workspace").mkdir(exist_ok=True)
-    (root / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml is ~10x faster
+    (root / "pipeline.yaml").write_text(
+        yaml.dump(spec, Dumper=dumper, sort_keys=False), encoding="utf-8"
+    )
     record = RunRecord(
         run_id=run_id,
         pipeline_name=name,
