@@ -202,6 +202,11 @@ def test_runs_list_show_and_logs(tiny_file: Path, kubeline_home: Path) -> None:
     logs = run_cli("runs", "logs", "last", "double-2", home=kubeline_home)
     assert logs.returncode == 0
     assert "Wrote executor output file" in logs.stdout
+    as_json = json.loads(
+        run_cli("runs", "logs", run_id, "--output", "json", home=kubeline_home).stdout
+    )
+    assert [t["path"] for t in as_json["tasks"]] == ["double", "double-2"]
+    assert all("Wrote executor output file" in t["log"] for t in as_json["tasks"])
 
 
 def test_runs_show_unknown_is_exit_2(kubeline_home: Path) -> None:

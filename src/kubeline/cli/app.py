@@ -433,8 +433,11 @@ def runs_logs(
     task: Annotated[
         str | None, typer.Argument(help="Task name or path; default: every task.")
     ] = None,
+    output: OutputOption = OutputFormat.text,
 ) -> None:
     """Print the logs of a run's tasks (stdout and stderr, as the task wrote them)."""
+    from kubeline.cli.render import print_json
+
     store = _store()
     record = _find_run(store, run)
     tasks = [t for t in store.list_tasks(record.run_id) if t.log_path]
@@ -446,12 +449,25 @@ def runs_logs(
                 f"Run {record.run_id} has no task '{task}' with a log. Tasks with logs: {names}."
             )
         tasks = chosen
+
+    def text(path: str) -> str:
+        file = Path(path)
+        return file.read_text(encoding="utf-8", errors="replace") if file.is_file() else ""
+
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "run_id": record.run_id,
+                "tasks": [
+                    {"path": t.path, "state": t.state, "log": text(t.log_path or "")} for t in tasks
+                ],
+            }
+        )
+        return
     for t in tasks:
-        path = Path(t.log_path)
         if len(tasks) > 1:
             sys.stdout.write(f"==> {t.path} ({t.state}) <==\n")
-        if path.is_file():
-            sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
+        sys.stdout.write(text(t.log_path or ""))
         sys.stdout.flush()
 
 
