@@ -219,7 +219,11 @@ def prepare_job(
             source=source,
             function=_flag(rest, "--function_to_execute"),
             executor_input=_flag(rest, "--executor_input"),
-            requirements=pip_requirements(resolved),
+            # From the command as compiled: the same for every run of the component, so
+            # the parsed result is cached (the resolved one embeds each task's input).
+            requirements=pip_requirements(
+                [*container.get("command", []), *container.get("args", [])]
+            ),
             **common,
         )
         return job, executor_input

@@ -157,16 +157,8 @@ def check_arguments(arguments: dict[str, Any]) -> None:
     from kubeline.ml.validate import rows_needed_per_class
     from kubeline.ml.zoo import sample_trials
 
-    defaults = {
-        "dataset": "breast_cancer",
-        "target": "target",
-        "test_size": 0.2,
-        "cv_folds": 5,
-        "families": DEFAULT_FAMILIES,
-        "trials_per_family": 2,
-        "threshold": 0.9,
-        "seed": 42,
-    }
+    # The pipeline's own defaults, so this check never drifts from the pipeline.
+    defaults = {k: v.default for k, v in lifecycle_pipeline.component_spec.inputs.items()}
     args = {**defaults, **arguments}
     rows_needed_per_class(args["cv_folds"], args["test_size"])
     if not 0.0 <= float(args["threshold"]) <= 1.0:
