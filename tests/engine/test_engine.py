@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from kubeline.engine import TaskEvent, run_pipeline
+from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.runner import ORPHAN_REASON
 from kubeline.errors import ConfigError
 from kubeline.pipelines.compile import compile_function, compile_to_spec
@@ -51,6 +52,21 @@ def test_independent_tasks_run_at_the_same_time() -> None:
     result = run_pipeline(spec_of(p.fan_out), {"seconds": 1.0}, workers=4)
     assert result.state == "SUCCEEDED"
     assert _most_at_once(_intervals(result)) == 4
+
+
+def test_a_run_starts_one_warm_parent_and_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[ForkServerClient] = []
+    original = ForkServerClient.__init__
+
+    def counting(self: ForkServerClient, preload: list[str]) -> None:
+        original(self, preload)
+        started.append(self)
+
+    monkeypatch.setattr(ForkServerClient, "__init__", counting)
+    result = run_pipeline(spec_of(p.fan_out), {"seconds": 0.1}, workers=4)
+    assert result.state == "SUCCEEDED"
+    assert len(started) == 1
+    assert started[0]._process.poll() is not None  # closed when the run ended
 
 
 def test_worker_limit_caps_tasks_at_once() -> None:

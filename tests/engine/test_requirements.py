@@ -197,7 +197,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str]
     distribution to it, which shadows an installed one as it would for ``import``."""
 
     def add(name: str, version: str) -> None:
-        info = tmp_path / f"{name}-{version}.dist-info"
+        # As pip writes it: the wheel spec escapes "-" in the name part to "_".
+        info = tmp_path / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
 

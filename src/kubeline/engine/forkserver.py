@@ -125,6 +125,9 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     # done once here, so no child repeats it (about 20 ms a task otherwise).
     with contextlib.suppress(Exception):
         exec(_COMPONENT_HEADER, {})  # a fixed string of imports
+    # Unpickling a job imports the job's class and its package: once here, not in every
+    # child (30 ms a task otherwise).
+    import_module("kubeline.engine.leaf")
     # Children share the preloaded objects' memory until they write to it; the garbage
     # collector would touch (and so copy) every page, so park the preloaded objects where
     # it never looks, and let short-lived children skip it altogether.
@@ -173,6 +176,9 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGTERM)
                 buffer = rest
+                continue
+            if words[:1] != [b"job"] or len(words) != 3 or not words[2].isdigit():
+                buffer = rest  # not a request this protocol knows: ignore the line
                 continue
             size = int(words[2])
             if len(rest) < size:

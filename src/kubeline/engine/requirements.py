@@ -139,8 +139,7 @@ def unsatisfied(requirements: list[str]) -> list[Unsatisfied]:
     Returns:
         One :class:`Unsatisfied` per requirement not met, in the order given.
     """
-    installed = _installed_versions()
-    problems = (_check(requirement, installed) for requirement in requirements)
+    problems = (_check(requirement) for requirement in requirements)
     return [problem for problem in problems if problem is not None]
 
 
@@ -233,26 +232,23 @@ def _split_option(word: str) -> tuple[str, str | None]:
 # --- checking the environment ---------------------------------------------------------
 
 
-def _installed_versions() -> dict[str, str]:
-    """Installed distributions by normalised name; the first on ``sys.path`` wins, as in import.
-
-    Reading every distribution's metadata takes tens of milliseconds, so it is done once per
-    ``sys.path`` (a run checks the same environment for every task).
+def _installed_version(name: str) -> str | None:
+    """The installed version of distribution ``name``; the first on ``sys.path`` wins, as
+    in import. Looked up by name only (reading every distribution's metadata would cost a
+    few hundred milliseconds), and cached per ``sys.path``: a run asks again for every task.
     """
-    return dict(_installed_on(tuple(sys.path)))
+    return _installed_on(canonicalize_name(name), tuple(sys.path))
 
 
-@functools.lru_cache(maxsize=8)
-def _installed_on(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    versions: dict[str, str] = {}
-    for distribution in importlib.metadata.distributions():
-        name = distribution.metadata["Name"]
-        if name:
-            versions.setdefault(canonicalize_name(name), distribution.version)
-    return tuple(versions.items())
+@functools.lru_cache(maxsize=1024)
+def _installed_on(name: str, path: tuple[str, ...]) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
-def _check(text: str, installed: dict[str, str]) -> Unsatisfied | None:
+def _check(text: str) -> Unsatisfied | None:
     if text.startswith("-r "):
         return Unsatisfied(text, _REQUIREMENTS_FILE_REASON)
     if _is_url_or_path(text):
@@ -265,7 +261,7 @@ def _check(text: str, installed: dict[str, str]) -> Unsatisfied | None:
         return Unsatisfied(text, _URL_OR_PATH_REASON)
     if requirement.marker is not None and not requirement.marker.evaluate():
         return None
-    version = installed.get(canonicalize_name(requirement.name))
+    version = _installed_version(requirement.name)
     if version is None:
         return Unsatisfied(text, "not installed")
     if _version_meets(requirement, version):

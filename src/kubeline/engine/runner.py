@@ -238,6 +238,7 @@ def run_spec(
         on_event=on_event,
         allow_installs=allow_installs,
         preload=preload,
+        fork_server=fork_server,
     )
 
 

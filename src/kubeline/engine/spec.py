@@ -19,6 +19,8 @@ __all__ = ["PLATFORM_KEY", "SPEC_SUFFIXES", "load_spec", "parse_spec", "validate
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 #: Where a loaded spec keeps KFP's platform document (not part of the PipelineSpec schema).
 PLATFORM_KEY = "platformSpec"
+# libyaml's loader where PyYAML was built with it: ten times faster on a large spec.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
@@ -26,7 +28,7 @@ def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
     if not text.strip():
         raise PipelineLoadError(f"{source} is empty.")
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_SAFE_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0]
         raise PipelineLoadError(f"{source} is not valid YAML or JSON: {reason}") from exc
