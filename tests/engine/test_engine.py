@@ -289,3 +289,13 @@ def test_importer_reads_a_local_path_and_an_fsspec_uri(tmp_path: Path) -> None:
     assert result.outputs == {"Output": "REMOTE TEXT"}
     imported = next(t for t in result.tasks if t.kind == "importer")
     assert imported.state == "SUCCEEDED"
+
+
+def test_a_failing_event_watcher_does_not_break_the_run() -> None:
+    def broken(event: TaskEvent) -> None:
+        raise ValueError("watcher bug")
+
+    with pytest.warns(RuntimeWarning, match="watcher bug"):
+        result = run_pipeline(spec_of(p.two_step), {}, on_event=broken)
+    assert result.state == "SUCCEEDED"
+    assert result.run.state == "SUCCEEDED"

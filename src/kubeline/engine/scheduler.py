@@ -19,6 +19,7 @@ import json
 import re
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
@@ -801,16 +802,23 @@ class Scheduler:
             if (node.started and kind != "started")
             else None
         )
-        self.on_event(
-            TaskEvent(
-                kind=kind,
-                task=node.path,
-                state=node.state,
-                node_kind=node.kind or "executor",
-                seconds=seconds,
-                error=node.error,
-            )
+        event = TaskEvent(
+            kind=kind,
+            task=node.path,
+            state=node.state,
+            node_kind=node.kind or "executor",
+            seconds=seconds,
+            error=node.error,
         )
+        try:
+            self.on_event(event)
+        except Exception as exc:  # noqa: BLE001 - a watcher's bug must not break the run
+            self.on_event = None  # stop calling it; the run goes on and is recorded
+            warnings.warn(
+                f"kubeline stopped calling on_event after it raised {type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 def _last_error(log_path: str | None, exit_code: int) -> str:
