@@ -299,3 +299,24 @@ def test_a_failing_event_watcher_does_not_break_the_run() -> None:
         result = run_pipeline(spec_of(p.two_step), {}, on_event=broken)
     assert result.state == "SUCCEEDED"
     assert result.run.state == "SUCCEEDED"
+
+
+def test_an_all_cached_run_does_not_wait_for_the_warm_parent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    spec = spec_of(p.two_step)
+    assert run_pipeline(spec, {}).state == "SUCCEEDED"
+    # A warm parent that would take 30 s to get ready, as a slow import would.
+    (tmp_path / "kubeline_slow_import_probe.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    original = ForkServerClient.__init__
+
+    def slow(self: ForkServerClient, preload: list[str]) -> None:
+        original(self, [*preload, "kubeline_slow_import_probe"])
+
+    monkeypatch.setattr(ForkServerClient, "__init__", slow)
+    started = time.monotonic()
+    result = run_pipeline(spec, {})
+    assert result.state == "SUCCEEDED"
+    assert all(t.cache_hit for t in _leaves(result).values())
+    assert time.monotonic() - started < 8  # not the 30 s import, nor close()'s 10 s wait

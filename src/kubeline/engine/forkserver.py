@@ -279,8 +279,12 @@ class ForkServerClient:
                 self._stdin.flush()
 
     def close(self) -> None:
+        """Stop the server: at once if it never ran a job (a run answered from the cache
+        must not wait for imports nobody needs), else once its children are done."""
         with contextlib.suppress(OSError, ValueError):
             self._stdin.close()
+        if self._next == 0:
+            self._process.kill()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
