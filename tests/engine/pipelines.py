@@ -113,3 +113,21 @@ def sleeper(seconds: float = 30.0) -> str:
 def import_remote(uri: str) -> str:
     imported = dsl.importer(artifact_uri=uri, artifact_class=Dataset, reimport=False)
     return read_text(data=imported.output).output
+
+
+@dsl.component(base_image=IMAGE)
+def import_lazily(module: str, after: bool) -> bool:
+    """Imports ``module`` by a name read at run time (so no preload can see it) and says
+    whether it was already imported when the task began."""
+    import importlib
+    import sys
+
+    warm = module in sys.modules
+    importlib.import_module(module)
+    return warm
+
+
+@dsl.pipeline(name="lazy-imports")
+def lazy_imports(module: str = "xml.dom.minidom") -> bool:
+    first = import_lazily(module=module, after=False)
+    return import_lazily(module=module, after=first.output).output

@@ -320,3 +320,23 @@ def test_an_all_cached_run_does_not_wait_for_the_warm_parent(
     assert result.state == "SUCCEEDED"
     assert all(t.cache_hit for t in _leaves(result).values())
     assert time.monotonic() - started < 8  # not the 30 s import, nor close()'s 10 s wait
+
+
+def test_warm_parent_learns_what_its_children_import() -> None:
+    # The first task imports a module nothing preloaded; the warm parent then imports it
+    # too, so the next task finds it already there.
+    result = run_pipeline(spec_of(p.lazy_imports), {"module": "xml.dom.minidom"})
+    assert result.state == "SUCCEEDED"
+    tasks = sorted(_leaves(result).values(), key=lambda t: t.started_at)
+    assert [t.outputs["parameters"]["Output"] for t in tasks] == [False, True]
+
+
+def test_warm_parent_never_keeps_the_users_own_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module from the user's project (not installed) may change between tasks.
+    (tmp_path / "kubeline_user_module_probe.py").write_text("VALUE = 1\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = run_pipeline(spec_of(p.lazy_imports), {"module": "kubeline_user_module_probe"})
+    assert result.state == "SUCCEEDED"
+    assert [t.outputs["parameters"]["Output"] for t in _leaves(result).values()] == [False, False]

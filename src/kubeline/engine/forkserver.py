@@ -23,9 +23,11 @@ import gc
 import os
 import pickle
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from importlib import import_module
@@ -90,9 +92,14 @@ def run_python_job(job: LeafJob) -> None:
     sys.stderr.flush()
 
 
-def _child(job_bytes: bytes) -> None:
-    """In the forked child: run the job, then leave without running the server's code."""
+def _child(job_bytes: bytes, report: str | None = None) -> None:
+    """In the forked child: run the job, then leave without running the server's code.
+
+    With ``report``, the names of the installed modules the job imported that its parent
+    had not are written there, so the parent can import them for the children to come.
+    """
     code = 1
+    known = frozenset(sys.modules) if report else frozenset()
     try:
         run_python_job(pickle.loads(job_bytes))
         code = 0
@@ -104,8 +111,58 @@ def _child(job_bytes: bytes) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        if report:
+            with contextlib.suppress(Exception):
+                _report_imports(report, known)
         os._exit(code)
 
+
+def _installed_roots() -> tuple[str, ...]:
+    """Where the interpreter's own and installed modules live (not the user's project)."""
+    import site
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    with contextlib.suppress(Exception):
+        roots.add(site.getuserbase())
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
+
+
+def _report_imports(report: str, known: frozenset[str]) -> None:
+    """Write the names of the installed modules imported since ``known`` to ``report``.
+
+    Only modules that live in the interpreter's prefixes count: a module of the user's
+    own project may change between tasks, so it is never kept warm.
+    """
+    roots = _installed_roots()
+    names = []
+    for name in set(sys.modules) - known:
+        module = sys.modules.get(name)
+        origin = getattr(getattr(module, "__spec__", None), "origin", None)
+        if isinstance(origin, str) and os.path.realpath(origin).startswith(roots):
+            names.append(name)
+    with open(report, "w", encoding="utf-8") as f:
+        f.write("\n".join(sorted(names)))
+
+
+def _learn(report: str) -> bool:
+    """Import the modules a finished child reported; True when any was new here."""
+    try:
+        with open(report, encoding="utf-8") as f:
+            names = f.read().split()
+        os.remove(report)
+    except OSError:
+        return False
+    learned = False
+    for name in names:  # sorted: a package comes before its modules
+        if name in sys.modules:
+            continue
+        with contextlib.suppress(Exception, SystemExit):
+            import_module(name)
+            learned = True
+    return learned
+
+
+_REPORTS_ENV = "KUBELINE_FORKSERVER_REPORTS"
 
 _COMPONENT_HEADER = """
 import kfp
@@ -142,6 +199,17 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what stops
     stdin = sys.stdin.buffer.fileno()
+    # Children report what they had to import here; the server imports it before its next
+    # fork, so a module pandas or scikit-learn loads lazily (pyarrow for parquet, say) is
+    # imported once per run instead of once per task.
+    # The folder is the client's: it makes it and removes it, even if this process is killed.
+    reports = os.environ.get(_REPORTS_ENV) or tempfile.mkdtemp(prefix="kubeline-forkserver-")
+    _serve_loop(reply, stdin, wake_r, wake_w, reports)
+
+
+def _serve_loop(  # pragma: no cover - runs in its own process
+    reply: Any, stdin: int, wake_r: int, wake_w: int, reports: str
+) -> None:
     children: dict[int, str] = {}
     buffer = b""
     reply.write(b"ready\n")
@@ -159,6 +227,9 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
             job_id = children.pop(pid, None)
             if job_id is not None:
                 reply.write(f"done {job_id} {os.waitstatus_to_exitcode(status)}\n".encode())
+            if _learn(os.path.join(reports, str(pid))):
+                gc.collect()
+                gc.freeze()  # the new modules too are shared with children, not copied
         if stdin not in readable:
             continue
         data = os.read(stdin, 1 << 20)
@@ -193,7 +264,7 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
                 for fd in (wake_r, wake_w, stdin, reply.fileno()):
                     with contextlib.suppress(OSError):
                         os.close(fd)
-                _child(payload)
+                _child(payload, os.path.join(reports, str(os.getpid())))
             children[pid] = job_id
 
 
@@ -205,6 +276,7 @@ class ForkServerClient:
     """
 
     def __init__(self, preload: list[str]) -> None:
+        self._reports = tempfile.mkdtemp(prefix="kubeline-forkserver-")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "kubeline.engine.forkserver", *preload],
             stdin=subprocess.PIPE,
@@ -212,7 +284,7 @@ class ForkServerClient:
             stderr=subprocess.DEVNULL,
             # As in KFP's own containers: kfp then skips importing its API client (and the
             # Kubernetes client), which the executor does not need: 0.4 s less start-up.
-            env={**os.environ, "_KFP_RUNTIME": "true"},
+            env={**os.environ, "_KFP_RUNTIME": "true", _REPORTS_ENV: self._reports},
             # Its own session: a Ctrl-C in the terminal reaches the engine, which stops
             # the tasks itself and records that it did.
             start_new_session=True,
@@ -289,6 +361,8 @@ class ForkServerClient:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait()
+        shutil.rmtree(self._reports, ignore_errors=True)
 
 
 def run_once(job_path: str) -> None:  # pragma: no cover - runs in its own process
