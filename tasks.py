@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -61,9 +62,41 @@ def quickstart(args: list[str]) -> int:
     return _run(_venv_bin("kubeline"), "run", *args, check=False)
 
 
+CHROMIUM = Path(os.environ.get("KUBELINE_CHROMIUM", "/usr/bin/chromium"))
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when it is missing.
+
+    Only where apt-get exists and we may use it (root, or sudo without a password); else
+    the browser tests skip and say how to install it.
+    """
+    if CHROMIUM.exists() or not sys.platform.startswith("linux"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        _say(f"no {CHROMIUM} and no apt-get: the browser tests will be skipped")
+        return
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        if shutil.which("sudo") is None or _run("sudo", "-n", "true", check=False) != 0:
+            _say(f"no {CHROMIUM}: install it (apt-get install chromium) for the browser tests")
+            return
+        prefix = ["sudo", "-n"]
+    _say("installing Debian's chromium for the browser tests (first time: a minute or two)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*prefix, apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "check": False}
+    if subprocess.run(install, **quiet).returncode != 0:  # a fresh machine has no lists yet
+        subprocess.run([*prefix, apt, "update", "-q"], **quiet)
+        if subprocess.run(install, **quiet).returncode != 0:
+            _say("could not install chromium: the browser tests will be skipped")
+
+
 def test(args: list[str]) -> int:
     """ruff (lint and format) then the whole pytest suite."""
     python = ensure_venv("dev")
+    ensure_chromium()
     _say("ruff check")
     if _run(python, "-m", "ruff", "check", "src", "tests", "scripts", "tasks.py", check=False):
         return 1

@@ -232,11 +232,48 @@ def server_command(
         home=kubeline_home(), host=host, port=port, token=token, max_concurrent_runs=max_runs
     )
     app_ = create_app(settings)  # refuses a public address without a token
+    _check_port_free(host, port)
     _stderr().print(
         f"kubeline server on http://{host}:{port} (KFP API at /apis/v2beta1); "
         f"runs kept in {settings.home}. Ctrl-C stops it."
     )
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say which port is taken and what to do, instead of a server that dies on start."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if sys.platform != "win32":  # as uvicorn does; on Windows it would allow stealing
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another server may "
+                "be using it: stop it, or pass another --port."
+            ) from exc
+
+
+@app.command("ui")
+def ui_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8888,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the UI in the web browser.")
+    ] = True,
+) -> None:
+    """Start the server on this machine and open its web UI in the browser."""
+    import threading
+    import webbrowser
+
+    url = f"http://127.0.0.1:{port}/"
+    if open_browser:
+        # Opened a moment later, once the server listens; the server keeps the terminal.
+        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
+    _stderr().print(f"kubeline UI at {url}")
+    server_command(host="127.0.0.1", port=port, token=None, max_runs=4)
 
 
 @app.command("submit")

@@ -9,9 +9,9 @@ from typing import Any
 
 from kubeline.errors import ConfigError
 
-__all__ = ["parse_assignments", "resolve_arguments"]
+__all__ = ["TYPE_WORDS", "convert_argument", "parse_assignments", "resolve_arguments"]
 
-_TYPE_WORDS = {
+TYPE_WORDS = {
     "STRING": "a string",
     "NUMBER_INTEGER": "an integer",
     "NUMBER_DOUBLE": "a number",
@@ -37,12 +37,16 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 def _bad(name: str, kind: str, value: Any) -> ConfigError:
     return ConfigError(
-        f"Parameter '{name}' expects {_TYPE_WORDS.get(kind, kind)}. Got {value!r} instead."
+        f"Parameter '{name}' expects {TYPE_WORDS.get(kind, kind)}. Got {value!r} instead."
     )
 
 
-def _convert(name: str, kind: str, value: Any) -> Any:
-    """Convert ``value`` (a CLI string or a Python value) to the KFP parameter type."""
+def convert_argument(name: str, kind: str, value: Any) -> Any:
+    """Convert ``value`` (a CLI or form string, or a Python value) to the KFP parameter type.
+
+    Raises:
+        ConfigError: the value does not fit the type; the message names both.
+    """
     text = value.strip() if isinstance(value, str) else None
     if kind == "STRING":
         if isinstance(value, str):
@@ -123,7 +127,9 @@ def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> dict[str, 
     missing = []
     for name, definition in params.items():
         if name in given:
-            resolved[name] = _convert(name, definition.get("parameterType", "STRING"), given[name])
+            resolved[name] = convert_argument(
+                name, definition.get("parameterType", "STRING"), given[name]
+            )
         elif "defaultValue" not in definition and not definition.get("isOptional", False):
             missing.append(name)
     missing += [n for n, d in artifacts.items() if not d.get("isOptional", False)]

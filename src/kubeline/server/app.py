@@ -9,9 +9,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from kubeline import __version__
 from kubeline.engine.runner import recover_orphans
@@ -20,11 +21,14 @@ from kubeline.server.errors import error_body, install_error_handlers
 from kubeline.server.manager import RunManager
 from kubeline.server.schedules import ScheduleLoop
 from kubeline.server.settings import ServerSettings
+from kubeline.server.web import TOKEN_COOKIE, install_web
 from kubeline.store import open_store
 
 __all__ = ["create_app"]
 
-_OPEN_PATHS = ("/healthz", "/apis/v2beta1/healthz")
+_OPEN_PATHS = ("/healthz", "/apis/v2beta1/healthz", "/login")
+_OPEN_PREFIXES = ("/kubeline/static/",)
+_API_PREFIXES = ("/apis/", "/kubeline/api/")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -65,12 +69,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
             request: Request, call_next: Callable[[Request], Awaitable[Response]]
         ) -> Response:
             given = request.headers.get("authorization", "")
-            if request.url.path in _OPEN_PATHS or hmac.compare_digest(given, expected):
+            # A browser cannot add the header to page loads: the login page stores the
+            # token in an HTTP-only cookie instead.
+            cookie = f"Bearer {request.cookies.get(TOKEN_COOKIE, '')}"
+            path = request.url.path
+            if (
+                path in _OPEN_PATHS
+                or path.startswith(_OPEN_PREFIXES)
+                or hmac.compare_digest(given, expected)
+                or hmac.compare_digest(cookie, expected)
+            ):
                 return await call_next(request)
+            if request.method == "GET" and not path.startswith(_API_PREFIXES):
+                return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
             return JSONResponse(
                 error_body(401, "Missing or wrong token: send 'Authorization: Bearer <token>'."),
                 status_code=401,
             )
 
     app.include_router(router)
+    install_web(app)
     return app

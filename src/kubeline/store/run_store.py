@@ -292,9 +292,17 @@ class RunStore:
         return self._get(artifacts, ArtifactRecord, artifact_id)
 
     def list_artifacts(
-        self, *, run_id: str | None = None, producer_task_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        producer_task_id: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        schema_title: str | None = None,
     ) -> list[ArtifactRecord]:
-        """Artifacts, filtered by the fields given, in the order they were made."""
+        """Artifacts, filtered by the fields given, in the order they were made.
+
+        ``run_ids`` keeps those of any of these runs (one query for a page of runs).
+        """
         query = sa.select(artifacts).order_by(
             artifacts.c.created_at.asc().nulls_last(),
             artifacts.c.output_name,
@@ -302,8 +310,12 @@ class RunStore:
         )
         if run_id is not None:
             query = query.where(artifacts.c.run_id == run_id)
+        if run_ids is not None:
+            query = query.where(artifacts.c.run_id.in_(list(run_ids)))
         if producer_task_id is not None:
             query = query.where(artifacts.c.producer_task_id == producer_task_id)
+        if schema_title is not None:
+            query = query.where(artifacts.c.schema_title == schema_title)
         return self._all(ArtifactRecord, query)
 
     def add_consumer(self, artifact_id: str, task_id: str, input_name: str) -> None:

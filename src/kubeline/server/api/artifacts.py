@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from kubeline.engine.artifacts import local_path
 from kubeline.server.api.common import require
@@ -50,6 +50,7 @@ def artifact_content(
     artifact_id: str,
     offset: int = 0,
     limit: int | None = None,
+    download: bool = False,
     store: RunStore = Depends(get_store),
     settings: ServerSettings = Depends(get_settings),
 ) -> Response:
@@ -67,6 +68,13 @@ def artifact_content(
             f"Artifact '{artifact_id}' has no file content (it may be a "
             "folder, or hold only metadata, like Metrics).",
         )
+    media_type = _MEDIA_TYPES.get(a.schema_title, "application/octet-stream")
+    # An artifact's HTML is the pipeline's, not ours: sandboxed (no scripts, no cookies,
+    # a unique origin) even when opened on its own, and never sniffed into something else.
+    safety = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+    if download:
+        filename = (a.name or a.output_name or artifact_id) + _SUFFIXES.get(a.schema_title, "")
+        return FileResponse(path, media_type=media_type, filename=filename, headers=safety)
     size = min(limit or settings.preview_bytes, settings.preview_bytes)
     with path.open("rb") as f:
         f.seek(max(0, offset))
@@ -74,9 +82,18 @@ def artifact_content(
     total = path.stat().st_size
     return Response(
         data,
-        media_type="application/octet-stream",
+        media_type=media_type,
         headers={
+            **safety,
             "X-Kubeline-Total-Size": str(total),
             "X-Kubeline-Truncated": "true" if offset + len(data) < total else "false",
         },
     )
+
+
+# How a browser should take an artifact's bytes, by its type.
+_MEDIA_TYPES = {
+    "system.HTML": "text/html; charset=utf-8",
+    "system.Markdown": "text/markdown; charset=utf-8",
+}
+_SUFFIXES = {"system.HTML": ".html", "system.Markdown": ".md"}

@@ -1,0 +1,225 @@
+"""One run: its graph (live while it runs), a panel per task (inputs, outputs, timing,
+attempts, artifact previews, its log), the run's parameters, outputs and visualizations.
+
+The page polls ``/runs/{id}/live`` while the run is going and swaps the graph; a task's log
+is followed through ``/kubeline/api/runs/{id}/tasks/{task}/log`` from an offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from kubeline.server.deps import get_settings, get_store
+from kubeline.server.settings import ServerSettings
+from kubeline.server.web.common import not_found
+from kubeline.server.web.graph import build_graph, render_svg
+from kubeline.server.web.previews import Preview, preview
+from kubeline.server.web.templating import FINAL_STATES, duration, render, state_word, templates
+from kubeline.store import ArtifactRecord, RunRecord, RunStore, TaskRecord
+
+router = APIRouter()
+
+#: Artifact types drawn in the run's "Visualizations" section, in this order.
+_VISUAL = ("system.Metrics", "system.ClassificationMetrics", "system.HTML", "system.Markdown")
+
+
+def _expanded(text: str | None) -> set[str] | None:
+    """``a,b`` -> {a, b}; absent -> None (the graph chooses what to expand)."""
+    if text is None:
+        return None
+    return {part for part in text.split(",") if part}
+
+
+def _content_url(artifact: ArtifactRecord) -> str:
+    return f"/kubeline/api/artifacts/{artifact.artifact_id}/content"
+
+
+def _preview(artifact: ArtifactRecord, settings: ServerSettings) -> Preview:
+    return preview(
+        artifact,
+        home=settings.home,
+        content_url=_content_url(artifact),
+        download_url=_content_url(artifact) + "?download=true",
+        max_bytes=settings.preview_bytes,
+    )
+
+
+def _graph(run: RunRecord, tasks: list[TaskRecord], expanded: set[str] | None) -> Any:
+    return render_svg(build_graph(run.spec, tasks, expanded=expanded))
+
+
+def _task_paths(tasks: list[TaskRecord]) -> dict[str, TaskRecord]:
+    return {t.path: t for t in tasks}
+
+
+def _visualizations(
+    artifacts: list[ArtifactRecord], tasks: dict[str, TaskRecord], settings: ServerSettings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Previews of the run's visual artifacts: (the run's own, those of loop iterations)."""
+    by_id = {t.task_id: t for t in tasks.values()}
+    main, looped = [], []
+    order = {title: i for i, title in enumerate(_VISUAL)}
+    chosen = [a for a in artifacts if a.schema_title in order]
+    chosen.sort(key=lambda a: (order[a.schema_title], a.created_at is None, a.created_at))
+    for artifact in chosen:
+        task = by_id.get(artifact.producer_task_id)
+        path = task.path if task else ""
+        item = {"artifact": artifact, "task": task, "preview": _preview(artifact, settings)}
+        (looped if "/iteration-" in f"/{path}" else main).append(item)
+    return main, looped
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse, name="web-run")
+def run_page(
+    request: Request,
+    run_id: str,
+    task: str | None = None,
+    expanded: str | None = None,
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> HTMLResponse:
+    if run_id in ("new", "compare"):
+        return not_found(request, "Run", run_id)
+    run = store.get_run(run_id)
+    if run is None:
+        return not_found(request, "Run", run_id)
+    tasks = store.list_tasks(run_id)
+    paths = _task_paths(tasks)
+    artifacts = store.list_artifacts(run_id=run_id)
+    main, looped = _visualizations(artifacts, paths, settings)
+    experiment = store.get_experiment(run.experiment_id) if run.experiment_id else None
+    version = (
+        store.get_pipeline_version(run.pipeline_version_id) if run.pipeline_version_id else None
+    )
+    panel = _panel_context(run, task, paths, store, settings) if task else None
+    defaults = {
+        name: d.get("defaultValue")
+        for name, d in run.spec.get("root", {})
+        .get("inputDefinitions", {})
+        .get("parameters", {})
+        .items()
+        if "defaultValue" in d
+    }
+    return render(
+        request,
+        "run.html",
+        {
+            "nav": "runs",
+            "run": run,
+            "tasks": tasks,
+            "graph": _graph(run, tasks, _expanded(expanded)),
+            "expanded": expanded,
+            "visuals": main,
+            "looped_visuals": looped,
+            "artifacts": artifacts,
+            "producers": {t.task_id: t for t in tasks},
+            "experiment": experiment,
+            "version": version,
+            "panel": panel,
+            "arguments": run.arguments,
+            "defaults": {k: v for k, v in defaults.items() if k not in run.arguments},
+            "outputs": _plain_outputs(run.outputs),
+            "finished": run.state in FINAL_STATES,
+            "counts": _counts(tasks),
+        },
+    )
+
+
+def _plain_outputs(outputs: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
+    """(name, value, artifact id or None): an artifact output shows its id as a link."""
+    rows = []
+    for name, value in (outputs or {}).items():
+        if isinstance(value, dict) and "artifact_id" in value:
+            rows.append((name, value.get("uri", ""), value.get("artifact_id")))
+        else:
+            rows.append((name, value, None))
+    return rows
+
+
+def _counts(tasks: list[TaskRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in tasks:
+        if t.kind in ("executor", "importer"):
+            key = "CACHED" if t.cache_hit else t.state
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@router.get("/runs/{run_id}/live", name="web-run-live")
+def run_live(
+    run_id: str,
+    expanded: str | None = None,
+    store: RunStore = Depends(get_store),
+) -> JSONResponse:
+    """What changes while a run goes: its state, duration and graph."""
+    run = store.get_run(run_id)
+    if run is None:
+        return JSONResponse({"error": f"Run '{run_id}' not found."}, status_code=404)
+    tasks = store.list_tasks(run_id)
+    return JSONResponse(
+        {
+            "state": run.state,
+            "state_word": state_word(run.state),
+            "finished": run.state in FINAL_STATES,
+            "duration": duration(run.started_at, run.finished_at),
+            "error": run.error or "",
+            "graph": str(_graph(run, tasks, _expanded(expanded))),
+            "counts": _counts(tasks),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _panel_context(
+    run: RunRecord,
+    path: str,
+    paths: dict[str, TaskRecord],
+    store: RunStore,
+    settings: ServerSettings,
+) -> dict[str, Any]:
+    task = paths.get(path)
+    if task is None:
+        return {"run": run, "path": path, "task": None}
+    inputs = task.inputs or {}
+    outputs = task.outputs or {}
+    input_artifacts = []
+    for name, ids in (inputs.get("artifact_ids") or {}).items():
+        for artifact_id in ids:
+            artifact = store.get_artifact(str(artifact_id))
+            if artifact is not None:
+                input_artifacts.append((name, artifact))
+    produced = store.list_artifacts(producer_task_id=task.task_id)
+    by_id = {t.task_id: t for t in paths.values()}
+    return {
+        "run": run,
+        "path": path,
+        "task": task,
+        "input_parameters": sorted((inputs.get("parameters") or {}).items()),
+        "output_parameters": sorted((outputs.get("parameters") or {}).items()),
+        "input_artifacts": [
+            (name, artifact, by_id.get(artifact.producer_task_id))
+            for name, artifact in input_artifacts
+        ],
+        "output_artifacts": [(a, _preview(a, settings)) for a in produced],
+        "final": task.state in FINAL_STATES or task.state == "CACHED",
+        "log_url": f"/kubeline/api/runs/{run.run_id}/tasks/{task.task_id}/log",
+    }
+
+
+@router.get("/runs/{run_id}/task", response_class=HTMLResponse, name="web-run-task")
+def task_panel(
+    request: Request,
+    run_id: str,
+    path: str,
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> HTMLResponse:
+    """The task panel alone, for the page's script to put beside the graph."""
+    run = store.get_run(run_id)
+    if run is None:
+        return HTMLResponse(f"<p>Run '{run_id}' not found.</p>", status_code=404)
+    context = _panel_context(run, path, _task_paths(store.list_tasks(run_id)), store, settings)
+    return templates.TemplateResponse(request, "task_panel.html", {"panel": context})

@@ -1,0 +1,487 @@
+// kubeline's pages work as plain HTML; this script adds what needs a browser: uploads with
+// inline errors, bulk actions, the live graph, the task panel and following a task's log.
+// Actions go through the same REST API kfp.Client uses.
+"use strict";
+
+(function () {
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+  const FINAL = ["SUCCEEDED", "FAILED", "SKIPPED", "CANCELED", "CACHED"];
+
+  function toast(message) {
+    const box = $("#toast");
+    if (!box) return;
+    box.textContent = message;
+    box.classList.add("shown");
+    window.setTimeout(() => box.classList.remove("shown"), 4000);
+  }
+
+  // The message of a KFP-shaped error body, or the HTTP status.
+  async function problem(response) {
+    try {
+      const body = await response.json();
+      return body.message || body.error || body.detail || response.statusText;
+    } catch (_) {
+      return `${response.status} ${response.statusText}`;
+    }
+  }
+
+  function showError(element, message) {
+    if (!element) return;
+    element.textContent = message;
+    element.hidden = !message;
+  }
+
+  async function api(method, url, body) {
+    const options = { method, headers: {} };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, options);
+    if (!response.ok) throw new Error(await problem(response));
+    return response.status === 204 ? {} : response.json().catch(() => ({}));
+  }
+
+  // ---- uploads: a pipeline, or a new version of one ------------------------------------
+  function setUpUpload(form) {
+    const error = $(".form-error", form);
+    const file = $("input[type=file]", form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showError(error, "");
+      if (!file.files.length) {
+        showError(error, "Choose a compiled pipeline file (.yaml, .yml or .json) first.");
+        file.focus();
+        return;
+      }
+      const data = new FormData();
+      data.append("uploadfile", file.files[0]);
+      const params = new URLSearchParams();
+      const name = $("input[name=name]", form);
+      const description = $("input[name=description]", form);
+      if (name && name.value.trim()) params.set("name", name.value.trim());
+      if (description && description.value.trim()) params.set("description", description.value.trim());
+      let url = "/apis/v2beta1/pipelines/upload";
+      if (form.dataset.upload === "version") {
+        url = "/apis/v2beta1/pipelines/upload_version";
+        params.set("pipelineid", form.dataset.pipelineId);
+      }
+      const button = $("button[type=submit]", form);
+      button.disabled = true;
+      try {
+        const response = await fetch(`${url}?${params}`, { method: "POST", body: data });
+        if (!response.ok) {
+          showError(error, await problem(response));
+          return;
+        }
+        const body = await response.json();
+        const pipelineId = body.pipeline_id || form.dataset.pipelineId;
+        const version = body.pipeline_version_id ? `?version=${body.pipeline_version_id}` : "";
+        window.location.assign(`/pipelines/${pipelineId}${version}`);
+      } catch (err) {
+        showError(error, `The upload did not reach the server: ${err.message}`);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    // Drag and drop: the whole form takes the file.
+    ["dragenter", "dragover"].forEach((type) =>
+      form.addEventListener(type, (event) => {
+        event.preventDefault();
+        form.classList.add("dragging");
+      })
+    );
+    ["dragleave", "drop"].forEach((type) =>
+      form.addEventListener(type, () => form.classList.remove("dragging"))
+    );
+    form.addEventListener("drop", (event) => {
+      event.preventDefault();
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      file.files = event.dataTransfer.files;
+      form.requestSubmit();
+    });
+  }
+
+  // ---- selects that reload their form ---------------------------------------------------
+  function setUpAutosubmit(select) {
+    select.addEventListener("change", () => {
+      if (select.id === "pick-pipeline") {
+        const version = $("#pick-version");
+        if (version) version.disabled = true; // a new pipeline: its latest version
+      }
+      select.form.submit();
+    });
+  }
+
+  // ---- JSON fields: checked as the reader types ------------------------------------------
+  function jsonProblem(area) {
+    const text = area.value.trim();
+    if (!text) return "";
+    try {
+      const value = JSON.parse(text);
+      const wantList = area.dataset.json === "list";
+      if (wantList && !Array.isArray(value)) return "Expects a JSON list, e.g. [1, 2].";
+      if (!wantList && (value === null || typeof value !== "object" || Array.isArray(value)))
+        return 'Expects a JSON object, e.g. {"key": 1}.';
+      return "";
+    } catch (err) {
+      return `Not valid JSON: ${err.message}`;
+    }
+  }
+
+  function checkJson(area) {
+    const message = jsonProblem(area);
+    const error = document.getElementById(`${area.id}-error`);
+    area.setAttribute("aria-invalid", message ? "true" : "false");
+    if (error) showError(error, message);
+    return !message;
+  }
+
+  function setUpRunForm(form) {
+    const areas = $$("textarea[data-json]", form);
+    areas.forEach((area) => area.addEventListener("input", () => checkJson(area)));
+    form.addEventListener("submit", (event) => {
+      const bad = areas.filter((area) => !checkJson(area));
+      if (bad.length) {
+        event.preventDefault();
+        bad[0].focus();
+      }
+    });
+  }
+
+  // ---- the runs list: selection and bulk actions ------------------------------------------
+  function setUpRunsList() {
+    const table = $("#runs-table");
+    const bar = $("#bulk");
+    if (!table || !bar) return;
+    const boxes = $$(".select-run", table);
+    const all = $("#select-all");
+    const count = $("#bulk-count");
+    const chosen = () => boxes.filter((box) => box.checked).map((box) => box.value);
+    const refresh = () => {
+      const ids = chosen();
+      count.textContent = ids.length ? `${ids.length} selected` : "No run selected";
+      $$("button[data-bulk]", bar).forEach((button) => {
+        button.disabled = button.dataset.bulk === "compare" ? ids.length < 2 : !ids.length;
+      });
+      if (all) all.checked = ids.length === boxes.length && boxes.length > 0;
+    };
+    boxes.forEach((box) => box.addEventListener("change", refresh));
+    if (all)
+      all.addEventListener("change", () => {
+        boxes.forEach((box) => (box.checked = all.checked));
+        refresh();
+      });
+    $$("button[data-bulk]", bar).forEach((button) =>
+      button.addEventListener("click", async () => {
+        const ids = chosen();
+        const action = button.dataset.bulk;
+        if (action === "compare") {
+          window.location.assign(`/runs/compare?ids=${ids.map(encodeURIComponent).join(",")}`);
+          return;
+        }
+        const failures = [];
+        for (const id of ids) {
+          try {
+            await api("POST", `/apis/v2beta1/runs/${encodeURIComponent(id)}:${action}`);
+          } catch (err) {
+            failures.push(`${id.slice(0, 8)}: ${err.message}`);
+          }
+        }
+        if (failures.length) {
+          toast(failures.join(" · "));
+          window.setTimeout(() => window.location.reload(), 2500);
+        } else {
+          window.location.reload();
+        }
+      })
+    );
+    refresh();
+  }
+
+  // ---- one run: actions, live graph, task panel, log ----------------------------------------
+  function setUpRun() {
+    const head = $("#run-head");
+    const graph = $("#graph");
+    if (!head || !graph) return;
+    const runId = head.dataset.runId;
+
+    $$("button[data-run-action]").forEach((button) =>
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          await api("POST", `/apis/v2beta1/runs/${encodeURIComponent(runId)}:${button.dataset.runAction}`);
+          window.location.reload();
+        } catch (err) {
+          toast(err.message);
+          button.disabled = false;
+        }
+      })
+    );
+
+    let expanded = graph.dataset.expanded !== undefined ? new Set(graph.dataset.expanded.split(",").filter(Boolean)) : null;
+    const currentExpanded = () =>
+      new Set($$("[data-toggle][aria-expanded=true]", graph).map((el) => el.dataset.toggle));
+
+    async function refreshGraph() {
+      const params = new URLSearchParams();
+      if (expanded !== null) params.set("expanded", Array.from(expanded).join(","));
+      const response = await fetch(`${graph.dataset.liveUrl}?${params}`, { cache: "no-store" });
+      if (!response.ok) return null;
+      const live = await response.json();
+      const focused = document.activeElement && graph.contains(document.activeElement)
+        ? document.activeElement.dataset.path || document.activeElement.dataset.toggle
+        : null;
+      graph.innerHTML = live.graph;
+      markSelected();
+      if (focused) {
+        const again = $$("[data-path],[data-toggle]", graph).find(
+          (el) => (el.dataset.path || el.dataset.toggle) === focused
+        );
+        if (again) again.focus();
+      }
+      return live;
+    }
+
+    function toggle(path) {
+      if (expanded === null) expanded = currentExpanded();
+      if (expanded.has(path)) expanded.delete(path);
+      else expanded.add(path);
+      const url = new URL(window.location.href);
+      url.searchParams.set("expanded", Array.from(expanded).join(","));
+      window.history.replaceState(null, "", url);
+      refreshGraph();
+    }
+
+    const panel = $("#task-panel");
+    let selected = new URL(window.location.href).searchParams.get("task");
+
+    function markSelected() {
+      $$(".node.selected", graph).forEach((node) => node.classList.remove("selected"));
+      if (!selected) return;
+      const node = $$(".node[data-path]", graph).find((el) => el.dataset.path === selected);
+      if (node) node.classList.add("selected");
+    }
+
+    async function openTask(path, focusPanel) {
+      selected = path;
+      markSelected();
+      const url = new URL(window.location.href);
+      url.searchParams.set("task", path);
+      window.history.replaceState(null, "", url);
+      const response = await fetch(`${graph.dataset.panelUrl}?path=${encodeURIComponent(path)}`, { cache: "no-store" });
+      panel.innerHTML = response.ok ? await response.text() : `<p>${response.status}: could not load this task.</p>`;
+      setUpPanel();
+      if (focusPanel) {
+        panel.focus();
+        panel.scrollIntoView({ block: "nearest" });
+      }
+    }
+
+    function closePanel() {
+      selected = null;
+      markSelected();
+      const url = new URL(window.location.href);
+      url.searchParams.delete("task");
+      window.history.replaceState(null, "", url);
+      panel.innerHTML = '<p class="muted">No task selected. Select a task in the graph.</p>';
+    }
+
+    function activate(target) {
+      const toggler = target.closest("[data-toggle]");
+      if (toggler) {
+        toggle(toggler.dataset.toggle);
+        return;
+      }
+      const node = target.closest(".node[data-path]");
+      if (node) openTask(node.dataset.path, false);
+    }
+
+    graph.addEventListener("click", (event) => activate(event.target));
+    graph.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      if (!event.target.closest("[data-toggle],.node[data-path]")) return;
+      event.preventDefault();
+      activate(event.target);
+    });
+    document.addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-task-link]");
+      if (link) {
+        event.preventDefault();
+        openTask(link.dataset.taskLink, true);
+        return;
+      }
+      if (event.target.closest("[data-close-panel]")) closePanel();
+    });
+
+    let logTimer = null;
+    function setUpPanel() {
+      if (logTimer) window.clearTimeout(logTimer);
+      const log = $("#task-log", panel);
+      if (!log) return;
+      let offset = 0;
+      const decoder = new TextDecoder();
+      const follow = async () => {
+        let final = true;
+        try {
+          const response = await fetch(`${log.dataset.logUrl}?offset=${offset}`, { cache: "no-store" });
+          if (!response.ok) {
+            log.textContent += `\n[${await problem(response)}]`;
+            return;
+          }
+          const chunk = new Uint8Array(await response.arrayBuffer());
+          offset = Number(response.headers.get("X-Kubeline-Next-Offset") || offset + chunk.length);
+          final = FINAL.includes(response.headers.get("X-Kubeline-Task-State"));
+          const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+          if (chunk.length) log.textContent += decoder.decode(chunk, { stream: true });
+          if (atBottom) log.scrollTop = log.scrollHeight;
+          const more = offset < Number(response.headers.get("X-Kubeline-Total-Size") || 0);
+          if (!log.textContent && final) log.textContent = "(this task wrote nothing to its log)";
+          if (more || !final) logTimer = window.setTimeout(follow, more ? 0 : 1000);
+        } catch (err) {
+          log.textContent += `\n[the log could not be read: ${err.message}]`;
+        }
+      };
+      follow();
+    }
+    setUpPanel();
+    markSelected();
+
+    if (head.dataset.finished !== "true") {
+      const tick = async () => {
+        const live = await refreshGraph().catch(() => null);
+        if (live && live.finished) {
+          window.location.reload(); // outputs, visualizations and artifacts are now known
+          return;
+        }
+        if (live) {
+          $("#run-duration").textContent = live.duration;
+          const badge = $("#run-state .badge");
+          if (badge) {
+            badge.className = `badge state-${live.state.toLowerCase()}`;
+            badge.textContent = live.state_word;
+          }
+        }
+        window.setTimeout(tick, 1000);
+      };
+      window.setTimeout(tick, 1000);
+    }
+  }
+
+  // ---- the pipeline page: fold and unfold groups ---------------------------------------------
+  function setUpPipelineGraph() {
+    const graph = $("#graph");
+    if (!graph || graph.dataset.liveUrl) return;
+    const toggle = (target) => {
+      const toggler = target.closest("[data-toggle]");
+      if (!toggler) return;
+      const open = new Set($$("[data-toggle][aria-expanded=true]", graph).map((el) => el.dataset.toggle));
+      const path = toggler.dataset.toggle;
+      if (open.has(path)) open.delete(path);
+      else open.add(path);
+      const url = new URL(window.location.href);
+      url.searchParams.set("expanded", Array.from(open).join(","));
+      window.location.assign(url);
+    };
+    graph.addEventListener("click", (event) => toggle(event.target));
+    graph.addEventListener("keydown", (event) => {
+      if ((event.key === "Enter" || event.key === " ") && event.target.closest("[data-toggle]")) {
+        event.preventDefault();
+        toggle(event.target);
+      }
+    });
+  }
+
+  // ---- experiments and recurring runs --------------------------------------------------------
+  function setUpExperimentForm(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $("#experiment-error");
+      showError(error, "");
+      try {
+        await api("POST", "/apis/v2beta1/experiments", {
+          display_name: form.display_name.value.trim(),
+          description: form.description.value.trim(),
+        });
+        window.location.reload();
+      } catch (err) {
+        showError(error, err.message);
+      }
+    });
+  }
+
+  function setUpRecurringForm(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $("#recurring-error");
+      showError(error, "");
+      let parameters;
+      try {
+        parameters = JSON.parse(form.parameters.value.trim() || "{}");
+        if (parameters === null || typeof parameters !== "object" || Array.isArray(parameters))
+          throw new Error('expects a JSON object, e.g. {"seed": 1}');
+      } catch (err) {
+        showError(error, `Parameters: ${err.message}`);
+        form.parameters.focus();
+        return;
+      }
+      const [pipelineId, versionId] = form.pipeline.value.split("|");
+      const schedule = form.schedule.value.trim();
+      const trigger =
+        form.kind.value === "cron"
+          ? { cron_schedule: { cron: schedule } }
+          : { periodic_schedule: { interval_second: Number(schedule) } };
+      if (form.kind.value !== "cron" && !(Number(schedule) > 0)) {
+        showError(error, "Every: give a number of seconds greater than 0, or choose cron.");
+        form.schedule.focus();
+        return;
+      }
+      try {
+        await api("POST", "/apis/v2beta1/recurringruns", {
+          display_name: form.display_name.value.trim(),
+          pipeline_version_reference: { pipeline_id: pipelineId, pipeline_version_id: versionId },
+          experiment_id: form.experiment_id.value,
+          runtime_config: { parameters },
+          trigger,
+          max_concurrency: Number(form.max_concurrency.value || 1),
+        });
+        window.location.reload();
+      } catch (err) {
+        showError(error, err.message);
+      }
+    });
+  }
+
+  function setUpApiButtons() {
+    $$("button[data-api-post],button[data-api-delete]").forEach((button) =>
+      button.addEventListener("click", async () => {
+        if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        try {
+          if (button.dataset.apiPost) await api("POST", button.dataset.apiPost);
+          else await api("DELETE", button.dataset.apiDelete);
+          window.location.reload();
+        } catch (err) {
+          toast(err.message);
+          button.disabled = false;
+        }
+      })
+    );
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $$("form[data-upload]").forEach(setUpUpload);
+    $$("select[data-autosubmit]").forEach(setUpAutosubmit);
+    const runForm = $("#run-form");
+    if (runForm) setUpRunForm(runForm);
+    const experimentForm = $("#experiment-form");
+    if (experimentForm) setUpExperimentForm(experimentForm);
+    const recurringForm = $("#recurring-form");
+    if (recurringForm) setUpRecurringForm(recurringForm);
+    setUpApiButtons();
+    setUpRunsList();
+    setUpRun();
+    setUpPipelineGraph();
+  });
+})();

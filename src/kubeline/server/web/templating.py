@@ -1,0 +1,119 @@
+"""The Jinja2 environment every page renders with, and the filters its templates use.
+
+Filters turn stored values into what a reader wants to see (``1.2 s``, ``3 min ago``,
+``0.9737``); they never raise on odd values, since a page must render whatever a run holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from kubeline import __version__
+
+__all__ = ["STATIC_DIR", "duration", "format_value", "render", "templates", "when"]
+
+_HERE = Path(__file__).parent
+STATIC_DIR = _HERE / "static"
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+
+#: Words for states, as a newcomer reads them.
+STATE_WORDS = {
+    "PENDING": "pending",
+    "RUNNING": "running",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "SKIPPED": "skipped",
+    "CANCELING": "canceling",
+    "CANCELED": "canceled",
+    "CACHED": "cached",
+}
+FINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
+
+
+def duration(start: datetime | None, end: datetime | None = None) -> str:
+    """``1.2 s``, ``3 min 4 s``, ``2 h 5 min``; running ones are measured up to now."""
+    if start is None:
+        return ""
+    seconds = ((end or datetime.now(timezone.utc)) - _aware(start)).total_seconds()
+    return seconds_text(seconds)
+
+
+def seconds_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def when(moment: datetime | None) -> str:
+    """An absolute UTC time a reader can compare across rows: ``2026-11-28 18:34:35``."""
+    if moment is None:
+        return ""
+    return _aware(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso(moment: datetime | None) -> str:
+    return "" if moment is None else _aware(moment).isoformat()
+
+
+def format_value(value: Any) -> str:
+    """A parameter or metric value, short: 4 significant digits, whole floats as ints."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def state_word(state: str | None) -> str:
+    return STATE_WORDS.get(state or "", (state or "not started").lower())
+
+
+def short_id(identifier: str | None) -> str:
+    return (identifier or "")[:8]
+
+
+templates.env.filters.update(
+    duration=duration,
+    seconds=seconds_text,
+    when=when,
+    iso=iso,
+    value=format_value,
+    state_word=state_word,
+    short_id=short_id,
+)
+templates.env.globals.update(version=__version__, FINAL_STATES=FINAL_STATES)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page template; ``nav`` in the context marks the current menu entry."""
+    return templates.TemplateResponse(
+        request, name, {"request": request, **(context or {})}, status_code=status_code
+    )
