@@ -126,6 +126,7 @@ def run_next_steps(result: RunResult) -> list[str]:
     lines = [
         f"{'Run folder:':<13} {result.root}",
         f"{'Details:':<13} kubeline runs show {result.run_id}",
+        f"{'In a browser:':<13} kubeline ui, then open /runs/{result.run_id}",
     ]
     for label, task, output in (
         ("Data profile", "explore", "report"),
