@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeline.engine import RunResult, run_pipeline
+from kubeline.engine import RunResult, kubeline_home, run_pipeline
 from kubeline.pipelines.compile import compile_to_spec
+from kubeline.store import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,17 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
     result = run_pipeline(spec, {})
     assert result.state == "SUCCEEDED", result.error
     assert result.outputs["accuracy"] >= 0.95
-    assert result.outputs["decision"].startswith("registered breast-cancer-classifier version")
+    assert result.outputs["decision"].startswith("registered breast-cancer-classifier")
+    with open_store(kubeline_home()) as store:
+        (version,) = store.list_model_versions("breast-cancer-classifier")
+        assert version.version == 1 and version.run_id == result.run_id
+        assert version.framework == "sklearn" and version.signature["features"][0] == "mean radius"
+        assert version.signature["classes"] == ["benign", "malignant"]
+        assert version.metrics["accuracy"] == result.outputs["accuracy"]
+        assert version.card_uri.endswith("card") and version.digest
+        # The same model again (the cached re-run) is the same version, not a new one.
+        assert run_pipeline(spec, {}).state == "SUCCEEDED"
+        assert [v.version for v in store.list_model_versions("breast-cancer-classifier")] == [1]
     metrics = result.outputs["metrics"]["metadata"]
     assert {
         "accuracy",

@@ -39,6 +39,7 @@ from kubeline.engine.leaf import (
     read_outputs,
 )
 from kubeline.engine.platform import local_environment
+from kubeline.engine.registration import model_version_from, wants_registration
 from kubeline.engine.results import TaskEvent
 from kubeline.engine.workers import JobResult, WorkerPool
 from kubeline.errors import KubelineError
@@ -625,7 +626,8 @@ class Scheduler:
             name: [self._record_artifact(node, name, r) for r in arts]
             for name, arts in refs.items()
         }
-        self._finish(node, SUCCEEDED)
+        if self._register_models(node):
+            self._finish(node, SUCCEEDED)
         return True
 
     def _start_executor(self, node: Node) -> None:
@@ -662,6 +664,8 @@ class Scheduler:
                 name: [self._record_artifact(node, name, r) for r in refs]
                 for name, refs in arts.items()
             }
+            if not self._register_models(node):
+                return
             self._store_cache(node)
             self._finish(node, SUCCEEDED)
             return
@@ -735,7 +739,6 @@ class Scheduler:
                     self.store.add_consumer(ref.artifact_id, node.task_id, name)
 
     @staticmethod
-    @staticmethod
     def _io(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
         return {
             "parameters": params,
@@ -767,6 +770,22 @@ class Scheduler:
             )
         )
         return ref
+
+    def _register_models(self, node: Node) -> bool:
+        """Record the Model outputs that ask to be registered; False (and the task failed)
+        when one cannot be."""
+        for refs in node.arts_out.values():
+            for ref in refs:
+                if not wants_registration(ref):
+                    continue
+                try:
+                    self.store.register_model_version(
+                        model_version_from(ref, run_id=self.run_id, task_id=node.task_id)
+                    )
+                except Exception as exc:  # noqa: BLE001 - the task fails, not the engine
+                    self._fail(node, f"could not register the model: {exc}")
+                    return False
+        return True
 
     def _fail(self, node: Node, error: str) -> None:
         self._finish(node, FAILED, error)

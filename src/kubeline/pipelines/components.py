@@ -339,14 +339,18 @@ def register_model(
         {
             **model.metadata,
             "name": name,
-            "version": version,
+            # kubeline's registry records a Model output that says register_as (locally,
+            # as version 1, 2, ...); on a cluster this metadata lands in KFP's store.
+            "register_as": name,
+            "content_id": version,
             "metrics": scores,
             "data_digest": model_card.data_digest,
             "lineage": lineage,
             "libraries": library_versions(),
+            "card_uri": card.uri,
         }
     )
-    return f"registered {name} version {version}"
+    return f"registered {name} (content {version})"
 
 
 @_component

@@ -11,6 +11,9 @@ __all__ = [
     "ArtifactRecord",
     "CacheRecord",
     "ExperimentRecord",
+    "ModelAliasRecord",
+    "ModelRecord",
+    "ModelVersionRecord",
     "PipelineRecord",
     "PipelineVersionRecord",
     "RecurringRunRecord",
@@ -169,3 +172,50 @@ class RecurringRunRecord:
     last_fired_at: datetime | None = None
     next_fire_at: datetime | None = None
     cache_enabled: bool = True
+
+
+@dataclass
+class ModelRecord:
+    """A registered model: a name that versions accumulate under."""
+
+    name: str
+    created_at: datetime
+    description: str = ""
+
+
+@dataclass
+class ModelVersionRecord:
+    """One version of a registered model, numbered 1, 2, ... per name, with its lineage.
+
+    ``signature`` holds ``features`` (names, in order), ``types`` (their dtypes), and for a
+    classifier ``classes``; ``digest`` is the sha256 of the model's content, so registering
+    the same model twice gives the same version.
+    """
+
+    name: str
+    version: int
+    created_at: datetime
+    uri: str
+    digest: str | None = None
+    framework: str = ""
+    libraries: dict[str, Any] = field(default_factory=dict)
+    signature: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    data_digest: str = ""
+    run_id: str | None = None
+    task_id: str | None = None
+    artifact_id: str | None = None
+    card_uri: str = ""
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelAliasRecord:
+    """A movable name for one version of a model (``production``, ``staging``...)."""
+
+    name: str
+    alias: str
+    version: int
+    updated_at: datetime

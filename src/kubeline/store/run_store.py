@@ -31,6 +31,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from kubeline.store.model_registry import ModelRegistryStore
 from kubeline.store.records import (
     ArtifactRecord,
     CacheRecord,
@@ -98,7 +99,7 @@ class DuplicateError(ValueError):
     """A record's id, or its name where names are unique, is taken (KFP's ALREADY_EXISTS)."""
 
 
-class RunStore:
+class RunStore(ModelRegistryStore):
     """Runs, tasks, artifacts, cache entries, pipelines and their versions, experiments and
     recurring runs, read and written as plain records.
 

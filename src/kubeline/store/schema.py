@@ -24,6 +24,9 @@ __all__ = [
     "cache_entries",
     "experiments",
     "metadata",
+    "model_aliases",
+    "model_versions",
+    "models",
     "pipeline_versions",
     "pipelines",
     "recurring_runs",
@@ -233,4 +236,46 @@ recurring_runs = sa.Table(
     sa.Column("cache_enabled", sa.Boolean, nullable=False),
     # The scheduler's question: which enabled schedules are due?
     sa.Index("ix_recurring_runs_enabled_next_fire_at", "enabled", "next_fire_at"),
+)
+
+# The model registry: named models, their numbered versions, and movable aliases
+# (production, staging...). A version keeps its lineage (run, task, artifact) as plain ids,
+# not foreign keys: deleting a run must not delete the model it produced.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("description", sa.Text, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("name", sa.String, _cascade("models.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("digest", sa.String),
+    sa.Column("framework", sa.String, nullable=False),
+    sa.Column("libraries", sa.JSON, nullable=False),
+    sa.Column("signature", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("data_digest", sa.String, nullable=False),
+    sa.Column("run_id", sa.String, index=True),
+    sa.Column("task_id", sa.String),
+    sa.Column("artifact_id", sa.String),
+    sa.Column("card_uri", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+)
+
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("name", sa.String, _cascade("models.name"), primary_key=True),
+    sa.Column("alias", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
