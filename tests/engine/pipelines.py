@@ -4,7 +4,7 @@ No ``from __future__ import annotations``: KFP reads the real annotation objects
 """
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Output
+from kfp.dsl import Dataset, Input, Model, Output
 
 IMAGE = "python:3.11"
 
@@ -131,3 +131,23 @@ def import_lazily(module: str, after: bool) -> bool:
 def lazy_imports(module: str = "xml.dom.minidom") -> bool:
     first = import_lazily(module=module, after=False)
     return import_lazily(module=module, after=first.output).output
+
+
+@dsl.component(base_image=IMAGE, packages_to_install=["scikit-learn"])
+def fit_iris(model: Output[Model], register_as: str):
+    """Fits a small classifier; asks to be registered when ``register_as`` is set."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True).frame
+    features = frame.drop(columns="target")
+    joblib.dump(LogisticRegression(max_iter=500).fit(features, frame["target"]), model.path)
+    model.metadata["framework"] = "sklearn"
+    if register_as:
+        model.metadata["register_as"] = register_as
+
+
+@dsl.pipeline(name="fit-iris")
+def fit_iris_pipeline(register_as: str = ""):
+    fit_iris(register_as=register_as)

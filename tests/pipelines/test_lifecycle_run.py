@@ -37,7 +37,8 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
         assert version.framework == "sklearn" and version.signature["features"][0] == "mean radius"
         assert version.signature["classes"] == ["benign", "malignant"]
         assert version.metrics["accuracy"] == result.outputs["accuracy"]
-        assert version.card_uri.endswith("card") and version.digest
+        assert version.digest and Path(version.uri).is_relative_to(kubeline_home() / "models")
+        assert "breast-cancer-classifier" in Path(version.card_uri).read_text()
         # The same model again (the cached re-run) is the same version, not a new one.
         assert run_pipeline(spec, {}).state == "SUCCEEDED"
         assert [v.version for v in store.list_model_versions("breast-cancer-classifier")] == [1]

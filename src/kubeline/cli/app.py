@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import sys
 import traceback
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.exceptions import TyperException
 
 from kubeline import __version__
+from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
 from kubeline.errors import KubelineError, UserError
 
 __all__ = ["app", "main"]
@@ -34,23 +33,10 @@ app = typer.Typer(
 _state = {"verbose": False}
 
 
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+_stderr = stderr
+_stdout = stdout
 
 
-def _stdout() -> Console:
-    return Console(highlight=False)
-
-
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-OutputOption = Annotated[
-    OutputFormat,
-    typer.Option("--output", help="text for people, json for programs (one document)."),
-]
 PipelineArg = Annotated[
     str,
     typer.Argument(
@@ -180,7 +166,7 @@ def run_command(
         if output is OutputFormat.text:
             out = _stdout()
             out.print(run_table(result))
-            for line in run_next_steps(result):
+            for line in run_next_steps(result, _registered(result.run_id)):
                 out.print(line, soft_wrap=True)
         return
     failed = result.failed_task
@@ -369,14 +355,13 @@ runs_app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 
 
-def _store() -> Any:
-    from kubeline.engine import kubeline_home
-    from kubeline.engine.runner import recover_orphans
-    from kubeline.store import open_store
+_store = open_cli_store
 
-    store = open_store(kubeline_home())
-    recover_orphans(store)
-    return store
+
+def _registered(run_id: str) -> list[tuple[str, int]]:
+    """(name, version) of the models a run registered."""
+    with contextlib.closing(_store()) as store:
+        return [(v.name, v.version) for v in store.model_versions_of_run(run_id)]
 
 
 def _find_run(store: Any, ref: str) -> Any:
@@ -506,6 +491,16 @@ def runs_logs(
             sys.stdout.write(f"==> {t.path} ({t.state}) <==\n")
         sys.stdout.write(text(t.log_path or ""))
         sys.stdout.flush()
+
+
+def _add_command_modules() -> None:
+    from kubeline.cli import models
+
+    app.add_typer(models.models_app, name="models")
+    app.command("serve")(models.serve_command)
+
+
+_add_command_modules()
 
 
 def main(argv: list[str] | None = None) -> int:

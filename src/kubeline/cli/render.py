@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,9 @@ def _find(result: RunResult, task: str, output: str) -> Path | None:
     return None
 
 
-def run_next_steps(result: RunResult) -> list[str]:
-    """Where to look next, for a newcomer: reports, card and logs of this run."""
+def run_next_steps(result: RunResult, registered: Sequence[tuple[str, int]] = ()) -> list[str]:
+    """Where to look next, for a newcomer: reports, card and logs of this run, and the
+    registered model with how to serve it."""
     lines = [
         f"{'Run folder:':<13} {result.root}",
         f"{'Details:':<13} kubeline runs show {result.run_id}",
@@ -139,6 +141,11 @@ def run_next_steps(result: RunResult) -> list[str]:
         path = _find(result, task, output)
         if path is not None:
             lines.append(f"{label + ':':<13} {path}")
+    for name, version in registered:
+        lines.append(
+            f"{'Registered:':<13} {name} version {version} "
+            f"(kubeline models show {name}:{version}; kubeline serve {name}:{version})"
+        )
     return lines
 
 

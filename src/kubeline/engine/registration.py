@@ -11,14 +11,16 @@ metadata lands in KFP's metadata store, so the pipeline runs unchanged there.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-from typing import Any
+import shutil
+import uuid
+from dataclasses import replace
+from pathlib import Path
 
-from kubeline.engine.artifacts import ArtifactRef
+from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.store import ModelVersionRecord
+from kubeline.store.model_registry import version_from_metadata
 
-__all__ = ["REGISTER_KEY", "model_version_from", "wants_registration"]
+__all__ = ["REGISTER_KEY", "keep_copy", "model_version_from", "wants_registration"]
 
 REGISTER_KEY = "register_as"
 _MODEL = "system.Model"
@@ -28,45 +30,52 @@ def wants_registration(ref: ArtifactRef) -> bool:
     return ref.schema_title == _MODEL and bool(str(ref.metadata.get(REGISTER_KEY) or "").strip())
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    """A dict from metadata that may hold one as JSON text (KFP stores what it is given)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return {}
-    return dict(value) if isinstance(value, dict) else {}
-
-
 def model_version_from(
     ref: ArtifactRef, *, run_id: str | None, task_id: str | None
 ) -> ModelVersionRecord:
     """The registry version a Model artifact describes (its number is set by the store)."""
-    meta = ref.metadata
-    signature = {
-        "features": list(meta.get("features") or []),
-        "types": list(meta.get("feature_types") or []),
-        "classes": list(meta.get("classes") or []),
-        "target": meta.get("target"),
-    }
-    parameters = _dict(meta.get("params"))
-    if meta.get("family"):
-        parameters = {"family": meta["family"], **parameters}
-    return ModelVersionRecord(
-        name=str(meta[REGISTER_KEY]).strip(),
-        version=0,
-        created_at=datetime.now(timezone.utc),
+    return version_from_metadata(
+        ref.metadata,
+        name=str(ref.metadata[REGISTER_KEY]),
         uri=ref.uri,
         digest=ref.digest,
-        framework=str(meta.get("framework") or ""),
-        libraries=_dict(meta.get("libraries")),
-        signature=signature,
-        metrics=_dict(meta.get("metrics")),
-        parameters=parameters,
-        data_digest=str(meta.get("data_digest") or ""),
+        artifact_id=ref.artifact_id,
         run_id=run_id,
         task_id=task_id,
-        artifact_id=ref.artifact_id,
-        card_uri=str(meta.get("card_uri") or ""),
-        metadata=dict(meta),
+    )
+
+
+def keep_copy(version: ModelVersionRecord, models_root: Path) -> ModelVersionRecord:
+    """The version with its model copied to ``models_root/NAME/DIGEST/`` (content-addressed,
+    so registering the same model twice copies it once): a registered model outlives the
+    run folder it came from, which a user may delete."""
+    source = local_path(version.uri)
+    if source is None or not source.exists() or not version.digest:
+        return version  # remote, or nothing to copy: the version keeps pointing at it
+    folder = models_root / version.name / version.digest[:16]
+    target = folder / source.name
+    if not target.exists():
+        staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
+        staging.mkdir(parents=True)
+        try:
+            copy = staging / source.name
+            if source.is_dir():
+                shutil.copytree(source, copy)
+            else:
+                shutil.copy2(source, copy)
+            card = local_path(version.card_uri) if version.card_uri else None
+            if card is not None and card.is_file():
+                shutil.copy2(card, staging / "card.md")
+            try:
+                staging.rename(folder)  # atomic: never a half-copied model
+            except OSError:
+                if not target.exists():  # not merely a concurrent twin that won
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    card_copy = folder / "card.md"
+    return replace(
+        version,
+        uri=str(target),
+        card_uri=str(card_copy) if card_copy.is_file() else version.card_uri,
     )

@@ -173,6 +173,7 @@ def execute_run(
         on_event=on_event,
         allow_installs=allow_installs,
         install_venv=_venv_installer(home) if allow_installs else None,
+        models_root=home / "models",
     )
     if control is not None:
         control.attach(scheduler)

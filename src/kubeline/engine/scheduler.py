@@ -39,7 +39,7 @@ from kubeline.engine.leaf import (
     read_outputs,
 )
 from kubeline.engine.platform import local_environment
-from kubeline.engine.registration import model_version_from, wants_registration
+from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
 from kubeline.engine.results import TaskEvent
 from kubeline.engine.workers import JobResult, WorkerPool
 from kubeline.errors import KubelineError
@@ -142,8 +142,10 @@ class Scheduler:
         on_event: Callable[[TaskEvent], None] | None = None,
         allow_installs: bool = False,
         install_venv: Callable[[list[str]], str] | None = None,
+        models_root: Path | None = None,
     ) -> None:
         self.run_id = run_id
+        self.models_root = models_root
         self.spec = spec
         self.store = store
         self.pool = pool
@@ -779,9 +781,10 @@ class Scheduler:
                 if not wants_registration(ref):
                     continue
                 try:
-                    self.store.register_model_version(
-                        model_version_from(ref, run_id=self.run_id, task_id=node.task_id)
-                    )
+                    version = model_version_from(ref, run_id=self.run_id, task_id=node.task_id)
+                    if self.models_root is not None:
+                        version = keep_copy(version, self.models_root)
+                    self.store.register_model_version(version)
                 except Exception as exc:  # noqa: BLE001 - the task fails, not the engine
                     self._fail(node, f"could not register the model: {exc}")
                     return False

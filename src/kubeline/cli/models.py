@@ -1,0 +1,279 @@
+"""``kubeline models ...`` (the registry) and ``kubeline serve`` (the model server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
+from kubeline.errors import ConfigError
+
+__all__ = ["models_app", "serve_command"]
+
+models_app = typer.Typer(
+    help="The model registry: every registered model version with its lineage.",
+    no_args_is_help=True,
+)
+
+_HEADLINE = ("accuracy", "roc_auc", "f1", "r2", "rmse")
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    for name in _HEADLINE:
+        if isinstance(metrics.get(name), (int, float)):
+            return f"{name} {metrics[name]:.4g}"
+    return ""
+
+
+def version_json(version: Any, aliases: list[str]) -> dict[str, Any]:
+    """A version as programs read it (``--output json`` and the REST API)."""
+    return {
+        "name": version.name,
+        "version": version.version,
+        "aliases": aliases,
+        "created_at": version.created_at.isoformat(),
+        "uri": version.uri,
+        "digest": version.digest,
+        "framework": version.framework,
+        "libraries": version.libraries,
+        "signature": version.signature,
+        "metrics": version.metrics,
+        "parameters": version.parameters,
+        "data_digest": version.data_digest,
+        "run_id": version.run_id,
+        "task_id": version.task_id,
+        "artifact_id": version.artifact_id,
+        "card_uri": version.card_uri,
+    }
+
+
+def _aliases_by_version(store: Any, name: str) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for alias in store.model_aliases(name):
+        found.setdefault(alias.version, []).append(alias.alias)
+    return found
+
+
+@models_app.command("list")
+def models_list(output: OutputOption = OutputFormat.text) -> None:
+    """List registered models with their newest version and aliases."""
+    from kubeline.cli.render import print_json
+
+    store = open_cli_store()
+    rows = []
+    for model in store.list_models():
+        versions = store.list_model_versions(model.name)
+        aliases = {a.alias: a.version for a in store.model_aliases(model.name)}
+        rows.append((model, versions, aliases))
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "models": [
+                    {
+                        "name": m.name,
+                        "versions": len(v),
+                        "latest": v[0].version if v else None,
+                        "aliases": a,
+                        "latest_metrics": v[0].metrics if v else {},
+                    }
+                    for m, v, a in rows
+                ]
+            }
+        )
+        return
+    if not rows:
+        stderr().print(
+            "No models yet. A lifecycle run registers one ('kubeline run'); "
+            "'kubeline models register ARTIFACT --name NAME' adds any other."
+        )
+        return
+    table = Table(title="Registered models")
+    for column in ("model", "versions", "latest", "aliases", "latest metric", "created"):
+        table.add_column(column)
+    for model, versions, aliases in rows:
+        latest = versions[0] if versions else None
+        table.add_row(
+            model.name,
+            str(len(versions)),
+            str(latest.version) if latest else "",
+            ", ".join(f"{k}→{v}" for k, v in sorted(aliases.items())),
+            _headline(latest.metrics) if latest else "",
+            model.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    stdout().print(table)
+
+
+@models_app.command("show")
+def models_show(
+    reference: Annotated[str, typer.Argument(help="NAME, NAME:VERSION or NAME@ALIAS.")],
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """One model version: signature, metrics, parameters, lineage, card."""
+    from kubeline.cli.render import print_json
+    from kubeline.serving.registry import resolve
+
+    store = open_cli_store()
+    version = resolve(store, reference)
+    aliases = _aliases_by_version(store, version.name)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                **version_json(version, aliases.get(version.version, [])),
+                "versions": [
+                    {"version": v.version, "aliases": aliases.get(v.version, [])}
+                    for v in store.list_model_versions(version.name)
+                ],
+            }
+        )
+        return
+    out = stdout()
+    table = Table(title=f"{version.name} version {version.version}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    features = version.signature.get("features") or []
+    classes = version.signature.get("classes") or []
+    shown = ", ".join(map(str, features[:6])) + (
+        f", … ({len(features)} in all)" if len(features) > 6 else ""
+    )
+    rows = [
+        ("aliases", ", ".join(aliases.get(version.version, [])) or "none"),
+        ("created", version.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("framework", version.framework),
+        ("model file", version.uri),
+        ("content digest", (version.digest or "")[:16]),
+        ("input features", shown or "unknown"),
+        ("classes", ", ".join(map(str, classes)) or "none (a regressor?)"),
+        ("parameters", ", ".join(f"{k}={v}" for k, v in version.parameters.items()) or "none"),
+        ("data digest", version.data_digest[:16] or "unknown"),
+        ("produced by run", version.run_id or "none (registered from a file)"),
+        ("model card", version.card_uri or "none"),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in version.libraries.items())),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    for name, value in sorted(version.metrics.items()):
+        table.add_row(f"  {name}", f"{value:.4g}" if isinstance(value, float) else str(value))
+    out.print(table)
+    if version.run_id:
+        out.print(f"Lineage: kubeline runs show {version.run_id}")
+    out.print(f"Serve it: kubeline serve {version.name}:{version.version}")
+
+
+@models_app.command("promote")
+def models_promote(
+    reference: Annotated[str, typer.Argument(help="NAME:VERSION to point the alias at.")],
+    alias: Annotated[str, typer.Argument(help="The alias, e.g. production or staging.")],
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """Point an alias (production, staging...) at a version, moving it if it was elsewhere."""
+    import re
+
+    from kubeline.cli.render import print_json
+    from kubeline.serving.registry import resolve
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", alias) or alias.isdigit():
+        raise ConfigError(
+            f"'{alias}' cannot be an alias: use letters, digits, '-' and '_', starting with a "
+            "letter (e.g. production)."
+        )
+    store = open_cli_store()
+    version = resolve(store, reference)
+    before = {a.alias: a.version for a in store.model_aliases(version.name)}.get(alias)
+    store.set_model_alias(version.name, alias, version.version)
+    if output is OutputFormat.json:
+        print_json(
+            {"name": version.name, "alias": alias, "version": version.version, "was": before}
+        )
+        return
+    moved = f" (was version {before})" if before not in (None, version.version) else ""
+    stdout().print(f"{version.name}@{alias} -> version {version.version}{moved}")
+
+
+@models_app.command("register")
+def models_register(
+    artifact: Annotated[
+        str, typer.Argument(help="A Model artifact's id (from a run), or a model file path.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="The model name (default: what the artifact asks for).")
+    ] = None,
+    output: OutputOption = OutputFormat.text,
+) -> None:
+    """Register a Model artifact of any run, or a saved model file, as a new version."""
+    from kubeline.cli.render import print_json
+    from kubeline.engine import kubeline_home
+    from kubeline.serving.registry import register_artifact, register_file
+
+    store = open_cli_store()
+    kept = kubeline_home() / "models"
+    path = Path(artifact).expanduser()
+    if store.get_artifact(artifact) is None and (path.exists() or "/" in artifact):
+        if not name:
+            raise ConfigError("Name the model to register the file under: --name NAME.")
+        version, new = register_file(store, path, name, models_root=kept)
+    else:
+        version, new = register_artifact(store, artifact, name, models_root=kept)
+    if output is OutputFormat.json:
+        print_json({**version_json(version, []), "new": new})
+        return
+    if new:
+        stdout().print(f"Registered {version.name} version {version.version}.")
+    else:
+        stdout().print(
+            f"{version.name} version {version.version} already holds this model; "
+            "nothing new was registered."
+        )
+
+
+def serve_command(
+    models: Annotated[
+        list[str],
+        typer.Argument(help="Models to serve: NAME, NAME:VERSION or NAME@ALIAS (several ok)."),
+    ],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes (default: one per core).")
+    ] = None,
+) -> None:
+    """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
+    import os
+
+    from kubeline.engine.artifacts import local_path
+    from kubeline.serving.registry import model_file, resolve
+
+    store = open_cli_store()
+    versions = [resolve(store, reference) for reference in models]  # every name checked first
+    from kubeline.serving import ModelEntry, ServeConfig, run_server
+
+    entries = []
+    for version in versions:
+        path = local_path(version.uri)
+        if path is None:
+            raise ConfigError(f"{version.name}:{version.version} is not on this machine.")
+        signature = version.signature
+        entries.append(
+            ModelEntry(
+                name=version.name,
+                version=str(version.version),
+                path=str(model_file(path)),
+                framework=version.framework or "sklearn",
+                feature_names=list(signature.get("features") or []),
+                feature_types=list(signature.get("types") or []),
+                classes=list(signature.get("classes") or []),
+                metadata={"run_id": version.run_id, "digest": version.digest},
+            )
+        )
+    config = ServeConfig(models=entries, workers=workers or max(1, os.cpu_count() or 1))
+    err = stderr()
+    base = f"http://{host}:{port}"
+    for entry in entries:
+        err.print(
+            f"{entry.name} version {entry.version}: {base}/v1/models/{entry.name}:predict "
+            f"(V1), {base}/v2/models/{entry.name}/versions/{entry.version}/infer (V2)"
+        )
+    err.print(f"Metrics at {base}/metrics. Ctrl-C stops the server.")
+    run_server(config, host=host, port=port)

@@ -1,0 +1,132 @@
+"""The registry's tables in a real SQLite store: numbering, dedup by content, aliases."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from kubeline.store import ModelVersionRecord, RunStore, open_store, schema
+from kubeline.store.model_registry import version_from_metadata
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return open_store(tmp_path)
+
+
+def version(name: str = "m", digest: str | None = "d1", **fields: object) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        name=name,
+        version=0,
+        created_at=datetime.now(timezone.utc),
+        uri=f"/models/{digest}",
+        digest=digest,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "record"),
+    [
+        (schema.models, "ModelRecord"),
+        (schema.model_versions, "ModelVersionRecord"),
+        (schema.model_aliases, "ModelAliasRecord"),
+    ],
+)
+def test_columns_match_record_fields(table: object, record: str) -> None:
+    import kubeline.store
+
+    fields = dataclasses.fields(getattr(kubeline.store, record))
+    assert [c.name for c in table.columns] == [f.name for f in fields]  # type: ignore[attr-defined]
+
+
+def test_versions_are_numbered_per_name_and_the_model_is_made(store: RunStore) -> None:
+    first, new = store.register_model_version(version(digest="a"))
+    second, _ = store.register_model_version(version(digest="b"))
+    other, _ = store.register_model_version(version(name="n", digest="a"))
+    assert (first.version, second.version, other.version) == (1, 2, 1)
+    assert new
+    assert [m.name for m in store.list_models()] == ["m", "n"]
+    assert [v.version for v in store.list_model_versions("m")] == [2, 1]  # newest first
+
+
+def test_the_same_content_is_the_same_version(store: RunStore) -> None:
+    first, _ = store.register_model_version(version(digest="same"))
+    again, new = store.register_model_version(version(digest="same", run_id="later"))
+    assert not new and again.version == first.version and again.run_id is None
+    assert len(store.list_model_versions("m")) == 1
+
+
+def test_concurrent_registrations_get_distinct_numbers(store: RunStore) -> None:
+    numbers: list[int] = []
+    lock = threading.Lock()
+
+    def register(i: int) -> None:
+        record, _ = store.register_model_version(version(digest=f"d{i}"))
+        with lock:
+            numbers.append(record.version)
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(numbers) == list(range(1, 9))
+
+
+def test_aliases_move_and_must_name_a_version(store: RunStore) -> None:
+    store.register_model_version(version(digest="a"))
+    store.register_model_version(version(digest="b"))
+    store.set_model_alias("m", "production", 1)
+    store.set_model_alias("m", "production", 2)
+    store.set_model_alias("m", "staging", 1)
+    assert {(a.alias, a.version) for a in store.model_aliases("m")} == {
+        ("production", 2),
+        ("staging", 1),
+    }
+    with pytest.raises(ValueError, match="no version 7"):
+        store.set_model_alias("m", "production", 7)
+    assert store.delete_model_alias("m", "staging")
+    assert not store.delete_model_alias("m", "staging")
+
+
+def test_deleting_a_model_removes_its_versions_and_aliases(store: RunStore) -> None:
+    store.register_model_version(version(digest="a"))
+    store.set_model_alias("m", "production", 1)
+    assert store.delete_model("m")
+    assert store.list_model_versions("m") == [] and store.model_aliases("m") == []
+
+
+def test_metadata_fills_the_version() -> None:
+    record = version_from_metadata(
+        {
+            "framework": "sklearn",
+            "features": ["a", "b"],
+            "feature_types": ["float64", "int64"],
+            "classes": ["no", "yes"],
+            "target": "y",
+            "metrics": {"accuracy": 0.9},
+            "params": '{"C": 1.0}',
+            "family": "svm",
+            "libraries": {"scikit-learn": "1.9"},
+            "data_digest": "dd",
+            "card_uri": "/card",
+        },
+        name=" m ",
+        uri="/model",
+        digest="x",
+        run_id="r",
+    )
+    assert record.name == "m"
+    assert record.signature == {
+        "features": ["a", "b"],
+        "types": ["float64", "int64"],
+        "classes": ["no", "yes"],
+        "target": "y",
+    }
+    assert record.parameters == {"family": "svm", "C": 1.0}
+    assert record.metrics == {"accuracy": 0.9} and record.card_uri == "/card"
