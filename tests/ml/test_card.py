@@ -35,7 +35,7 @@ def _card(**overrides: object) -> ModelCard:
 
 def test_markdown_states_the_facts() -> None:
     text = _card().to_markdown()
-    assert text.startswith("# Model card: cancer-classifier (version 7)\n")
+    assert text.startswith("# Model card: cancer-classifier (content 7)\n")
     assert "A **random_forest** classifier predicting `target` from 2 input columns." in text
     assert "- Source: `breast_cancer`" in text
     assert f"`{'ab' * 32}`" in text

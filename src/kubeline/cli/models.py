@@ -28,28 +28,6 @@ def _headline(metrics: dict[str, Any]) -> str:
     return ""
 
 
-def version_json(version: Any, aliases: list[str]) -> dict[str, Any]:
-    """A version as programs read it (``--output json`` and the REST API)."""
-    return {
-        "name": version.name,
-        "version": version.version,
-        "aliases": aliases,
-        "created_at": version.created_at.isoformat(),
-        "uri": version.uri,
-        "digest": version.digest,
-        "framework": version.framework,
-        "libraries": version.libraries,
-        "signature": version.signature,
-        "metrics": version.metrics,
-        "parameters": version.parameters,
-        "data_digest": version.data_digest,
-        "run_id": version.run_id,
-        "task_id": version.task_id,
-        "artifact_id": version.artifact_id,
-        "card_uri": version.card_uri,
-    }
-
-
 def _aliases_by_version(store: Any, name: str) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for alias in store.model_aliases(name):
@@ -113,7 +91,7 @@ def models_show(
 ) -> None:
     """One model version: signature, metrics, parameters, lineage, card."""
     from kubeline.cli.render import print_json
-    from kubeline.serving.registry import resolve
+    from kubeline.serving.registry import resolve, version_dict
 
     store = open_cli_store()
     version = resolve(store, reference)
@@ -121,7 +99,7 @@ def models_show(
     if output is OutputFormat.json:
         print_json(
             {
-                **version_json(version, aliases.get(version.version, [])),
+                **version_dict(version, aliases.get(version.version, [])),
                 "versions": [
                     {"version": v.version, "aliases": aliases.get(v.version, [])}
                     for v in store.list_model_versions(version.name)
@@ -205,7 +183,7 @@ def models_register(
     """Register a Model artifact of any run, or a saved model file, as a new version."""
     from kubeline.cli.render import print_json
     from kubeline.engine import kubeline_home
-    from kubeline.serving.registry import register_artifact, register_file
+    from kubeline.serving.registry import register_artifact, register_file, version_dict
 
     store = open_cli_store()
     kept = kubeline_home() / "models"
@@ -217,7 +195,7 @@ def models_register(
     else:
         version, new = register_artifact(store, artifact, name, models_root=kept)
     if output is OutputFormat.json:
-        print_json({**version_json(version, []), "new": new})
+        print_json({**version_dict(version, []), "new": new})
         return
     if new:
         stdout().print(f"Registered {version.name} version {version.version}.")

@@ -60,7 +60,7 @@ class ModelCard:
 
     def to_markdown(self) -> str:
         lines = [
-            f"# Model card: {self.name} (version {self.version})",
+            f"# Model card: {self.name} (content {self.version})",
             "",
             f"Created {self.created}. A **{self.family}** classifier predicting "
             f"`{self.target}` from {len(self.features)} input columns.",

@@ -23,6 +23,7 @@ __all__ = [
     "register_artifact",
     "register_file",
     "resolve",
+    "version_dict",
 ]
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -243,3 +244,25 @@ def register_file(
     the version outlives the file or run folder it came from.
     """
     return _register(store, {}, path.expanduser().resolve(), _check_name(name), models_root)
+
+
+def version_dict(version: ModelVersionRecord, aliases: list[str]) -> dict[str, Any]:
+    """A version as programs read it: ``--output json`` and the REST API."""
+    return {
+        "name": version.name,
+        "version": version.version,
+        "aliases": aliases,
+        "created_at": version.created_at.isoformat(),
+        "uri": version.uri,
+        "digest": version.digest,
+        "framework": version.framework,
+        "libraries": version.libraries,
+        "signature": version.signature,
+        "metrics": version.metrics,
+        "parameters": version.parameters,
+        "data_digest": version.data_digest,
+        "run_id": version.run_id,
+        "task_id": version.task_id,
+        "artifact_id": version.artifact_id,
+        "card_uri": version.card_uri,
+    }

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from kubeline.server.api import artifacts, experiments, health, logs, pipelines, recurring, runs
+from kubeline.server.api import (
+    artifacts,
+    experiments,
+    health,
+    logs,
+    models,
+    pipelines,
+    recurring,
+    runs,
+)
 
 __all__ = ["router"]
 
@@ -14,3 +23,4 @@ router.include_router(runs.router, prefix="/apis/v2beta1")
 router.include_router(recurring.router, prefix="/apis/v2beta1")
 router.include_router(artifacts.router)
 router.include_router(logs.router)
+router.include_router(models.router)

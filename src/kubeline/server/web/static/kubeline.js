@@ -453,6 +453,25 @@
     });
   }
 
+  function setUpAliasForm(form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $("#alias-error");
+      showError(error, "");
+      const alias = form.alias.value.trim();
+      try {
+        await api(
+          "PUT",
+          `/kubeline/api/models/${encodeURIComponent(form.dataset.model)}/aliases/${encodeURIComponent(alias)}`,
+          { version: Number(form.dataset.version) }
+        );
+        window.location.reload();
+      } catch (err) {
+        showError(error, err.message);
+      }
+    });
+  }
+
   function setUpApiButtons() {
     $$("button[data-api-post],button[data-api-delete]").forEach((button) =>
       button.addEventListener("click", async () => {
@@ -477,6 +496,8 @@
     if (runForm) setUpRunForm(runForm);
     const experimentForm = $("#experiment-form");
     if (experimentForm) setUpExperimentForm(experimentForm);
+    const aliasForm = $("#alias-form");
+    if (aliasForm) setUpAliasForm(aliasForm);
     const recurringForm = $("#recurring-form");
     if (recurringForm) setUpRecurringForm(recurringForm);
     setUpApiButtons();

@@ -1,0 +1,93 @@
+"""The model registry's pages: every model, and one model's versions side by side with
+their metrics, aliases and the runs that produced them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from kubeline.server.deps import get_settings, get_store
+from kubeline.server.settings import ServerSettings
+from kubeline.server.web.common import not_found
+from kubeline.server.web.templating import format_value, render
+from kubeline.store import RunStore
+
+router = APIRouter()
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_CARD_BYTES = 200_000
+
+
+@router.get("/models", response_class=HTMLResponse, name="web-models")
+def models_page(request: Request, store: RunStore = Depends(get_store)) -> HTMLResponse:
+    rows = []
+    for model in store.list_models():
+        versions = store.list_model_versions(model.name)
+        rows.append(
+            {
+                "model": model,
+                "versions": versions,
+                "latest": versions[0] if versions else None,
+                "aliases": store.model_aliases(model.name),
+            }
+        )
+    return render(request, "models.html", {"nav": "models", "rows": rows})
+
+
+def _card(path: str, home: Path) -> Markup | None:
+    """The model card, rendered (raw HTML in it escaped), when it is a readable file inside
+    kubeline's home: a card's path comes from artifact metadata, which anyone can write."""
+    if not path:
+        return None
+    file = Path(path)
+    try:
+        if not file.is_file() or not file.resolve().is_relative_to(home.resolve()):
+            return None
+        with file.open(encoding="utf-8", errors="replace") as f:
+            text = f.read(_CARD_BYTES)
+    except OSError:
+        return None
+    return Markup(_MARKDOWN.render(text))  # markdown-it escapes raw HTML (html=False)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse, name="web-model")
+def model_page(
+    request: Request,
+    name: str,
+    version: int | None = None,
+    store: RunStore = Depends(get_store),
+    settings: ServerSettings = Depends(get_settings),
+) -> HTMLResponse:
+    versions = store.list_model_versions(name)
+    if not versions:
+        return not_found(request, "Model", name)
+    aliases: dict[int, list[str]] = {}
+    for alias in store.model_aliases(name):
+        aliases.setdefault(alias.version, []).append(alias.alias)
+    chosen = next((v for v in versions if v.version == version), versions[0])
+    names: dict[str, None] = {}
+    for v in versions:
+        names.update(dict.fromkeys(k for k, x in v.metrics.items() if isinstance(x, (int, float))))
+    metric_rows = []
+    for metric in names:
+        cells = [format_value(v.metrics.get(metric, "")) for v in versions]
+        metric_rows.append({"name": metric, "cells": cells, "differs": len(set(cells)) > 1})
+    runs = {v.run_id: store.get_run(v.run_id) for v in versions if v.run_id}
+    return render(
+        request,
+        "model.html",
+        {
+            "nav": "models",
+            "name": name,
+            "versions": versions,
+            "aliases": aliases,
+            "chosen": chosen,
+            "metric_rows": metric_rows,
+            "runs": runs,
+            "card": _card(chosen.card_uri, settings.home),
+        },
+    )
