@@ -494,9 +494,10 @@ def runs_logs(
 
 
 def _add_command_modules() -> None:
-    from kubeline.cli import models
+    from kubeline.cli import cluster, models
 
     app.add_typer(models.models_app, name="models")
+    app.add_typer(cluster.cluster_app, name="cluster")
     app.command("serve")(models.serve_command)
 
 

@@ -12,7 +12,7 @@ from kubeline.server.deps import get_store
 from kubeline.server.web.charts import bar_chart_svg
 from kubeline.server.web.common import error_page
 from kubeline.server.web.metrics import headline_columns, metrics_of_runs
-from kubeline.server.web.templating import format_value, render
+from kubeline.server.web.templating import format_value, render, short_id
 from kubeline.store import RunRecord, RunStore
 
 router = APIRouter()
@@ -77,7 +77,7 @@ def compare_page(
     per_run = [metrics[r.run_id] for r in runs]
     names = headline_columns(metrics, limit=1000)
     metric = metric if metric in names else (names[0] if names else "")
-    labels = [f"{r.display_name or r.pipeline_name} ({r.run_id[:8]})" for r in runs]
+    labels = [f"{r.display_name or r.pipeline_name} ({short_id(r.run_id)})" for r in runs]
     chart = (
         bar_chart_svg(
             [(label, found.get(metric)) for label, found in zip(labels, per_run, strict=True)],

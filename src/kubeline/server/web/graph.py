@@ -792,9 +792,11 @@ def _render_node(node: Node, has_run: bool, out: list[str]) -> None:
         meta = _leaf_meta(node, has_run)
         words = _state_words(node, has_run)
         aria = escape(f"{node.label}, {words}" if words else node.label)
+        # Only a run's tasks open a panel; in a pipeline's graph a task is just a picture.
+        interactive = ' tabindex="0" role="button"' if has_run else ' role="img"'
         attrs = (
             f'<g class="{_classes(node, "node")}" data-path="{path}" data-task-id="{task_id}"'
-            f' tabindex="0" role="button" aria-label="{aria}"'
+            f'{interactive} aria-label="{aria}"'
         )
         _render_box(node, node.label, meta, _title(node, node.label), attrs, out)
         return

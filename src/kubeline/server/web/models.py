@@ -7,18 +7,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web.common import not_found
+from kubeline.server.web.previews import render_markdown
 from kubeline.server.web.templating import format_value, render
 from kubeline.store import RunStore
 
 router = APIRouter()
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _CARD_BYTES = 200_000
 
 
@@ -51,7 +50,7 @@ def _card(path: str, home: Path) -> Markup | None:
             text = f.read(_CARD_BYTES)
     except OSError:
         return None
-    return Markup(_MARKDOWN.render(text))  # markdown-it escapes raw HTML (html=False)
+    return Markup(render_markdown(text))  # raw HTML in the card comes out escaped
 
 
 @router.get("/models/{name}", response_class=HTMLResponse, name="web-model")

@@ -388,7 +388,7 @@ def _metrics(ctx: _Ctx) -> Preview:
     if not metadata:
         return _problem("metrics", "This Metrics artifact holds no values.")
     rows = []
-    for key, value in metadata.items():
+    for key, value in sorted(metadata.items()):  # the same order in every run
         numeric = _is_number(value)
         rows.append(
             Markup('<tr><th scope="row">{}</th><td{}>{}</td></tr>').format(
@@ -576,10 +576,20 @@ def _html(ctx: _Ctx) -> Preview:
 @functools.lru_cache(maxsize=1)
 def _markdown_renderer() -> Callable[[str], str]:
     """CommonMark plus tables, with raw HTML off: a report's ``<script>`` comes out as text."""
+    return render_markdown
+
+
+def render_markdown(text: str) -> str:
+    """Markdown for inside a page: raw HTML escaped, and headings moved two levels down
+    (a document's ``#`` becomes ``<h3>``), so the page's own outline stays whole."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    return md.render
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    return md.renderer.render(tokens, md.options, {})
 
 
 def _markdown(ctx: _Ctx) -> Preview:

@@ -86,8 +86,19 @@ def format_value(value: Any) -> str:
             return str(int(value))
         return f"{value:.4g}"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(_tidy(value), sort_keys=True)
     return str(value)
+
+
+def _tidy(value: Any) -> Any:
+    """Whole floats as ints, all the way down (KFP stores list defaults as doubles)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    return value
 
 
 def state_word(state: str | None) -> str:
@@ -95,7 +106,9 @@ def state_word(state: str | None) -> str:
 
 
 def short_id(identifier: str | None) -> str:
-    return (identifier or "")[:8]
+    """What tells runs apart: a run id is ``<pipeline>-<time>-<random>``, so its last part."""
+    text = identifier or ""
+    return text.rsplit("-", 1)[-1][:8] if "-" in text else text[:8]
 
 
 templates.env.filters.update(

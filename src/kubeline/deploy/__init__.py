@@ -1,0 +1,1 @@
+"""Taking kubeline pipelines and models off this machine: clusters, Vertex AI, KServe."""
