@@ -46,12 +46,17 @@ def ensure_venv(extras: str) -> Path:
     if not python.exists():
         _say(f"creating the virtual environment {VENV}")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    lock = ROOT / "requirements.txt"
+    inputs = (ROOT / "pyproject.toml").read_bytes() + (lock.read_bytes() if lock.exists() else b"")
+    wanted = hashlib.sha256(inputs + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
     _say(f"installing kubeline[{extras}] and its dependencies (first time: a few minutes)")
     _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(python, "-m", "pip", "install", "--quiet", "--editable", f".[{extras}]")
+    # The runtime dependencies at exactly the versions of requirements.txt (the container
+    # image's lock), so every machine, CI included, tests what the image will run.
+    constraints = ["--constraint", str(lock)] if lock.exists() else []
+    _run(python, "-m", "pip", "install", "--quiet", *constraints, "--editable", f".[{extras}]")
     STAMP.write_text(wanted)
     return python
 

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.exceptions import TyperException
 
 from kubeline import __version__
 from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
+from kubeline.cli.deploy import (
+    DryRunOption,
+    PipelineRootOption,
+    ProjectOption,
+    RegionOption,
+    ServiceAccountOption,
+    VertexOption,
+)
 from kubeline.errors import KubelineError, UserError
 
 __all__ = ["app", "main"]
@@ -278,9 +287,35 @@ def submit_command(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
     timeout: Annotated[int, typer.Option(help="Seconds to wait with --wait.")] = 3600,
     output: OutputOption = OutputFormat.text,
+    vertex: VertexOption = False,
+    project: ProjectOption = None,
+    region: RegionOption = None,
+    pipeline_root: PipelineRootOption = None,
+    service_account: ServiceAccountOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
-    """Upload and run a pipeline on any KFP-compatible host through kfp.Client."""
+    """Run a pipeline on any KFP-compatible host (kfp.Client), or on Vertex AI (--vertex)."""
     import tempfile
+
+    if vertex:
+        from kubeline.cli.deploy import vertex_submit
+
+        vertex_submit(
+            pipeline,
+            project=project,
+            region=region,
+            pipeline_root=pipeline_root,
+            param=param,
+            service_account=service_account,
+            run_name=run_name,
+            experiment=experiment,
+            dry_run=dry_run,
+            wait=wait,
+            output=output,
+        )
+        return
+    if dry_run or pipeline_root or service_account:
+        raise UserError("--pipeline-root, --service-account and --dry-run go with --vertex.")
 
     from kubeline.cli.render import print_json
     from kubeline.engine import parse_assignments, resolve_arguments
@@ -494,10 +529,11 @@ def runs_logs(
 
 
 def _add_command_modules() -> None:
-    from kubeline.cli import cluster, models
+    from kubeline.cli import cluster, deploy, models
 
     app.add_typer(models.models_app, name="models")
     app.add_typer(cluster.cluster_app, name="cluster")
+    app.add_typer(deploy.deploy_app, name="deploy")
     app.command("serve")(models.serve_command)
 
 
@@ -521,18 +557,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         if _state["verbose"]:
             err.print(traceback.format_exc(), markup=False)
-        err.print(f"[red]Error:[/] {exc}", soft_wrap=True)
+        err.print(f"[red]Error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except KubelineError as exc:
         if _state["verbose"]:
             err.print(traceback.format_exc(), markup=False)
-        err.print(f"[red]Failed:[/] {exc}", soft_wrap=True)
+        err.print(f"[red]Failed:[/] {escape(str(exc))}", soft_wrap=True)
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints, not crashes
         if _state["verbose"]:
             err.print(traceback.format_exc(), markup=False)
         err.print(
-            f"[red]Unexpected error:[/] {type(exc).__name__}: {exc}. "
+            f"[red]Unexpected error:[/] {type(exc).__name__}: {escape(str(exc))}. "
             "Run with --verbose to see the full traceback.",
             soft_wrap=True,
         )
