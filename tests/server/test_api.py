@@ -377,6 +377,27 @@ def test_kubeline_submit_against_the_server(
     assert run["state"] == "SUCCEEDED"
 
 
+@pytest.mark.parametrize("auth", ["--token", "--cookie"])
+def test_submit_authenticates_with_a_token_or_a_cookie(
+    auth: str, tmp_path: Path, kubeline_home: Path
+) -> None:
+    from tests.cli.test_cli import TINY
+
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY)
+    live = start_server(kubeline_home, token="s3cret")
+    try:
+        value = "s3cret" if auth == "--token" else "kubeline_token=s3cret"
+        args = ["submit", f"{source}:tiny", "--host", live.url, "-p", "x=1", "--output", "json"]
+        refused = run_cli(*args, auth, "wrong", home=kubeline_home)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        proc = run_cli(*args, auth, value, "--wait", home=kubeline_home)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["state"] == "SUCCEEDED"
+    finally:
+        live.stop()
+
+
 def test_submit_to_a_host_that_is_not_there_is_exit_2(kubeline_home: Path) -> None:
     proc = run_cli("submit", "--host", f"http://127.0.0.1:{free_port()}", home=kubeline_home)
     assert proc.returncode == 2

@@ -284,6 +284,13 @@ def submit_command(
     token: Annotated[
         str | None, typer.Option(envvar="KUBELINE_TOKEN", help="Bearer token for the host.")
     ] = None,
+    cookie: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KUBELINE_COOKIE",
+            help="Cookies for a KFP behind a login proxy (Kubeflow's Dex), as 'name=value'.",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
     timeout: Annotated[int, typer.Option(help="Seconds to wait with --wait.")] = 3600,
     output: OutputOption = OutputFormat.text,
@@ -328,7 +335,7 @@ def submit_command(
         )
     spec = _load(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
-    client = _kfp_client(host, token)
+    client = _kfp_client(host, token, cookie)
     # kfp.Client prints links on stdout; keep stdout for results (--output json).
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
         package = compile_pipeline(spec, Path(tmp) / "pipeline.yaml")
@@ -359,7 +366,7 @@ def submit_command(
         raise typer.Exit(1)
 
 
-def _kfp_client(host: str, token: str | None) -> Any:
+def _kfp_client(host: str, token: str | None, cookie: str | None = None) -> Any:
     import warnings
 
     import kfp
@@ -367,7 +374,7 @@ def _kfp_client(host: str, token: str | None) -> Any:
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore", FutureWarning)  # "needs KFP >= 2.0.0-beta.2"
-            return kfp.Client(host=host, existing_token=token)
+            return kfp.Client(host=host, existing_token=token, cookies=cookie)
     except Exception as exc:  # an unreachable host is the user's to fix
         raise UserError(f"Cannot reach a KFP API at {host}: {_api_message(exc)}") from exc
 
