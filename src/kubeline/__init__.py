@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "run"]
+__all__ = ["__version__", "get_model", "register_model", "run"]
 
 
 def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Any) -> Any:
@@ -31,6 +31,40 @@ def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Any) 
     from kubeline.engine import run_pipeline
 
     return run_pipeline(_spec_of(pipeline), arguments, **options)
+
+
+def register_model(artifact: str | os.PathLike[str], name: str | None = None) -> Any:
+    """Register a Model artifact (its id, from any run) or a saved model file as the next
+    version of ``name`` in the registry of ``$KUBELINE_HOME``; the same content again gives
+    the existing version. Returns the :class:`~kubeline.store.ModelVersionRecord`.
+
+    >>> kubeline.register_model("model.joblib", name="churn")  # doctest: +SKIP
+    """
+    from pathlib import Path
+
+    from kubeline.engine import kubeline_home
+    from kubeline.errors import ConfigError
+    from kubeline.serving.registry import register_artifact, register_file
+    from kubeline.store import open_store
+
+    kept = kubeline_home() / "models"
+    with open_store(kubeline_home()) as store:
+        if store.get_artifact(str(artifact)) is not None:
+            return register_artifact(store, str(artifact), name, models_root=kept)[0]
+        if not name:
+            raise ConfigError("Name the model to register the file under: name=...")
+        return register_file(store, Path(artifact), name, models_root=kept)[0]
+
+
+def get_model(reference: str) -> Any:
+    """The registered version ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` names, with its
+    signature, metrics and lineage (a :class:`~kubeline.store.ModelVersionRecord`)."""
+    from kubeline.engine import kubeline_home
+    from kubeline.serving.registry import resolve
+    from kubeline.store import open_store
+
+    with open_store(kubeline_home()) as store:
+        return resolve(store, reference)
 
 
 def _spec_of(pipeline: Any) -> dict[str, Any]:

@@ -90,3 +90,14 @@ def test_a_non_model_file_is_refused(tmp_path: Path, kubeline_home: Path) -> Non
     result = run_cli("models", "register", str(junk), "--name", "x", home=kubeline_home)
     assert result.returncode == 2 and "is not a model joblib can load" in result.stderr
     assert "No models yet" in run_cli("models", "list", home=kubeline_home).stderr
+
+
+def test_python_api_registers_and_finds_a_model(model_file: Path, kubeline_home: Path) -> None:
+    import kubeline
+
+    version = kubeline.register_model(model_file, name="iris")
+    assert version.version == 1 and version.signature["classes"] == [0, 1, 2]
+    found = kubeline.get_model("iris:1")
+    assert found.digest == version.digest
+    model = joblib.load(found.uri)  # the registry's own copy loads and predicts
+    assert list(model.predict(load_iris(as_frame=True).data[:2])) == [0, 0]
