@@ -13,19 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import typer
 import yaml
 
 from kubeline.cli import app as cli_app
-from kubeline.cli.common import OutputFormat, OutputOption
-from kubeline.cli.deploy import (  # module level: typer reads the annotations from here
-    DryRunOption,
-    PipelineRootOption,
-    ProjectOption,
-    RegionOption,
-    ServiceAccountOption,
-    VertexOption,
-)
 from kubeline.deploy.vertex import (
     GCP_EXTRA_HINT,
     build_pipeline_job,
@@ -329,59 +319,7 @@ def test_submit_without_the_sdk_says_how_to_install_it(
 # -- the CLI: `kubeline submit --vertex` -------------------------------------------------
 
 
-def _submit_app() -> typer.Typer:
-    """The CLI with `submit --vertex`: the real one once cli/app.py wires it in, else a
-    stand-in whose submit command holds exactly the code to add to submit_command."""
-    if "vertex" in inspect.signature(cli_app.submit_command).parameters:
-        return cli_app.app
-    stand_in = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
-
-    @stand_in.callback()
-    def _root() -> None:
-        pass
-
-    @stand_in.command("submit")
-    def submit_command(
-        pipeline: cli_app.PipelineArg = "lifecycle",
-        host: str = "",
-        param: list[str] | None = typer.Option(None, "-p", "--param"),  # noqa: B008
-        experiment: str = "Default",
-        run_name: str | None = None,
-        wait: bool = typer.Option(False, "--wait"),
-        output: OutputOption = OutputFormat.text,
-        vertex: VertexOption = False,
-        project: ProjectOption = None,
-        region: RegionOption = None,
-        pipeline_root: PipelineRootOption = None,
-        service_account: ServiceAccountOption = None,
-        dry_run: DryRunOption = False,
-    ) -> None:
-        if vertex:
-            from kubeline.cli.deploy import vertex_submit
-
-            vertex_submit(
-                pipeline,
-                project=project,
-                region=region,
-                pipeline_root=pipeline_root,
-                param=param,
-                service_account=service_account,
-                run_name=run_name,
-                experiment=experiment,
-                dry_run=dry_run,
-                wait=wait,
-                output=output,
-            )
-            return
-        if dry_run or pipeline_root or service_account:
-            raise UserError("--pipeline-root, --service-account and --dry-run go with --vertex.")
-        raise UserError("the stand-in only has --vertex")
-
-    return stand_in
-
-
 def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(cli_app, "app", _submit_app())
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
     monkeypatch.delenv("GOOGLE_CLOUD_REGION", raising=False)
     return cli_app.main(list(args))

@@ -3,9 +3,7 @@ thread), and clients for it: kfp.Client and httpx."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +13,7 @@ import pytest
 import uvicorn
 
 from kubeline.server import ServerSettings, create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import free_port, serve_in_thread
 
 
 @dataclass
@@ -43,17 +36,8 @@ class LiveServer:
 def start_server(home: Path, **options: object) -> LiveServer:
     port = free_port()
     settings = ServerSettings(home=home, port=port, schedule_interval_seconds=0.2, **options)  # type: ignore[arg-type]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:  # bounded wait for start-up
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the kubeline server did not start")
-        time.sleep(0.05)
-    return LiveServer(f"http://127.0.0.1:{port}", home, settings, server, thread)
+    url, server, thread = serve_in_thread(create_app(settings), port)
+    return LiveServer(url, home, settings, server, thread)
 
 
 @pytest.fixture
@@ -61,6 +45,12 @@ def live_server(kubeline_home: Path) -> Iterator[LiveServer]:
     server = start_server(kubeline_home)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.http() as client:
+        yield client
 
 
 @pytest.fixture

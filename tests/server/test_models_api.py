@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import joblib
-import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -17,20 +15,7 @@ from kubeline.pipelines.compile import compile_function
 from kubeline.serving.registry import register_file
 from kubeline.store import open_store
 from tests.engine import pipelines as p
-from tests.server.conftest import LiveServer, start_server
-
-
-@pytest.fixture
-def server(kubeline_home: Path) -> Iterator[LiveServer]:
-    live = start_server(kubeline_home)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.http() as client:
-        yield client
+from tests.server.conftest import LiveServer
 
 
 def fit(tmp_path: Path, c: float) -> Path:
@@ -41,8 +26,10 @@ def fit(tmp_path: Path, c: float) -> Path:
     return path
 
 
-def test_versions_aliases_and_pages(server: LiveServer, http: httpx.Client, tmp_path: Path) -> None:
-    with open_store(server.home) as store:
+def test_versions_aliases_and_pages(
+    live_server: LiveServer, http: httpx.Client, tmp_path: Path
+) -> None:
+    with open_store(live_server.home) as store:
         register_file(store, fit(tmp_path, 1.0), "iris")
         register_file(store, fit(tmp_path, 0.01), "iris")
     listed = http.get("/kubeline/api/models").json()["models"]
@@ -89,11 +76,11 @@ def test_register_an_artifact_over_rest(http: httpx.Client) -> None:
 
 
 def test_a_card_outside_home_is_never_shown(
-    server: LiveServer, http: httpx.Client, tmp_path: Path
+    live_server: LiveServer, http: httpx.Client, tmp_path: Path
 ) -> None:
     secret = tmp_path / "secret.md"
     secret.write_text("# top secret")
-    with open_store(server.home) as store:
+    with open_store(live_server.home) as store:
         version, _ = register_file(store, fit(tmp_path, 1.0), "iris")
         from dataclasses import replace
 

@@ -4,9 +4,7 @@ estimator that fails on purpose (importable by module path, so joblib can load i
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
 from dataclasses import dataclass
 
 import httpx
@@ -14,12 +12,7 @@ import numpy as np
 import uvicorn
 
 from kubeline.serving import ServeConfig, create_serving_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import serve_in_thread
 
 
 @dataclass
@@ -38,18 +31,8 @@ class LiveServer:
 
 
 def start_server(config: ServeConfig) -> LiveServer:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_serving_app(config), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:  # bounded wait for start-up
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the model server did not start")
-        time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", config, server, thread)
+    url, server, thread = serve_in_thread(create_serving_app(config))
+    return LiveServer(url, config, server, thread)
 
 
 class FailingClassifier:

@@ -17,8 +17,9 @@ import httpx
 import numpy as np
 
 from kubeline.serving import ServeConfig
+from tests.live import free_port
 from tests.serving.conftest import IRIS_ROWS, Models
-from tests.serving.helpers import free_port, metric_samples
+from tests.serving.helpers import metric_samples
 
 REPO = Path(__file__).resolve().parents[2]
 

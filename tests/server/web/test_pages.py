@@ -9,30 +9,15 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from kubeline.pipelines.compile import compile_function
 from tests.server.conftest import LiveServer, start_server
 from tests.server.web import pipelines as p
-
-
-@pytest.fixture
-def server(kubeline_home: Path) -> Iterator[LiveServer]:
-    live = start_server(kubeline_home)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.http() as client:
-        yield client
 
 
 def upload(http: httpx.Client, pipeline: Any, name: str) -> dict[str, Any]:
@@ -265,16 +250,16 @@ def test_pipeline_page_shows_graph_parameters_and_yaml_round_trips(
 
 
 def test_artifact_download_is_whole_and_html_is_sandboxed(
-    server: LiveServer, http: httpx.Client
+    live_server: LiveServer, http: httpx.Client
 ) -> None:
     from datetime import datetime, timezone
 
     from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, open_store
 
-    folder = server.home / "runs" / "r" / "tasks" / "t"
+    folder = live_server.home / "runs" / "r" / "tasks" / "t"
     folder.mkdir(parents=True)
     (folder / "report").write_text("<script>alert(1)</script>" + "x" * 2_000_000)
-    store = open_store(server.home)
+    store = open_store(live_server.home)
     now = datetime.now(timezone.utc)
     store.add_run(RunRecord(run_id="r", pipeline_name="p", state="SUCCEEDED", created_at=now))
     store.add_task(
@@ -294,7 +279,7 @@ def test_artifact_download_is_whole_and_html_is_sandboxed(
     shown = http.get("/kubeline/api/artifacts/a1/content")
     assert shown.headers["content-type"].startswith("text/html")
     assert shown.headers["content-security-policy"] == "sandbox"
-    assert len(shown.content) == server.settings.preview_bytes
+    assert len(shown.content) == live_server.settings.preview_bytes
     whole = http.get("/kubeline/api/artifacts/a1/content", params={"download": "true"})
     assert len(whole.content) == 2_000_000 + len("<script>alert(1)</script>")
     assert 'filename="report.html"' in whole.headers["content-disposition"]
