@@ -1,3 +1,4 @@
+// kubeline web UI script. Part of kubeline, Apache License 2.0 (see the package metadata).
 // kubeline's pages work as plain HTML; this script adds what needs a browser: uploads with
 // inline errors, bulk actions, the live graph, the task panel and following a task's log.
 // Actions go through the same REST API kfp.Client uses.
