@@ -45,7 +45,9 @@ def browser_missing() -> str:
     return ""
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is started, and later tests' asyncio.run() would find it there.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One Chromium for the whole session (start-up is the slow part); tests get fresh
     contexts."""
