@@ -87,9 +87,18 @@ INFERENCE_SERVICE_SUBSET: dict[str, Any] = {
                 "predictor": {
                     "type": "object",
                     "additionalProperties": False,
+                    # Either KServe's model runtime, or a custom serving container (whose
+                    # fields Kubernetes' own Container schema checks, through the Pod).
+                    "oneOf": [{"required": ["model"]}, {"required": ["containers"]}],
                     "properties": {
                         "minReplicas": {"type": "integer", "minimum": 0},
                         "maxReplicas": {"type": "integer", "minimum": 0},
+                        "containers": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 1,
+                            "items": {"type": "object", "required": ["name", "image"]},
+                        },
                         "model": {
                             "type": "object",
                             "required": ["modelFormat"],
@@ -148,13 +157,17 @@ def _pod_from(manifest: dict[str, Any]) -> dict[str, Any]:
     are validated through a Pod with the same values.
     """
     metadata = manifest["metadata"]
-    model = manifest["spec"]["predictor"]["model"]
-    container: dict[str, Any] = {
-        "name": "kserve-container",
-        "image": model.get("image", "kserve/sklearnserver:v0.15.0"),
-    }
-    if "resources" in model:
-        container["resources"] = model["resources"]
+    predictor = manifest["spec"]["predictor"]
+    if "containers" in predictor:
+        container: dict[str, Any] = dict(predictor["containers"][0])
+    else:
+        model = predictor["model"]
+        container = {
+            "name": "kserve-container",
+            "image": model.get("image", "kserve/sklearnserver:v0.15.0"),
+        }
+        if "resources" in model:
+            container["resources"] = model["resources"]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -177,7 +190,9 @@ def check_manifest(manifest: dict[str, Any]) -> None:
         assert _LABEL_VALUE.match(value), (key, value)
     from kubernetes.utils import parse_quantity as k8s_quantity
 
-    resources = manifest["spec"]["predictor"]["model"].get("resources", {})
+    predictor = manifest["spec"]["predictor"]
+    serving = predictor["containers"][0] if "containers" in predictor else predictor["model"]
+    resources = serving.get("resources", {})
     for kind in resources.values():
         for value in kind.values():
             assert k8s_quantity(value) > 0  # the Kubernetes client's own parser accepts it
@@ -546,3 +561,82 @@ def test_cli_options_match_the_function() -> None:
         if option in ("version", "resources"):
             continue
         assert option in cli, option
+
+
+# -- the kubeline runtime: kubeline serve in kubeline's image ---------------------------
+
+
+def test_a_model_made_with_kubeline_gets_the_kubeline_runtime() -> None:
+    version = _version(libraries={"kubeline": "0.1.0", "scikit-learn": "1.9.1"})
+    manifest = inference_service(version, storage_uri="gs://bucket/models/bcc/1")
+    check_manifest(manifest)
+    (container,) = manifest["spec"]["predictor"]["containers"]
+    assert "model" not in manifest["spec"]["predictor"]
+    assert container["name"] == "kserve-container"
+    assert container["command"] == ["kubeline"]
+    assert container["args"][:3] == ["serve", "--model-dir", "/mnt/models"]
+    assert {"name": "STORAGE_URI", "value": "gs://bucket/models/bcc/1"} in container["env"]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    forced = inference_service(version, storage_uri="gs://bucket/m", runtime="sklearn")
+    assert forced["spec"]["predictor"]["model"]["modelFormat"]["name"] == "sklearn"
+
+
+def test_the_kubeline_containers_command_serves_the_registered_model(
+    tmp_path: Path, kubeline_home: Path
+) -> None:
+    """Run the manifest's own command here, on a folder laid out as KServe's storage
+    initializer lays out /mnt/models: the registry's copy of a model and its card."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from kubeline.serving.registry import register_file
+    from kubeline.store import open_store
+    from tests.live import free_port
+
+    frame = load_iris(as_frame=True).frame
+    model = LogisticRegression(max_iter=500).fit(frame.drop(columns="target"), frame.target)
+    source = tmp_path / "fitted.joblib"
+    joblib.dump(model, source)
+    with open_store(kubeline_home) as store:
+        version, _ = register_file(store, source, "iris", models_root=kubeline_home / "models")
+    mnt = tmp_path / "mnt-models"
+    shutil.copytree(Path(version.uri).parent, mnt)
+    (mnt / "card.md").write_text("# a card beside the model")
+    manifest = inference_service(
+        _version(name="iris", libraries={"kubeline": "0.1.0"}), storage_uri="gs://b/iris/1"
+    )
+    args = list(manifest["spec"]["predictor"]["containers"][0]["args"])
+    port = free_port()
+    args[args.index("/mnt/models")] = str(mnt)
+    args[args.index("0.0.0.0")] = "127.0.0.1"
+    args[args.index("8080")] = str(port)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kubeline", *args, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        rows = frame.drop(columns="target").iloc[[0, 60, 120]]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/models/iris:predict",
+                    json={"instances": rows.to_numpy().tolist()},
+                    timeout=10,
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "no server"
+                time.sleep(0.2)
+        assert answer.json() == {"predictions": model.predict(rows).tolist()}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

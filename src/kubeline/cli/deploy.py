@@ -99,6 +99,13 @@ def kserve_command(
         str | None,
         typer.Option(help="Predictor image instead of the runtime's (one with kubeline in it)."),
     ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="kubeline (kubeline serve in kubeline's image), sklearn (KServe's stock "
+            "runtime), or auto: kubeline for models made with kubeline.",
+        ),
+    ] = "auto",
     output_file: Annotated[
         Path | None,
         typer.Option("-o", "--output-file", help="Write the manifest here (default: stdout)."),
@@ -131,6 +138,7 @@ def kserve_command(
             "limits": {"cpu": cpu_limit, "memory": memory_limit},
         },
         image=image,
+        runtime=runtime,  # type: ignore[arg-type]
     )
     text = to_yaml(manifest)
     written: Path | None = None

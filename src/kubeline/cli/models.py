@@ -208,21 +208,51 @@ def models_register(
 
 def serve_command(
     models: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(help="Models to serve: NAME, NAME:VERSION or NAME@ALIAS (several ok)."),
-    ],
+    ] = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     workers: Annotated[
         int | None, typer.Option(min=1, help="Server processes (default: one per core).")
     ] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve the model file in this folder instead of registered models (how a "
+            "cluster runs it: KServe fetches the model to /mnt/models).",
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option(help="With --model-dir: the model's name.")] = "model",
 ) -> None:
     """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
     import os
 
     from kubeline.engine.artifacts import local_path
-    from kubeline.serving.registry import model_file, resolve
+    from kubeline.serving.registry import inspect_model, model_file, resolve
 
+    if model_dir is not None:
+        if models:
+            raise ConfigError("Give registered models or --model-dir, not both.")
+        path = model_file(model_dir.expanduser())
+        found = inspect_model(path)
+        from kubeline.serving import ModelEntry, ServeConfig, run_server
+
+        entry = ModelEntry(
+            name=name,
+            version="1",
+            path=str(path),
+            framework=str(found["framework"]),
+            feature_names=list(found["features"]),
+            feature_types=list(found["feature_types"]),
+            classes=list(found["classes"]),
+        )
+        config = ServeConfig(models=[entry], workers=workers or max(1, os.cpu_count() or 1))
+        stderr().print(f"{name} from {path} on http://{host}:{port} (V1 and V2).")
+        run_server(config, host=host, port=port)
+        return
+    if not models:
+        raise ConfigError("Name the models to serve (NAME, NAME:VERSION or NAME@ALIAS).")
     store = open_cli_store()
     versions = [resolve(store, reference) for reference in models]  # every name checked first
     from kubeline.serving import ModelEntry, ServeConfig, run_server

@@ -15,6 +15,7 @@ predictor's ``image`` replaces the runtime's image.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -185,8 +186,15 @@ def inference_service(
     max_replicas: int = 1,
     resources: Mapping[str, Mapping[str, Any]] | None = None,
     image: str | None = None,
+    runtime: Literal["auto", "kubeline", "sklearn"] = "auto",
 ) -> dict[str, Any]:
-    """The ``InferenceService`` serving ``version`` with KServe's scikit-learn runtime.
+    """The ``InferenceService`` serving ``version``.
+
+    ``runtime``: ``sklearn`` uses KServe's scikit-learn runtime; ``kubeline`` runs
+    ``kubeline serve --model-dir /mnt/models`` in kubeline's image (``image``, default the
+    pipeline image), where KServe's storage initializer puts the model. ``auto`` picks
+    ``kubeline`` for a model made with kubeline (a lifecycle model's feature step is a
+    kubeline class, which the stock runtime cannot load) and ``sklearn`` otherwise.
 
     ``storage_uri`` (gs://, s3:// or pvc://) is where the cluster fetches the model; without
     it the registry's URI is used, which must already be one of those. ``image`` replaces
@@ -248,6 +256,40 @@ def inference_service(
         model["image"] = image
     if checked:
         model["resources"] = checked
+    if runtime == "auto":
+        runtime = "kubeline" if "kubeline" in version.libraries else "sklearn"
+    if runtime not in ("kubeline", "sklearn"):
+        raise ConfigError(f"The runtime is kubeline or sklearn, not '{runtime}'.")
+    predictor: dict[str, Any] = {"minReplicas": min_replicas, "maxReplicas": max_replicas}
+    if runtime == "kubeline":
+        from kubeline.pipelines.image import DEFAULT_IMAGE
+
+        annotations[f"{LABEL_PREFIX}protocols"] = "v1,v2"
+        container: dict[str, Any] = {
+            # KServe's name for the serving container; STORAGE_URI makes its storage
+            # initializer fetch the model into /mnt/models first.
+            "name": "kserve-container",
+            "image": image or os.environ.get("KUBELINE_IMAGE") or DEFAULT_IMAGE,
+            "command": ["kubeline"],
+            "args": [
+                "serve",
+                "--model-dir",
+                "/mnt/models",
+                "--name",
+                version.name,
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "8080",
+            ],
+            "env": [{"name": "STORAGE_URI", "value": uri}],
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+        }
+        if checked:
+            container["resources"] = checked
+        predictor["containers"] = [container]
+    else:
+        predictor["model"] = model
     return {
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
@@ -257,13 +299,7 @@ def inference_service(
             "labels": {k: v for k, v in labels.items() if v},
             "annotations": {k: v for k, v in annotations.items() if v},
         },
-        "spec": {
-            "predictor": {
-                "minReplicas": min_replicas,
-                "maxReplicas": max_replicas,
-                "model": model,
-            }
-        },
+        "spec": {"predictor": predictor},
     }
 
 

@@ -92,6 +92,7 @@ def resolve(store: RunStore, reference: str | ModelReference) -> ModelVersionRec
 
 
 _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle")
+_NOT_MODELS = (".md", ".json", ".yaml", ".yml", ".txt")  # a card or metadata beside it
 
 
 def model_file(path: Path) -> Path:
@@ -104,6 +105,12 @@ def model_file(path: Path) -> Path:
         return path
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.suffix in _MODEL_SUFFIXES and p.is_file())
+        if not found:  # KFP names a Model output's file after the output: no suffix
+            found = [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not p.name.startswith(".") and p.suffix not in _NOT_MODELS
+            ]
         if len(found) == 1:
             return found[0]
         what = "no" if not found else f"{len(found)}"
