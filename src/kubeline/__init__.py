@@ -40,20 +40,13 @@ def register_model(artifact: str | os.PathLike[str], name: str | None = None) ->
 
     >>> kubeline.register_model("model.joblib", name="churn")  # doctest: +SKIP
     """
-    from pathlib import Path
-
     from kubeline.engine import kubeline_home
-    from kubeline.errors import ConfigError
-    from kubeline.serving.registry import register_artifact, register_file
+    from kubeline.serving.registry import register
     from kubeline.store import open_store
 
-    kept = kubeline_home() / "models"
     with open_store(kubeline_home()) as store:
-        if store.get_artifact(str(artifact)) is not None:
-            return register_artifact(store, str(artifact), name, models_root=kept)[0]
-        if not name:
-            raise ConfigError("Name the model to register the file under: name=...")
-        return register_file(store, Path(artifact), name, models_root=kept)[0]
+        kept = kubeline_home() / "models"
+        return register(store, os.fspath(artifact), name, models_root=kept)[0]
 
 
 def get_model(reference: str) -> Any:

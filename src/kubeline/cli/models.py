@@ -28,13 +28,6 @@ def _headline(metrics: dict[str, Any]) -> str:
     return ""
 
 
-def _aliases_by_version(store: Any, name: str) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for alias in store.model_aliases(name):
-        found.setdefault(alias.version, []).append(alias.alias)
-    return found
-
-
 @models_app.command("list")
 def models_list(output: OutputOption = OutputFormat.text) -> None:
     """List registered models with their newest version and aliases."""
@@ -91,11 +84,11 @@ def models_show(
 ) -> None:
     """One model version: signature, metrics, parameters, lineage, card."""
     from kubeline.cli.render import print_json
-    from kubeline.serving.registry import resolve, version_dict
+    from kubeline.serving.registry import aliases_by_version, resolve, version_dict
 
     store = open_cli_store()
     version = resolve(store, reference)
-    aliases = _aliases_by_version(store, version.name)
+    aliases = aliases_by_version(store, version.name)
     if output is OutputFormat.json:
         print_json(
             {
@@ -183,17 +176,10 @@ def models_register(
     """Register a Model artifact of any run, or a saved model file, as a new version."""
     from kubeline.cli.render import print_json
     from kubeline.engine import kubeline_home
-    from kubeline.serving.registry import register_artifact, register_file, version_dict
+    from kubeline.serving.registry import register, version_dict
 
     store = open_cli_store()
-    kept = kubeline_home() / "models"
-    path = Path(artifact).expanduser()
-    if store.get_artifact(artifact) is None and (path.exists() or "/" in artifact):
-        if not name:
-            raise ConfigError("Name the model to register the file under: --name NAME.")
-        version, new = register_file(store, path, name, models_root=kept)
-    else:
-        version, new = register_artifact(store, artifact, name, models_root=kept)
+    version, new = register(store, artifact, name, models_root=kubeline_home() / "models")
     if output is OutputFormat.json:
         print_json({**version_dict(version, []), "new": new})
         return
@@ -226,36 +212,25 @@ def serve_command(
     name: Annotated[str, typer.Option(help="With --model-dir: the model's name.")] = "model",
 ) -> None:
     """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
-    import os
 
     from kubeline.engine.artifacts import local_path
     from kubeline.serving.registry import inspect_model, model_file, resolve
+    from kubeline.store.model_registry import version_from_metadata
 
-    if model_dir is not None:
+    if model_dir is not None:  # on a cluster: the model KServe fetched, no registry
         if models:
             raise ConfigError("Give registered models or --model-dir, not both.")
         path = model_file(model_dir.expanduser())
-        found = inspect_model(path)
-        from kubeline.serving import ModelEntry, ServeConfig, run_server
-
-        entry = ModelEntry(
-            name=name,
-            version="1",
-            path=str(path),
-            framework=str(found["framework"]),
-            feature_names=list(found["features"]),
-            feature_types=list(found["feature_types"]),
-            classes=list(found["classes"]),
-        )
-        config = ServeConfig(models=[entry], workers=workers or max(1, os.cpu_count() or 1))
-        stderr().print(f"{name} from {path} on http://{host}:{port} (V1 and V2).")
-        run_server(config, host=host, port=port)
-        return
-    if not models:
+        versions = [
+            version_from_metadata(inspect_model(path), name=name, uri=str(path), digest=None)
+        ]
+    elif models:
+        store = open_cli_store()
+        versions = [resolve(store, reference) for reference in models]  # all checked first
+    else:
         raise ConfigError("Name the models to serve (NAME, NAME:VERSION or NAME@ALIAS).")
-    store = open_cli_store()
-    versions = [resolve(store, reference) for reference in models]  # every name checked first
     from kubeline.serving import ModelEntry, ServeConfig, run_server
+    from kubeline.serving.config import default_workers
 
     entries = []
     for version in versions:
@@ -266,7 +241,7 @@ def serve_command(
         entries.append(
             ModelEntry(
                 name=version.name,
-                version=str(version.version),
+                version=str(version.version or 1),
                 path=str(model_file(path)),
                 framework=version.framework or "sklearn",
                 feature_names=list(signature.get("features") or []),
@@ -275,7 +250,7 @@ def serve_command(
                 metadata={"run_id": version.run_id, "digest": version.digest},
             )
         )
-    config = ServeConfig(models=entries, workers=workers or max(1, os.cpu_count() or 1))
+    config = ServeConfig(models=entries, workers=workers or default_workers())
     err = stderr()
     base = f"http://{host}:{port}"
     for entry in entries:

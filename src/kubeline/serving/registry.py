@@ -17,9 +17,11 @@ from kubeline.store.model_registry import version_from_metadata
 
 __all__ = [
     "ModelReference",
+    "aliases_by_version",
     "inspect_model",
     "model_file",
     "parse_reference",
+    "register",
     "register_artifact",
     "register_file",
     "resolve",
@@ -273,3 +275,25 @@ def version_dict(version: ModelVersionRecord, aliases: list[str]) -> dict[str, A
         "artifact_id": version.artifact_id,
         "card_uri": version.card_uri,
     }
+
+
+def aliases_by_version(store: RunStore, name: str) -> dict[int, list[str]]:
+    """A model's aliases grouped by the version each points at."""
+    found: dict[int, list[str]] = {}
+    for alias in store.model_aliases(name):
+        found.setdefault(alias.version, []).append(alias.alias)
+    return found
+
+
+def register(
+    store: RunStore, artifact: str, name: str | None, *, models_root: Path
+) -> tuple[ModelVersionRecord, bool]:
+    """Register ``artifact``: the id of a run's Model artifact, else a model file's path."""
+    if store.get_artifact(artifact) is not None:
+        return register_artifact(store, artifact, name, models_root=models_root)
+    path = Path(artifact).expanduser()
+    if path.exists() or "/" in artifact or "\\" in artifact:
+        if not name:
+            raise ConfigError("Name the model to register the file under (a name is needed).")
+        return register_file(store, path, name, models_root=models_root)
+    return register_artifact(store, artifact, name, models_root=models_root)  # says: no such id

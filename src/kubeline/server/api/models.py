@@ -9,17 +9,10 @@ from kubeline.errors import ConfigError
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.settings import ServerSettings
-from kubeline.serving.registry import version_dict
+from kubeline.serving.registry import aliases_by_version, version_dict
 from kubeline.store import ModelVersionRecord, RunStore
 
 router = APIRouter(prefix="/kubeline/api", tags=["models"])
-
-
-def _aliases(store: RunStore, name: str) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for alias in store.model_aliases(name):
-        found.setdefault(alias.version, []).append(alias.alias)
-    return found
 
 
 def _resolve(store: RunStore, reference: str) -> ModelVersionRecord:
@@ -53,7 +46,7 @@ def get_model(name: str, store: RunStore = Depends(get_store)) -> dict:
     versions = store.list_model_versions(name)
     if not versions:
         raise ApiError(404, f"No model named '{name}'.")
-    aliases = _aliases(store, name)
+    aliases = aliases_by_version(store, name)
     return {
         "name": name,
         "versions": [version_dict(v, aliases.get(v.version, [])) for v in versions],
@@ -63,7 +56,7 @@ def get_model(name: str, store: RunStore = Depends(get_store)) -> dict:
 @router.get("/models/{name}/versions/{version}")
 def get_version(name: str, version: int, store: RunStore = Depends(get_store)) -> dict:
     found = _resolve(store, f"{name}:{version}")
-    return version_dict(found, _aliases(store, name).get(found.version, []))
+    return version_dict(found, aliases_by_version(store, name).get(found.version, []))
 
 
 class AliasBody(BaseModel):
@@ -103,5 +96,5 @@ def register(
     version, new = register_artifact(
         store, body.artifact_id, body.name, models_root=settings.home / "models"
     )
-    aliases = _aliases(store, version.name).get(version.version, [])
+    aliases = aliases_by_version(store, version.name).get(version.version, [])
     return {**version_dict(version, aliases), "new": new}

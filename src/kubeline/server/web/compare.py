@@ -10,29 +10,14 @@ from fastapi.responses import HTMLResponse
 
 from kubeline.server.deps import get_store
 from kubeline.server.web.charts import bar_chart_svg
-from kubeline.server.web.common import error_page
+from kubeline.server.web.common import error_page, side_by_side
 from kubeline.server.web.metrics import headline_columns, metrics_of_runs
-from kubeline.server.web.templating import format_value, render, short_id
+from kubeline.server.web.templating import render, short_id
 from kubeline.store import RunRecord, RunStore
 
 router = APIRouter()
 
 _MAX_RUNS = 10
-
-
-def _rows(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per name over every run: the values, and whether they differ."""
-    names: dict[str, None] = {}
-    for found in values:
-        names.update(dict.fromkeys(found))
-    rows = []
-    for name in names:
-        cells = [found.get(name) for found in values]
-        shown = [
-            format_value(c) if name in found else "" for c, found in zip(cells, values, strict=True)
-        ]
-        rows.append({"name": name, "cells": shown, "differs": len(set(shown)) > 1})
-    return rows
 
 
 def _parameters(run: RunRecord) -> dict[str, Any]:
@@ -93,8 +78,8 @@ def compare_page(
             "nav": "runs",
             "runs": runs,
             "labels": labels,
-            "parameters": _rows([_parameters(r) for r in runs]),
-            "metrics": _rows(per_run),
+            "parameters": side_by_side([_parameters(r) for r in runs]),
+            "metrics": side_by_side(per_run),
             "metric_names": names,
             "metric": metric,
             "chart": chart,

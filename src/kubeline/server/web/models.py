@@ -11,9 +11,10 @@ from markupsafe import Markup
 
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.settings import ServerSettings
-from kubeline.server.web.common import not_found
+from kubeline.server.web.common import not_found, side_by_side
 from kubeline.server.web.previews import render_markdown
-from kubeline.server.web.templating import format_value, render
+from kubeline.server.web.templating import render
+from kubeline.serving.registry import aliases_by_version
 from kubeline.store import RunStore
 
 router = APIRouter()
@@ -64,17 +65,10 @@ def model_page(
     versions = store.list_model_versions(name)
     if not versions:
         return not_found(request, "Model", name)
-    aliases: dict[int, list[str]] = {}
-    for alias in store.model_aliases(name):
-        aliases.setdefault(alias.version, []).append(alias.alias)
     chosen = next((v for v in versions if v.version == version), versions[0])
-    names: dict[str, None] = {}
-    for v in versions:
-        names.update(dict.fromkeys(k for k, x in v.metrics.items() if isinstance(x, (int, float))))
-    metric_rows = []
-    for metric in names:
-        cells = [format_value(v.metrics.get(metric, "")) for v in versions]
-        metric_rows.append({"name": metric, "cells": cells, "differs": len(set(cells)) > 1})
+    numeric = [
+        {k: x for k, x in v.metrics.items() if isinstance(x, (int, float))} for v in versions
+    ]
     runs = {v.run_id: store.get_run(v.run_id) for v in versions if v.run_id}
     return render(
         request,
@@ -83,9 +77,9 @@ def model_page(
             "nav": "models",
             "name": name,
             "versions": versions,
-            "aliases": aliases,
+            "aliases": aliases_by_version(store, name),
             "chosen": chosen,
-            "metric_rows": metric_rows,
+            "metric_rows": side_by_side(numeric),
             "runs": runs,
             "card": _card(chosen.card_uri, settings.home),
         },

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from kubeline.engine.spec import PLATFORM_KEY
 from kubeline.server.deps import get_store
-from kubeline.server.web.common import Page, not_found, query_string
+from kubeline.server.web.common import Page, not_found, parse_expanded, query_string
 from kubeline.server.web.graph import build_graph, render_svg
 from kubeline.server.web.templating import render
 from kubeline.store import PipelineRecord, RunStore
@@ -58,10 +58,6 @@ def pipelines_page(
             "any_pipeline": bool(found) or bool(q and store.count_pipelines()),
         },
     )
-
-
-def _expanded(text: str | None) -> set[str] | None:
-    return None if text is None else {part for part in text.split(",") if part}
 
 
 def parameters_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -120,7 +116,9 @@ def pipeline_page(
             "pipeline": pipeline,
             "versions": versions,
             "version": chosen,
-            "graph": render_svg(build_graph(spec, expanded=_expanded(expanded))) if spec else "",
+            "graph": render_svg(build_graph(spec, expanded=parse_expanded(expanded)))
+            if spec
+            else "",
             "parameters": parameters_of(spec),
             "runs": runs,
             "description": spec.get("pipelineInfo", {}).get("description", ""),

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.settings import ServerSettings
-from kubeline.server.web.common import not_found
+from kubeline.server.web.common import not_found, parse_expanded
 from kubeline.server.web.graph import build_graph, render_svg
 from kubeline.server.web.previews import Preview, preview
 from kubeline.server.web.templating import FINAL_STATES, duration, render, state_word, templates
@@ -24,13 +24,6 @@ router = APIRouter()
 
 #: Artifact types drawn in the run's "Visualizations" section, in this order.
 _VISUAL = ("system.Metrics", "system.ClassificationMetrics", "system.HTML", "system.Markdown")
-
-
-def _expanded(text: str | None) -> set[str] | None:
-    """``a,b`` -> {a, b}; absent -> None (the graph chooses what to expand)."""
-    if text is None:
-        return None
-    return {part for part in text.split(",") if part}
 
 
 def _content_url(artifact: ArtifactRecord) -> str:
@@ -110,7 +103,7 @@ def run_page(
             "nav": "runs",
             "run": run,
             "tasks": tasks,
-            "graph": _graph(run, tasks, _expanded(expanded)),
+            "graph": _graph(run, tasks, parse_expanded(expanded)),
             "expanded": expanded,
             "visuals": main,
             "looped_visuals": looped,
@@ -166,7 +159,7 @@ def run_live(
             "finished": run.state in FINAL_STATES,
             "duration": duration(run.started_at, run.finished_at),
             "error": run.error or "",
-            "graph": str(_graph(run, tasks, _expanded(expanded))),
+            "graph": str(_graph(run, tasks, parse_expanded(expanded))),
             "counts": _counts(tasks),
         },
         headers={"Cache-Control": "no-store"},
