@@ -21,7 +21,15 @@ from markupsafe import Markup, escape
 
 from kubeline.store.records import TaskRecord
 
-__all__ = ["AUTO_EXPAND_LIMIT", "Edge", "Graph", "Node", "build_graph", "render_svg"]
+__all__ = [
+    "AUTO_EXPAND_LIMIT",
+    "STATE_WORDS",
+    "Edge",
+    "Graph",
+    "Node",
+    "build_graph",
+    "render_svg",
+]
 
 #: With ``expanded=None``, a graph of at most this many leaf nodes is shown fully expanded;
 #: above it the loops with the most iterations are collapsed until it fits.
@@ -49,7 +57,7 @@ _SWEEPS = 4  # barycenter sweeps (down + up) for crossing reduction
 _ITERATION = re.compile(r"iteration-(\d+)")
 _CONDITION_COMPONENT = re.compile(r"(comp-)?condition(-branches)?-\d+")
 
-_STATE_WORDS = {
+STATE_WORDS = {
     "SUCCEEDED": "succeeded",
     "RUNNING": "running",
     "PENDING": "pending",
@@ -716,7 +724,7 @@ def _state_words(node: Node, has_run: bool) -> str:
         return "cached"
     if not node.state:
         return "not started"
-    return _STATE_WORDS.get(node.state, node.state.lower())
+    return STATE_WORDS.get(node.state, node.state.lower())
 
 
 def _leaf_meta(node: Node, has_run: bool) -> str:

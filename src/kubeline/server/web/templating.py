@@ -7,7 +7,6 @@ Filters turn stored values into what a reader wants to see (``1.2 s``, ``3 min a
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from kubeline import __version__
+from kubeline.server.web.charts import format_number
+from kubeline.server.web.graph import STATE_WORDS as GRAPH_STATE_WORDS
+from kubeline.server.web.previews import format_bytes
 
 __all__ = ["STATIC_DIR", "duration", "format_value", "render", "templates", "when"]
 
@@ -24,17 +26,8 @@ _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 
-#: Words for states, as a newcomer reads them.
-STATE_WORDS = {
-    "PENDING": "pending",
-    "RUNNING": "running",
-    "SUCCEEDED": "succeeded",
-    "FAILED": "failed",
-    "SKIPPED": "skipped",
-    "CANCELING": "canceling",
-    "CANCELED": "canceled",
-    "CACHED": "cached",
-}
+#: Words for states, as a newcomer reads them (the graph's, plus the list's "cached").
+STATE_WORDS = {**GRAPH_STATE_WORDS, "CACHED": "cached"}
 FINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
 
 
@@ -79,12 +72,8 @@ def format_value(value: Any) -> str:
     """A parameter or metric value, short: 4 significant digits, whole floats as ints."""
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.4g}"
+    if isinstance(value, (int, float)):
+        return format_number(value)
     if isinstance(value, (dict, list)):
         return json.dumps(_tidy(value), sort_keys=True)
     return str(value)
@@ -118,6 +107,7 @@ templates.env.filters.update(
     iso=iso,
     value=format_value,
     state_word=state_word,
+    bytes=format_bytes,
     short_id=short_id,
 )
 templates.env.globals.update(version=__version__, FINAL_STATES=FINAL_STATES)
