@@ -26,6 +26,7 @@ from kubeline.cli.deploy import (
     ServiceAccountOption,
     VertexOption,
 )
+from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
 from kubeline.errors import KubelineError, UserError
 
 __all__ = ["app", "main"]
@@ -204,35 +205,84 @@ def _tail(path: Path, lines: int) -> list[str]:
         return [ln.rstrip() for ln in f.readlines()[-lines:]]
 
 
+AllowHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        help="Also answer requests that name this host (repeatable; '*' for any). Loopback "
+        "names and the bound address are always allowed.",
+        show_default=False,
+    ),
+]
+TrustedProxyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-proxy",
+        help="Address of a reverse proxy whose X-Forwarded-Proto and X-Forwarded-Host "
+        "headers are believed (repeatable), e.g. 127.0.0.1 for nginx on this machine.",
+        show_default=False,
+    ),
+]
+
+
 @app.command("server")
 def server_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8888,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="KUBELINE_TOKEN",
-            help="Require 'Authorization: Bearer TOKEN' (needed off loopback).",
-        ),
-    ] = None,
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
     max_runs: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 4,
+    allow_host: AllowHostOption = None,
+    trusted_proxy: TrustedProxyOption = None,
 ) -> None:
     """Serve the Kubeflow Pipelines v2beta1 API here, for kfp.Client and the kfp CLI."""
+    secret = resolve_token(token, token_file, warn=_warn)
+    _serve(host, port, secret, max_runs, allow_host or [], trusted_proxy or [])
+
+
+def _warn(message: str) -> None:
+    _stderr().print(f"[yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def _serve(
+    host: str,
+    port: int,
+    token: str | None,
+    max_runs: int,
+    allow_hosts: list[str],
+    trusted_proxies: list[str],
+    *,
+    opening: str | None = None,
+) -> None:
     import uvicorn
 
     from kubeline.engine import kubeline_home
     from kubeline.server import ServerSettings, create_app
 
     settings = ServerSettings(
-        home=kubeline_home(), host=host, port=port, token=token, max_concurrent_runs=max_runs
+        home=kubeline_home(),
+        host=host,
+        port=port,
+        token=token,
+        max_concurrent_runs=max_runs,
+        allow_hosts=tuple(allow_hosts),
+        trusted_proxies=tuple(trusted_proxies),
     )
     app_ = create_app(settings)  # refuses a public address without a token
     _check_port_free(host, port)
+    shown = f"[{host}]" if ":" in host else host
     _stderr().print(
-        f"kubeline server on http://{host}:{port} (KFP API at /apis/v2beta1); "
+        f"kubeline server on http://{shown}:{port} (KFP API at /apis/v2beta1); "
         f"runs kept in {settings.home}. Ctrl-C stops it."
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    if opening is not None:
+        import threading
+        import webbrowser
+
+        # Opened a moment later, once the server listens; the server keeps the terminal.
+        threading.Timer(1.5, webbrowser.open, args=(opening,)).start()
+    # Forwarded headers are read by kubeline's own guard, only from --trusted-proxy.
+    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -258,17 +308,30 @@ def ui_command(
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open the UI in the web browser.")
     ] = True,
+    token_file: TokenFileOption = None,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token",
+            help="No sign-in: anyone with an account on this machine can use the UI.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the server on this machine and open its web UI in the browser."""
-    import threading
-    import webbrowser
+    """Start the server on this machine and open its web UI in the browser, signed in."""
+    import secrets
 
+    token = None if no_token else resolve_token(None, token_file)
+    if token is None and not no_token:
+        # A fresh token per launch, as Jupyter does: other users of this machine can
+        # reach loopback ports too. The browser we open is signed in by the link.
+        token = secrets.token_urlsafe(24)
     url = f"http://127.0.0.1:{port}/"
-    if open_browser:
-        # Opened a moment later, once the server listens; the server keeps the terminal.
-        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
-    _stderr().print(f"kubeline UI at {url}")
-    server_command(host="127.0.0.1", port=port, token=None, max_runs=4)
+    link = f"{url}login?token={token}" if token else url
+    err = _stderr()
+    err.print(f"kubeline UI at {url}")
+    if token:
+        err.print(f"Sign in with this link (it holds this launch's token): {link}", soft_wrap=True)
+    _serve("127.0.0.1", port, token, 4, [], [], opening=link if open_browser else None)
 
 
 @app.command("submit")

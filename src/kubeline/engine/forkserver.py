@@ -34,6 +34,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubeline.engine.taskenv import task_environ
+
 if TYPE_CHECKING:
     from kubeline.engine.leaf import LeafJob
 
@@ -284,7 +286,7 @@ class ForkServerClient:
             stderr=subprocess.DEVNULL,
             # As in KFP's own containers: kfp then skips importing its API client (and the
             # Kubernetes client), which the executor does not need: 0.4 s less start-up.
-            env={**os.environ, "_KFP_RUNTIME": "true", _REPORTS_ENV: self._reports},
+            env=task_environ({"_KFP_RUNTIME": "true", _REPORTS_ENV: self._reports}),
             # Its own session: a Ctrl-C in the terminal reaches the engine, which stops
             # the tasks itself and records that it did.
             start_new_session=True,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kubeline.engine.taskenv import SECRET_NAMES
+
 __all__ = ["local_environment", "platform_notes"]
 
 _RESOURCE_WORDS = {
@@ -71,6 +73,11 @@ def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> d
         for source in settings.get(key, []):
             for mapping in source.get("keyToEnv", []):
                 name = mapping.get("envVar", "")
+                if name in SECRET_NAMES:
+                    raise KubelineError(
+                        f"Task '{task}' asks for ${name}, kubeline's own secret, which tasks "
+                        "never get: read your secret into another variable name."
+                    )
                 if name in os.environ:
                     env[name] = os.environ[name]
                 elif not source.get("optional", False):

@@ -14,13 +14,83 @@ import yaml
 
 from kubeline.errors import PipelineLoadError
 
-__all__ = ["PLATFORM_KEY", "SPEC_SUFFIXES", "load_spec", "parse_spec", "validate_spec"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "PLATFORM_KEY",
+    "SPEC_SUFFIXES",
+    "load_spec",
+    "parse_spec",
+    "validate_spec",
+]
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 #: Where a loaded spec keeps KFP's platform document (not part of the PipelineSpec schema).
 PLATFORM_KEY = "platformSpec"
 # libyaml's loader where PyYAML was built with it: ten times faster on a large spec.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Values a spec may hold once YAML aliases are expanded. A compiled pipeline at KFP's
+#: 32 MB upload limit holds about a million; an "alias bomb" of a few KB holds billions.
+MAX_NODES = 4_000_000
+#: Nesting a spec may have (KFP's protobuf parser itself stops at 100).
+MAX_DEPTH = 100
+
+
+def _check_size(root: yaml.Node, source: str) -> None:
+    """Count the values ``root`` expands to and its depth, without expanding it.
+
+    An alias points to a node already composed, so the count of each node is computed
+    once and reused: a bomb is measured in time linear in its text, before any of it is
+    built.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if key in sizes and not children_done:
+            continue
+        if depth > MAX_DEPTH:
+            raise PipelineLoadError(
+                f"{source} is nested more than {MAX_DEPTH} levels deep, the limit: it is not "
+                "a compiled pipeline. Compile it with kfp.compiler or 'kubeline compile'."
+            )
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        children: list[yaml.Node] = (
+            list(node.value)
+            if isinstance(node, yaml.SequenceNode)
+            else [part for pair in node.value for part in pair]
+        )
+        if not children_done:
+            stack.append((node, depth, True))
+            stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(c), 0) for c in children)
+        if total > MAX_NODES:
+            raise PipelineLoadError(
+                f"{source} expands to more than {MAX_NODES:,} values (YAML aliases repeat "
+                "parts of it), the limit: refused before expanding it. A compiled pipeline "
+                "uses no aliases; compile it again with kfp.compiler or 'kubeline compile'."
+            )
+        sizes[key] = total
+
+
+def _load_documents(text: str, source: str) -> list[Any]:
+    """The YAML/JSON documents of ``text``, each measured before it is built."""
+    loader = _SAFE_LOADER(text)
+    documents: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_size(node, source)
+            documents.append(loader.construct_document(node))
+    finally:
+        loader.dispose()
+    return documents
 
 
 def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
@@ -28,7 +98,9 @@ def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
     if not text.strip():
         raise PipelineLoadError(f"{source} is empty.")
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_SAFE_LOADER) if d is not None]
+        docs = [d for d in _load_documents(text, source) if d is not None]
+    except RecursionError as exc:
+        raise PipelineLoadError(f"{source} is nested too deeply to be a pipeline.") from exc
     except yaml.YAMLError as exc:
         reason = str(exc).splitlines()[0]
         raise PipelineLoadError(f"{source} is not valid YAML or JSON: {reason}") from exc

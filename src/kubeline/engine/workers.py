@@ -25,6 +25,7 @@ from pathlib import Path
 from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.preload import DEFAULT_PRELOAD, importable
+from kubeline.engine.taskenv import task_environ
 
 __all__ = ["JobResult", "WorkerPool", "default_workers"]
 
@@ -106,7 +107,7 @@ class WorkerPool:
         return self._popen(job, argv)
 
     def _popen(self, job: LeafJob, argv: list[str]) -> JobResult:
-        env = {**os.environ, **job.env}
+        env = task_environ(job.env)
         with open(job.log_path, "ab") as log:
             try:
                 process = subprocess.Popen(

@@ -6,7 +6,7 @@ test can start as many servers as it likes.
 
 from __future__ import annotations
 
-import hmac
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from kubeline import __version__
 from kubeline.engine.runner import recover_orphans
+from kubeline.httpguard import GuardMiddleware, RequestGuard, token_matches
 from kubeline.server.api import router
+from kubeline.server.bodylimit import BodyLimitMiddleware
 from kubeline.server.errors import error_body, install_error_handlers
 from kubeline.server.manager import RunManager
 from kubeline.server.schedules import ScheduleLoop
@@ -76,8 +78,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if (
                 path in _OPEN_PATHS
                 or path.startswith(_OPEN_PREFIXES)
-                or hmac.compare_digest(given, expected)
-                or hmac.compare_digest(cookie, expected)
+                or token_matches(given, expected)
+                or token_matches(cookie, expected)
             ):
                 return await call_next(request)
             if request.method == "GET" and not path.startswith(_API_PREFIXES):
@@ -89,4 +91,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     app.include_router(router)
     install_web(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes)
+    # Outermost: a request from a rebinding name or another origin's page is refused
+    # before it reaches the token check or any route.
+    app.add_middleware(
+        GuardMiddleware,
+        guard=RequestGuard.for_bind(
+            settings.host,
+            allow_hosts=settings.allow_hosts,
+            trusted_proxies=settings.trusted_proxies,
+        ),
+        refusal=_refusal,
+    )
     return app
+
+
+def _refusal(status: int, message: str) -> tuple[bytes, bytes]:
+    return json.dumps(error_body(status, message)).encode(), b"application/json"

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubeline.errors import ConfigError
+from kubeline.httpguard import is_loopback
 
 __all__ = ["ServerSettings", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -33,6 +24,12 @@ class ServerSettings:
     workers_per_run: int | None = None
     preview_bytes: int = 1024 * 1024
     schedule_interval_seconds: float = 1.0
+    #: Host names a request may use besides loopback names and the bound address
+    #: (``--allow-host``); ``*`` turns the Host check off.
+    allow_hosts: tuple[str, ...] = ()
+    #: Addresses of a reverse proxy whose X-Forwarded-Proto/-Host are believed
+    #: (``--trusted-proxy``); nobody's by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Refuse to listen beyond this machine without a token.

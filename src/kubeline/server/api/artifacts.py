@@ -71,7 +71,10 @@ def artifact_content(
     media_type = _MEDIA_TYPES.get(a.schema_title, "application/octet-stream")
     # An artifact's HTML is the pipeline's, not ours: sandboxed (no scripts, no cookies,
     # a unique origin) even when opened on its own, and never sniffed into something else.
-    safety = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
+    safety = {
+        "Content-Security-Policy": "sandbox; frame-ancestors 'self'",
+        "X-Content-Type-Options": "nosniff",
+    }
     if download:
         filename = (a.name or a.output_name or artifact_id) + _SUFFIXES.get(a.schema_title, "")
         return FileResponse(path, media_type=media_type, filename=filename, headers=safety)

@@ -45,12 +45,13 @@ def _router() -> APIRouter:
     return router
 
 
-#: Pages load nothing from elsewhere (the UI works offline), run no inline script, and
-#: frame only this server's artifact content (itself served sandboxed).
+#: Pages load nothing from elsewhere (the UI works offline), run no inline script, frame
+#: only this server's artifact content (itself served sandboxed), and are framed by no one
+#: (no clickjacking). Artifact content keeps ``frame-ancestors 'self'`` for the previews.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'self'"
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -63,6 +64,8 @@ def install_web(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        # Run ids, pipeline names and sign-in links never leave in a Referer header.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
         if response.headers.get("content-type", "").startswith("text/html") and (
             "content-security-policy" not in response.headers
         ):

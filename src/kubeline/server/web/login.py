@@ -3,12 +3,12 @@ API with a bearer header, which page loads cannot send, so the token goes in a c
 
 from __future__ import annotations
 
-import hmac
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kubeline.httpguard import token_matches
 from kubeline.server.web.templating import render
 
 __all__ = ["TOKEN_COOKIE", "router"]
@@ -26,7 +26,11 @@ def _safe_next(target: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, name="web-login")
-def login_page(request: Request, next: str = "/runs") -> HTMLResponse:
+def login_page(request: Request, next: str = "/runs", token: str = "") -> Response:
+    """The sign-in form; with ``?token=`` (the link ``kubeline ui`` opens) it signs in at
+    once and redirects, so the token leaves the address bar."""
+    if token:
+        return login(request, token=token, next=next)
     return render(request, "login.html", {"next": _safe_next(next), "error": ""})
 
 
@@ -39,7 +43,7 @@ def login(
     expected = request.app.state.settings.token
     if not expected:
         return RedirectResponse(_safe_next(next), status_code=303)
-    if not hmac.compare_digest(token.strip(), expected):
+    if not token_matches(token.strip(), expected):
         return render(
             request,
             "login.html",

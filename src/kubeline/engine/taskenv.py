@@ -1,0 +1,23 @@
+"""The environment a task starts with: this process's, less kubeline's own secrets.
+
+A pipeline is someone else's code: the token that protects the server (and the cookie
+``kubeline submit`` sends) must never reach it, whether the server got it from its
+environment or a task asks for it by name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = ["SECRET_NAMES", "task_environ"]
+
+SECRET_NAMES = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE"})
+
+
+def task_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``os.environ`` plus ``extra``, without :data:`SECRET_NAMES`."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_NAMES}
+    if extra:
+        env.update((k, v) for k, v in extra.items() if k not in SECRET_NAMES)
+    return env
