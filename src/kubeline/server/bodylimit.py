@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.exceptions import HTTPException
-
 from kubeline.server.errors import error_body
 
 __all__ = ["BodyLimitMiddleware"]
@@ -15,14 +13,6 @@ __all__ = ["BodyLimitMiddleware"]
 # A multipart upload carries its boundaries and headers beside the file, whose own limit
 # the upload route checks with a precise message.
 _MULTIPART_SLACK = 64 * 1024
-
-
-class _TooLarge(HTTPException):
-    """An HTTPException, so FastAPI's body reading passes it on as a 413 instead of
-    turning it into a 400 "error parsing the body"."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, _message(limit))
 
 
 def _message(limit: int) -> str:
@@ -52,29 +42,34 @@ class BodyLimitMiddleware:
             await self._refuse(send, limit)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counted_receive() -> Any:
-            nonlocal seen
+            # Past the limit, answer 413 at once and tell the app the client has gone: an
+            # exception would reach the route wrapped (BaseHTTPMiddleware's task group) and
+            # come out as a 400 "error parsing the body".
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(limit)
+                    refused = True
+                    if not started:
+                        await self._refuse(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message: Any) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 was the answer
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if started:
-                raise
-            await self._refuse(send, limit)
+        await self.app(scope, counted_receive, tracked_send)
 
     async def _refuse(self, send: Any, limit: int) -> None:
         body = json.dumps(error_body(413, _message(limit))).encode()
