@@ -69,39 +69,47 @@ def quickstart(args: list[str]) -> int:
 
 CHROMIUM = Path(os.environ.get("KUBELINE_CHROMIUM", "/usr/bin/chromium"))
 
+#: Debian packages the tests drive for real: the program each provides, and why.
+DEBIAN_TOOLS = {
+    "chromium": (CHROMIUM, "the browser tests of the web UI"),
+    "nginx": (Path("/usr/sbin/nginx"), "the TLS reverse-proxy tests of the server"),
+}
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium for the browser tests when it is missing.
+
+def ensure_debian_tools() -> None:
+    """Install the Debian packages the tests need when their programs are missing.
 
     Only where apt-get exists and we may use it (root, or sudo without a password); else
-    the browser tests skip and say how to install it.
+    the tests that need them say how to install them.
     """
-    if CHROMIUM.exists() or not sys.platform.startswith("linux"):
+    missing = [name for name, (program, _) in DEBIAN_TOOLS.items() if not program.exists()]
+    if not missing or not sys.platform.startswith("linux"):
         return
     apt = shutil.which("apt-get")
+    needs = "; ".join(f"{name} for {DEBIAN_TOOLS[name][1]}" for name in missing)
     if apt is None:
-        _say(f"no {CHROMIUM} and no apt-get: the browser tests will be skipped")
+        _say(f"no apt-get to install {needs}")
         return
     prefix: list[str] = []
     if os.geteuid() != 0:
         if shutil.which("sudo") is None or _run("sudo", "-n", "true", check=False) != 0:
-            _say(f"no {CHROMIUM}: install it (apt-get install chromium) for the browser tests")
+            _say(f"install these Debian packages (apt-get install): {needs}")
             return
         prefix = ["sudo", "-n"]
-    _say("installing Debian's chromium for the browser tests (first time: a minute or two)")
+    _say(f"installing Debian's {' and '.join(missing)} (first time: a minute or two)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*prefix, apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    install = [*prefix, apt, "install", "-y", "-q", "--no-install-recommends", *missing]
     quiet = {"cwd": ROOT, "env": env, "stdout": subprocess.DEVNULL, "check": False}
     if subprocess.run(install, **quiet).returncode != 0:  # a fresh machine has no lists yet
         subprocess.run([*prefix, apt, "update", "-q"], **quiet)
         if subprocess.run(install, **quiet).returncode != 0:
-            _say("could not install chromium: the browser tests will be skipped")
+            _say(f"could not install {' '.join(missing)}: the tests that need them will fail")
 
 
 def test(args: list[str]) -> int:
     """ruff (lint and format) then the whole pytest suite."""
     python = ensure_venv("dev")
-    ensure_chromium()
+    ensure_debian_tools()
     _say("ruff check")
     if _run(python, "-m", "ruff", "check", "src", "tests", "scripts", "tasks.py", check=False):
         return 1

@@ -23,7 +23,11 @@ def serve_in_thread(
 ) -> tuple[str, uvicorn.Server, threading.Thread]:
     """Start ``app`` and wait (bounded) until it listens; its URL, server and thread."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As the CLI runs it: forwarded headers are kubeline's guard's to believe or not.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
