@@ -184,13 +184,19 @@ class RequestGuard:
         """Why a write from a browser is refused, or None. Reads are never refused here."""
         if method.upper() not in _WRITES:
             return None
-        if fetch_site is not None and fetch_site.strip().lower() not in _SAFE_FETCH_SITES:
+        site = fetch_site.strip().lower() if fetch_site is not None else None
+        if site is not None and site not in _SAFE_FETCH_SITES:
             return (
                 f"Cross-site request refused (Sec-Fetch-Site: {fetch_site[:40]}): only this "
                 "server's own pages may change anything here."
             )
         if origin is None:
             return None  # not a browser (kfp.Client, curl), or a same-origin legacy GET
+        if origin.strip() == "null" and site in _SAFE_FETCH_SITES:
+            # A form posted by our own page under ``Referrer-Policy: no-referrer`` carries
+            # ``Origin: null``; the browser's own Sec-Fetch-Site (which no page can set)
+            # vouches that it came from this origin.
+            return None
         own = _origin_of(scheme, host)
         if own is None or _parse_origin(origin) != own:
             shown = f"{own[0]}://{host}" if own else "this server"

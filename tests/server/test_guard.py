@@ -72,6 +72,9 @@ def test_writes_from_another_origin_or_site_are_refused_reads_are_not() -> None:
     assert guard.origin_problem("POST", "http", own, None, "same-site")
     assert guard.origin_problem("DELETE", "http", own, "https://evil.example", "cross-site")
     assert guard.origin_problem("PUT", "http", own, "null", None)  # sandboxed frame, file:
+    assert guard.origin_problem("PUT", "http", own, "null", "cross-site")  # sandboxed preview
+    # Our own form under Referrer-Policy: no-referrer: Origin null, the browser vouches.
+    assert guard.origin_problem("POST", "http", own, "null", "same-origin") is None
     assert guard.origin_problem("POST", "https", own, "http://localhost:8888", None)  # scheme
     assert guard.origin_problem("GET", "http", own, "https://evil.example", "cross-site") is None
     # Default ports: an Origin leaves them out.
