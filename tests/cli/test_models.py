@@ -101,3 +101,30 @@ def test_python_api_registers_and_finds_a_model(model_file: Path, kubeline_home:
     assert found.digest == version.digest
     model = joblib.load(found.uri)  # the registry's own copy loads and predicts
     assert list(model.predict(load_iris(as_frame=True).data[:2])) == [0, 0]
+
+
+def test_an_artifact_outside_its_run_is_refused_and_an_outside_card_noted(
+    model_file: Path, tmp_path: Path, kubeline_home: Path
+) -> None:
+    from tests.server import model_pipelines as mp
+
+    imported = run_pipeline(compile_function(mp.import_model), {"uri": str(model_file)})
+    (task,) = [t for t in imported.tasks if t.kind == "importer"]
+    artifact_id = task.outputs["artifact_ids"]["artifact"][0]
+    refused = run_cli("models", "register", artifact_id, "--name", "x", home=kubeline_home)
+    assert refused.returncode == 2, refused.stderr
+    assert "outside its run's folder" in refused.stderr and "Traceback" not in refused.stderr
+    # The same file named by its path is the user's own choice, and registers:
+    assert cli_json("models", "register", str(model_file), "--name", "x", home=kubeline_home)
+    secret = tmp_path / "secret.md"
+    secret.write_text("# top secret")
+    carded = run_pipeline(
+        compile_function(mp.fit_with_card_pipeline), {"card": str(secret), "how": "plain"}
+    )
+    (task,) = [t for t in carded.tasks if t.kind == "executor"]
+    artifact_id = task.outputs["artifact_ids"]["model"][0]
+    noted = run_cli("models", "register", artifact_id, "--name", "carded", home=kubeline_home)
+    assert noted.returncode == 0, noted.stderr
+    assert f"Note: card_uri '{secret}' was ignored" in " ".join(noted.stderr.split())
+    shown = run_cli("models", "show", "carded", home=kubeline_home).stdout
+    assert "was ignored" in shown and "top secret" not in shown

@@ -130,3 +130,44 @@ def test_metadata_fills_the_version() -> None:
     }
     assert record.parameters == {"family": "svm", "C": 1.0}
     assert record.metrics == {"accuracy": 0.9} and record.card_uri == "/card"
+
+
+def _symlink_or_skip(link: Path, target: Path) -> None:
+    try:
+        link.symlink_to(target)
+    except OSError as exc:  # Windows without the right to make symlinks
+        pytest.skip(f"cannot make a symlink here: {exc}")
+
+
+def test_the_registry_copies_only_files_from_the_runs_and_itself(tmp_path: Path) -> None:
+    from kubeline.engine.registration import keep_copy
+    from kubeline.errors import ConfigError
+
+    models, run = tmp_path / "home" / "models", tmp_path / "home" / "runs" / "r1"
+    folder = run / "tasks" / "fit" / "model"
+    folder.mkdir(parents=True)
+    (folder / "model.joblib").write_bytes(b"model")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    secret = elsewhere / "secret.md"
+    secret.write_text("top secret")
+    climbing = str(run / ".." / ".." / ".." / "elsewhere" / "secret.md")
+    version = version_from_metadata(
+        {"card_uri": climbing}, name="m", uri=str(folder), digest="a" * 64
+    )
+    kept = keep_copy(version, models)
+    assert (Path(kept.uri) / "model.joblib").read_bytes() == b"model"
+    assert kept.card_uri == "" and "was ignored" in kept.metadata["registry_notes"][0]
+    assert not list(models.rglob("card.md"))
+    (run / "card.md").write_text("# the run's own card")
+    version = version_from_metadata(
+        {"card_uri": str(run / "card.md")}, name="m", uri=str(folder), digest="b" * 64
+    )
+    assert Path(keep_copy(version, models).card_uri).read_text() == "# the run's own card"
+    with pytest.raises(ConfigError, match="outside the folders a registration copies from"):
+        keep_copy(version_from_metadata({}, name="o", uri=str(secret), digest="c" * 64), models)
+    _symlink_or_skip(folder / "extra.md", secret)
+    linked = version_from_metadata({}, name="l", uri=str(folder), digest="d" * 64)
+    with pytest.raises(ConfigError, match="a link to a file outside"):
+        keep_copy(linked, models)
+    assert not (models / "l").exists() and not (models / "o").exists()

@@ -128,6 +128,8 @@ def models_show(
     for name, value in sorted(version.metrics.items()):
         table.add_row(f"  {name}", f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
+    for note in version_dict(version, [])["notes"]:
+        out.print(f"Note: {note}", markup=False, highlight=False)
     if version.run_id:
         out.print(f"Lineage: kubeline runs show {version.run_id}")
     out.print(f"Serve it: kubeline serve {version.name}:{version.version}")
@@ -190,6 +192,8 @@ def models_register(
             f"{version.name} version {version.version} already holds this model; "
             "nothing new was registered."
         )
+    for note in version_dict(version, [])["notes"]:
+        stderr().print(f"Note: {note}", markup=False, highlight=False)
 
 
 def serve_command(

@@ -6,16 +6,22 @@ registers its model through the engine (:mod:`kubeline.engine.registration`)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubeline.errors import ConfigError, DataError
-from kubeline.store import ModelVersionRecord, RunStore
+from kubeline.store import ArtifactRecord, ModelVersionRecord, RunStore
 from kubeline.store.model_registry import version_from_metadata
 
 __all__ = [
+    "INSPECT_TIMEOUT_SECONDS",
     "ModelReference",
     "aliases_by_version",
     "inspect_model",
@@ -123,44 +129,98 @@ def model_file(path: Path) -> Path:
     raise DataError(f"No model at '{path}': the file does not exist (or was removed).")
 
 
-def inspect_model(path: Path) -> dict[str, Any]:
+#: How long opening a model file in its child process may take.
+INSPECT_TIMEOUT_SECONDS = 120.0
+_RESULT_BYTES = 4 * 1024 * 1024  # a signature of tens of thousands of features fits
+_LOG_BYTES = 2000
+# kubeline's own secrets: the child runs the model file's code, which must never see them.
+_SECRET_ENV = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"})
+
+
+def inspect_model(path: Path, *, timeout: float = INSPECT_TIMEOUT_SECONDS) -> dict[str, Any]:
     """Framework, input signature and library versions read off a saved scikit-learn model.
 
-    Loading runs the pickle: only call it on files you trust (your own runs' models).
+    Loading a model runs its pickle, so it happens in a short-lived child interpreter
+    (:mod:`kubeline.serving.model_probe`, started with ``subprocess``: no fork, on every OS),
+    never in this process: without kubeline's secrets in its environment, stopped after
+    ``timeout`` seconds, answering in JSON of bounded size.
 
     Raises:
-        DataError: the file is not a model joblib can load.
+        DataError: nothing there, not a model joblib can load, or the child took too long,
+            died or answered too much.
     """
-    import platform
+    file = model_file(path).resolve()
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    command = [sys.executable, "-m", "kubeline.serving.model_probe", str(file)]
+    with tempfile.TemporaryDirectory(prefix="kubeline-probe-", ignore_cleanup_errors=True) as tmp:
+        scratch = Path(tmp)  # also its working folder: nothing of ours to import or overwrite
+        result, log = scratch / "result.json", scratch / "output.log"
+        with log.open("wb") as output:
+            child = subprocess.Popen(
+                [*command, str(result)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                env=env,
+                cwd=scratch,
+            )
+            try:
+                code = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+                raise DataError(
+                    f"Opening the model '{file}' took longer than {timeout:g} s, so it was "
+                    "stopped. Check that it is a scikit-learn model saved with joblib."
+                ) from None
+        answer = _read_answer(result)
+        if answer is None:
+            tail = _tail(log)
+            raise DataError(
+                f"Opening the model '{file}' failed (its child process ended with exit code "
+                f"{code} and no answer){': ' + tail if tail else '.'}"
+            )
+    if "error" in answer:
+        raise DataError(str(answer["error"])[:_LOG_BYTES])
+    found = answer.get("model")
+    if not isinstance(found, dict):
+        raise DataError(f"Opening the model '{file}' gave an answer kubeline cannot read.")
+    return found
 
-    import joblib
-    import sklearn
 
+def _read_answer(result: Path) -> dict[str, Any] | None:
+    """The child's JSON answer; None when it wrote none (or not JSON).
+
+    Raises:
+        DataError: the answer is larger than any signature needs.
+    """
     try:
-        model = joblib.load(model_file(path))
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"'{path}' is not a model joblib can load: {exc}") from exc
-    if not hasattr(model, "predict"):
-        raise DataError(f"'{path}' holds a {type(model).__name__}, which has no predict().")
-    names = getattr(model, "feature_names_in_", None)
-    count = getattr(model, "n_features_in_", None)
-    features = [str(n) for n in names] if names is not None else []
-    if not features and count:
-        features = [f"x{i}" for i in range(int(count))]
-    classes = getattr(model, "classes_", None)
-    module = type(model).__module__.split(".")[0]
-    return {
-        "framework": "sklearn" if module == "sklearn" else module,
-        "features": features,
-        "feature_types": ["float64"] * len(features),
-        "classes": [c.item() if hasattr(c, "item") else c for c in classes]
-        if classes is not None
-        else [],
-        "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__},
-        "estimator": type(model).__name__,
-    }
+        with result.open("rb") as f:
+            data = f.read(_RESULT_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > _RESULT_BYTES:
+        raise DataError(
+            f"Opening a model gave an answer over {_RESULT_BYTES // 2**20} MiB, more than any "
+            "signature needs; kubeline did not read it. Check that it is a scikit-learn model."
+        )
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def _tail(log: Path) -> str:
+    """The end of what the child printed: its error, without flooding a message."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, log.stat().st_size - _LOG_BYTES))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
 
 
 def _register(
@@ -169,10 +229,11 @@ def _register(
     path: Path,
     name: str,
     models_root: Path | None,
+    roots: list[Path],
     **lineage: Any,
 ) -> tuple[ModelVersionRecord, bool]:
     from kubeline.engine.artifacts import content_digest
-    from kubeline.engine.registration import keep_copy
+    from kubeline.engine.registration import check_card, keep_copy
 
     found = inspect_model(path)
     merged = {**found, **{k: v for k, v in meta.items() if v not in (None, "", [], {})}}
@@ -184,7 +245,9 @@ def _register(
         **lineage,
     )
     if models_root is not None:
-        record = keep_copy(record, models_root)
+        record = keep_copy(record, models_root, roots=[*roots, models_root])
+    else:
+        record = check_card(record, roots)
     return store.register_model_version(record)
 
 
@@ -198,6 +261,22 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _artifact_roots(store: RunStore, artifact: ArtifactRecord) -> list[Path]:
+    """The folders an artifact's files may come from: its run's, and for a task answered
+    from the cache, that of the run which first made the files."""
+    roots = []
+    run = store.get_run(artifact.run_id)
+    if run is not None and run.root:
+        roots.append(Path(run.root))
+    task = store.get_task(artifact.producer_task_id)
+    if task is not None and task.cache_hit and task.cache_key:
+        entry = store.get_cache(task.cache_key)
+        source = store.get_run(entry.run_id) if entry is not None and entry.run_id else None
+        if source is not None and source.root:
+            roots.append(Path(source.root))
+    return roots
+
+
 def register_artifact(
     store: RunStore,
     artifact_id: str,
@@ -208,11 +287,18 @@ def register_artifact(
     """Register a Model artifact of any run as the next version of ``name`` (default: the
     name its metadata asks for); the same content again gives the existing version.
 
+    Only a model inside its run's folder (or the registry, ``models_root``) is taken: an
+    artifact's URI is data (an importer's is whatever the pipeline says), and taking it
+    would copy, and open, any file on this machine. A ``card_uri`` outside them is left
+    out, with a note in the version (``notes`` in :func:`version_dict`).
+
     Raises:
-        ConfigError: no such artifact, not a Model, or no name to register it under.
+        ConfigError: no such artifact, not a Model, no name to register it under, or its
+            file is outside its run's folder and the registry.
         DataError: its file is gone or is not a loadable model.
     """
     from kubeline.engine.artifacts import local_path
+    from kubeline.engine.registration import inside
 
     artifact = store.get_artifact(artifact_id)
     if artifact is None:
@@ -230,12 +316,23 @@ def register_artifact(
     path = local_path(artifact.uri)
     if path is None:
         raise DataError(f"Artifact '{artifact_id}' is not on this machine ({artifact.uri}).")
+    roots = _artifact_roots(store, artifact)
+    allowed = [*roots, models_root] if models_root is not None else roots
+    if path.exists() and not inside(path, allowed):
+        where = ", ".join(str(r) for r in allowed) or "none: its run is gone"
+        raise ConfigError(
+            f"Artifact '{artifact_id}' points at '{artifact.uri}', which is outside its run's "
+            f"folder and the model registry ({where}); kubeline registers only models a run "
+            "wrote. Write the model as a task's Model output, or register a file of your own "
+            "with 'kubeline models register PATH --name NAME'."
+        )
     return _register(
         store,
         artifact.metadata,
         path,
         _check_name(chosen),
         models_root,
+        roots,
         uri=artifact.uri,
         digest=artifact.digest,
         artifact_id=artifact.artifact_id,
@@ -247,12 +344,14 @@ def register_artifact(
 def register_file(
     store: RunStore, path: Path, name: str, *, models_root: Path | None = None
 ) -> tuple[ModelVersionRecord, bool]:
-    """Register a saved model file (joblib) made outside any run.
+    """Register a saved model file (joblib) made outside any run: the caller names the
+    file, so it may be anywhere (the REST API offers no way to name one).
 
     With ``models_root`` the registry keeps its own copy (``models_root/NAME/DIGEST/``), so
     the version outlives the file or run folder it came from.
     """
-    return _register(store, {}, path.expanduser().resolve(), _check_name(name), models_root)
+    path = path.expanduser().resolve()
+    return _register(store, {}, path, _check_name(name), models_root, [path])
 
 
 def version_dict(version: ModelVersionRecord, aliases: list[str]) -> dict[str, Any]:
@@ -274,7 +373,16 @@ def version_dict(version: ModelVersionRecord, aliases: list[str]) -> dict[str, A
         "task_id": version.task_id,
         "artifact_id": version.artifact_id,
         "card_uri": version.card_uri,
+        "notes": _notes(version),
     }
+
+
+def _notes(version: ModelVersionRecord) -> list[str]:
+    """What registering the version left out, and why (e.g. a card outside the run)."""
+    from kubeline.engine.registration import NOTES_KEY
+
+    found = version.metadata.get(NOTES_KEY)
+    return [str(n) for n in found] if isinstance(found, list) else []
 
 
 def aliases_by_version(store: RunStore, name: str) -> dict[int, list[str]]:

@@ -39,13 +39,16 @@ def models_page(request: Request, store: RunStore = Depends(get_store)) -> HTMLR
 
 
 def _card(path: str, home: Path) -> Markup | None:
-    """The model card, rendered (raw HTML in it escaped), when it is a readable file inside
-    kubeline's home: a card's path comes from artifact metadata, which anyone can write."""
+    """The model card, rendered (raw HTML in it escaped), when it is a readable file in the
+    registry's copies or a run's folder: a card's path comes from artifact metadata, which
+    anyone can write, and the rest of kubeline's home (its database...) is not for show."""
     if not path:
         return None
     file = Path(path)
     try:
-        if not file.is_file() or not file.resolve().is_relative_to(home.resolve()):
+        real = file.resolve()
+        shown = ((home / "models").resolve(), (home / "runs").resolve())
+        if not file.is_file() or not any(real.is_relative_to(root) for root in shown):
             return None
         with file.open(encoding="utf-8", errors="replace") as f:
             text = f.read(_CARD_BYTES)
