@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, local_path
+from kubeline.engine.safepath import ensure_inside, safe_name
 from kubeline.errors import PipelineLoadError
 
 __all__ = ["LeafJob", "TaskContext", "import_artifact", "prepare_job", "read_outputs"]
@@ -143,6 +145,17 @@ def _flag(args: list[str], name: str) -> str:
         return ""
 
 
+def _own_output_paths(executor_input: Any, task_root: Path) -> None:
+    """Each output's file at ``task_root/<safe name>``. kfp joins the spec's output name to
+    the task root as it is, so ``../x`` or an absolute name would point anywhere; an
+    ordinary name keeps the path kfp gives it."""
+    for name, parameter in executor_input.outputs.parameters.items():
+        parameter.output_file = str(ensure_inside(task_root / safe_name(name), task_root))
+    for name, output in executor_input.outputs.artifacts.items():
+        for artifact in output.artifacts:
+            artifact.uri = str(ensure_inside(task_root / safe_name(name), task_root))
+
+
 def prepare_job(
     component: dict[str, Any],
     executor: dict[str, Any],
@@ -176,6 +189,7 @@ def prepare_job(
         task_root=str(ctx.task_root),
         block_input_artifact=False,
     )
+    _own_output_paths(executor_input, ctx.task_root)
     declared = component.get("inputDefinitions", {}).get("parameters", {})
     for name in list(executor_input.inputs.parameter_values):
         if name not in arguments and "defaultValue" not in declared.get(name, {}):
@@ -339,7 +353,10 @@ def import_artifact(
     if executor["importer"].get("downloadToWorkspace"):
         source = Path(uri.removeprefix("file://"))
         if source.exists():
-            target = ctx.workspace / ".artifacts" / ctx.task_name / source.name
+            target = ensure_inside(
+                ctx.workspace / ".artifacts" / safe_name(ctx.task_name) / safe_name(source.name),
+                ctx.workspace,
+            )
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, target, dirs_exist_ok=True)
@@ -362,6 +379,8 @@ def _fetch_remote(uri: str, target: Path, metadata: dict[str, Any]) -> tuple[str
         return uri, metadata  # no backend for this scheme here
     try:
         if fs.isdir(path):
+            for found in fs.find(path):  # a remote name with '..' must not land outside
+                ensure_inside(target / posixpath.relpath(found, path), target)
             fs.get(path, str(target), recursive=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kubeline.engine.artifacts import ArtifactRef, local_path
+from kubeline.engine.safepath import ensure_inside, safe_name
 from kubeline.errors import ConfigError
 from kubeline.store import ModelVersionRecord
 from kubeline.store.model_registry import version_from_metadata
@@ -146,8 +147,9 @@ def keep_copy(
             f"The model folder '{version.uri}' holds '{link}', a link to a file outside the "
             f"folders a registration copies from ({where}). Replace the link with the file."
         )
-    folder = models_root / version.name / version.digest[:16]
-    target = folder / source.name
+    # The name comes from the artifact's metadata: '../x' must not leave models_root.
+    folder = ensure_inside(models_root / safe_name(version.name) / version.digest[:16], models_root)
+    target = folder / safe_name(source.name)
     if not target.exists():
         staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
         staging.mkdir(parents=True)

@@ -21,8 +21,10 @@ from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.platform import platform_notes
 from kubeline.engine.preload import component_imports
 from kubeline.engine.results import RunResult, TaskEvent
+from kubeline.engine.safepath import check_spec_names, ensure_inside, is_ordinary, run_id_prefix
 from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.workers import WorkerPool
+from kubeline.errors import ConfigError
 from kubeline.store import RunRecord, RunStore, open_store, process_alive
 
 __all__ = [
@@ -46,7 +48,9 @@ def _now() -> datetime:
 
 
 def new_run_id(pipeline_name: str) -> str:
-    return f"{pipeline_name}-{_now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    """``<pipeline name>-<UTC time>-<random>``; a pipeline name that is not a plain file
+    name (``../x``, ``a/b``) gives its letters, digits and dashes instead."""
+    return f"{run_id_prefix(pipeline_name)}-{_now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def recover_orphans(store: RunStore) -> list[str]:
@@ -109,12 +113,20 @@ def record_run(
     """Check the arguments and record a run that has not started yet (its folder too).
 
     Raises:
-        kubeline.errors.ConfigError: the arguments do not match the pipeline.
+        kubeline.errors.ConfigError: the arguments do not match the pipeline, or ``run_id``
+            cannot name a folder.
+        kubeline.errors.PipelineLoadError: two of the spec's names would share a file.
     """
     resolved = resolve_arguments(spec, arguments or {})
+    check_spec_names(spec)
     name = spec["pipelineInfo"]["name"]
     run_id = run_id or new_run_id(name)
-    root = home / "runs" / run_id
+    if not is_ordinary(run_id):
+        raise ConfigError(
+            f"Run id '{run_id}' cannot name a run folder: use letters, digits, '-', '_' and "
+            "'.' (not first or last), or leave it out and kubeline makes one."
+        )
+    root = ensure_inside(home / "runs" / run_id, home / "runs")
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "workspace").mkdir(exist_ok=True)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml is ~10x faster

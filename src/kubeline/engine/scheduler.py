@@ -41,6 +41,7 @@ from kubeline.engine.leaf import (
 from kubeline.engine.platform import local_environment
 from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
 from kubeline.engine.results import TaskEvent
+from kubeline.engine.safepath import ensure_inside, safe_name
 from kubeline.engine.workers import JobResult, WorkerPool
 from kubeline.errors import KubelineError
 from kubeline.store import ArtifactRecord, CacheRecord, RunStore, TaskRecord
@@ -78,9 +79,10 @@ class Node:
     """One task instance in one scope."""
 
     name: str
-    path: str
+    path: str  # logical: the spec's names, what the store records
     spec: dict[str, Any]
     scope: Scope | None
+    fs_path: str = ""  # the same, one safe file-name segment per name (engine.safepath)
     kind: str = ""
     state: str = PENDING
     task_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -119,6 +121,7 @@ class Scope:
     arts: dict[str, list[ArtifactRef]]
     owner: Node | None
     prefix: str
+    fs_prefix: str = ""
     nodes: dict[str, Node] = field(default_factory=dict)
 
     @property
@@ -181,11 +184,20 @@ class Scheduler:
         arts: dict[str, list[ArtifactRef]],
         owner: Node | None,
         prefix: str,
+        fs_prefix: str = "",
     ) -> Scope:
         # A sub-pipeline's own input defaults apply where its caller passed nothing.
-        scope = Scope(component, {**self._defaults(component), **params}, arts, owner, prefix)
+        scope = Scope(
+            component, {**self._defaults(component), **params}, arts, owner, prefix, fs_prefix
+        )
         for name, task in component.get("dag", {}).get("tasks", {}).items():
-            scope.nodes[name] = Node(name=name, path=f"{prefix}{name}", spec=task, scope=scope)
+            scope.nodes[name] = Node(
+                name=name,
+                path=f"{prefix}{name}",
+                spec=task,
+                scope=scope,
+                fs_path=f"{fs_prefix}{safe_name(name)}",
+            )
         self._scopes.append(scope)
         return scope
 
@@ -408,7 +420,9 @@ class Scheduler:
         node.kind = "dag"
         self._begin(node)
         node.children = [
-            self._new_scope(component, node.params_in, node.arts_in, node, f"{node.path}/")
+            self._new_scope(
+                component, node.params_in, node.arts_in, node, f"{node.path}/", f"{node.fs_path}/"
+            )
         ]
 
     def _start_loop(self, node: Node, component: dict[str, Any]) -> None:
@@ -455,6 +469,7 @@ class Scheduler:
                 spec={},
                 scope=None,
                 kind="iteration",
+                fs_path=f"{node.fs_path}/iteration-{index}",
             )
             params, arts = dict(node.params_in), dict(node.arts_in)
             if is_artifact:
@@ -463,7 +478,9 @@ class Scheduler:
                 params[item_input] = node.items[index]
             it.params_in, it.arts_in = params, arts
             self._begin(it, parent=node)
-            it.children = [self._new_scope(component, params, arts, it, f"{it.path}/")]
+            it.children = [
+                self._new_scope(component, params, arts, it, f"{it.path}/", f"{it.fs_path}/")
+            ]
             node.iterations.append(it)
             running += 1
 
@@ -546,12 +563,13 @@ class Scheduler:
 
     # --------------------------------------------------------------- leaves
     def _context(self, node: Node) -> TaskContext:
+        tasks = self.root_dir / "tasks"
         return TaskContext(
             run_id=self.run_id,
             pipeline_name=self.pipeline_name,
             task_name=node.name,
-            task_root=self.root_dir / "tasks" / node.path,
-            pipeline_root=self.root_dir / "tasks",
+            task_root=ensure_inside(tasks / node.fs_path, tasks),
+            pipeline_root=tasks,
             workspace=self.root_dir / "workspace",
         )
 
@@ -571,7 +589,8 @@ class Scheduler:
                 "is neither a container nor an importer; kubeline cannot run it locally."
             )
         node.kind = "executor"
-        log_path = self.root_dir / "logs" / f"{node.path}.log"
+        logs = self.root_dir / "logs"
+        log_path = ensure_inside(logs / f"{node.fs_path}.log", logs)
         from_platform = local_environment(self.spec, component.get("executorLabel", ""), node.name)
         node.job, node.executor_input = prepare_job(
             component, executor, node.params_in, node.arts_in, ctx, node.path, log_path

@@ -116,10 +116,11 @@ class WorkerPool:
             except OSError as exc:
                 return JobResult(exit_code=127, error=f"cannot start '{argv[0]}': {exc}")
             with self._lock:
-                self._running[job.task_path] = process
+                # By folder: two tasks can share a logical path ('a/b', and 'b' inside 'a').
+                self._running[job.task_root] = process
             code = process.wait()
         with self._lock:
-            self._running.pop(job.task_path, None)
+            self._running.pop(job.task_root, None)
         return JobResult(exit_code=code)
 
     def cancel(self) -> None:
