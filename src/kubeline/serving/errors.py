@@ -7,7 +7,16 @@ which value.
 
 from __future__ import annotations
 
-__all__ = ["InferenceError"]
+import reprlib
+from typing import Any
+
+__all__ = ["InferenceError", "shown"]
+
+# Bounded in depth and width: a request may nest lists a thousand deep (orjson allows
+# 1024 levels), deeper than ``repr`` can go without a RecursionError.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 60
 
 
 class InferenceError(Exception):
@@ -23,3 +32,10 @@ class InferenceError(Exception):
 
     def __repr__(self) -> str:
         return f"InferenceError({self.status}, {self.message!r})"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` as an error message quotes it: its ``repr``, cut to ``limit`` characters,
+    lists and objects only a few levels deep."""
+    text = _REPR.repr(value) if isinstance(value, (list, dict, tuple)) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

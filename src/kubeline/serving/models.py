@@ -19,7 +19,7 @@ import numpy as np
 
 from kubeline.errors import ConfigError
 from kubeline.serving.config import ModelEntry, ServeConfig, version_key
-from kubeline.serving.errors import InferenceError
+from kubeline.serving.errors import InferenceError, shown
 
 __all__ = [
     "OUTPUT_NAMES",
@@ -383,8 +383,7 @@ def _float_ok(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value.item() if isinstance(value, np.generic) else value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown(value.item() if isinstance(value, np.generic) else value)
 
 
 def _typed_column(column: np.ndarray, kind: str | None, numeric: bool) -> np.ndarray:

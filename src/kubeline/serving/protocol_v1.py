@@ -87,6 +87,12 @@ def _rows(data: list[Any], key: str) -> np.ndarray:
 
 
 def _columns(data: Mapping[str, Any], model: ServedModel) -> np.ndarray:
+    if not model.feature_names:
+        raise InferenceError(
+            400,
+            f"Model {model.name} does not know its feature names, so 'inputs' cannot be "
+            "columns by feature: send a list of rows in feature order.",
+        )
     columns: dict[str, np.ndarray] = {}
     for name, values in data.items():
         if not isinstance(values, list) or any(isinstance(v, (list, Mapping)) for v in values):

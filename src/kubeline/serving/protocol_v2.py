@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from kubeline.serving.errors import InferenceError
+from kubeline.serving.errors import InferenceError, shown
 from kubeline.serving.models import ServedModel, v2_datatype
 
 __all__ = [
@@ -105,7 +105,11 @@ def parse_infer(payload: Any, model: ServedModel) -> InferRequest:
         raise InferenceError(400, "The request body must be a JSON object with 'inputs'.")
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise InferenceError(400, f"'id' must be a string, not {request_id!r}.")
+        raise InferenceError(400, f"'id' must be a string, not {shown(request_id)}.")
+    if request_id is not None and not _is_unicode(request_id):
+        raise InferenceError(
+            400, f"'id' {shown(request_id)} is not valid Unicode (a lone surrogate); send text."
+        )
     parameters = _parameters(payload.get("parameters"), "the request")
     if parameters.get("binary_data_output"):
         raise InferenceError(400, "Binary tensor data is not supported; ask for JSON outputs.")
@@ -154,23 +158,23 @@ def decode_tensor(spec: Any, index: int) -> tuple[str, np.ndarray, dict[str, Any
     """One request input as ``(name, array of its shape, parameters)``: numbers as
     float64 (bools and integers checked against their datatype's range), BYTES as str."""
     if not isinstance(spec, Mapping):
-        raise InferenceError(400, f"inputs[{index}] must be an object, not {spec!r:.60}.")
+        raise InferenceError(400, f"inputs[{index}] must be an object, not {shown(spec)}.")
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise InferenceError(400, f"inputs[{index}] needs a 'name' (a string).")
     where = f"Input {name!r}"
     datatype = spec.get("datatype")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise InferenceError(
             400,
-            f"{where}: unknown datatype {datatype!r}; use one of {', '.join(DATATYPES)}.",
+            f"{where}: unknown datatype {shown(datatype)}; use one of {', '.join(DATATYPES)}.",
         )
     shape = spec.get("shape")
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise InferenceError(
-            400, f"{where}: 'shape' must be a list of non-negative integers, not {shape!r:.60}."
+            400, f"{where}: 'shape' must be a list of non-negative integers, not {shown(shape)}."
         )
     parameters = _parameters(spec.get("parameters"), where)
     if "binary_data_size" in parameters:
@@ -234,7 +238,11 @@ def _integers(values: np.ndarray, data: list[Any], datatype: str, where: str) ->
     if kind not in "iu" and not (kind == "O" and all(type(v) is int for v in values.flat)):
         raise InferenceError(400, f"{where}: {datatype} data holds {_first_not(data, int)}.")
     limits = np.iinfo(DATATYPES[datatype])
-    low, high = min(values.flat), max(values.flat)
+    if values.dtype.kind in "iu":
+        low, high = int(values.min()), int(values.max())
+    else:  # exactly, from the JSON values: a float array rounds 2**64 - 1 up to 2**64
+        flat = list(_flat(data))
+        low, high = int(min(flat)), int(max(flat))
     if low < limits.min or high > limits.max:
         bad = low if low < limits.min else high
         raise InferenceError(400, f"{where}: value {bad} is out of range for {datatype}.")
@@ -245,15 +253,15 @@ def _first_not(data: list[Any], kind: type) -> str:
     """Describe the first value of the JSON data that is not of ``kind``."""
     for item in _flat(data):
         if kind is str and not isinstance(item, str):
-            return f"{_short(item)}, not a string"
+            return f"{shown(item)}, not a string"
         if kind is bool and not isinstance(item, bool):
-            return f"{_short(item)}, not a boolean"
+            return f"{shown(item)}, not a boolean"
         integral = isinstance(item, int) or (isinstance(item, float) and item.is_integer())
         if kind is int and (isinstance(item, bool) or not integral):
-            return f"{_short(item)}, not an integer"
+            return f"{shown(item)}, not an integer"
         numeric = item is None or isinstance(item, (int, float))
         if kind is float and (isinstance(item, bool) or not numeric):
-            return f"{_short(item)}, not a number"
+            return f"{shown(item)}, not a number"
     return "a value of the wrong type"
 
 
@@ -265,18 +273,13 @@ def _flat(data: Any) -> Any:
         yield data
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _rows(
     tensors: list[tuple[str, np.ndarray, dict[str, Any]]],
     model: ServedModel,
     inputs: list[Any],
 ) -> np.ndarray:
     """The batch of rows the tensors describe: one ``[N, F]`` tensor, or one per feature."""
-    layouts = {_LAYOUTS.get(p.get("content_type", ""), "") for _, _, p in tensors} - {""}
+    layouts = {_layout(p.get("content_type"), name) for name, _, p in tensors} - {""}
     names = [name for name, _, _ in tensors]
     by_feature = (
         len(tensors) > 1
@@ -336,6 +339,27 @@ def _outputs(requested: Any, model: ServedModel) -> list[str]:
             names.append(spec["name"])
     model.check_outputs(names)
     return names
+
+
+def _layout(content_type: Any, name: str) -> str:
+    """``matrix``, ``features`` or ``""`` for an input's ``content_type`` parameter."""
+    if content_type is None:
+        return ""
+    if not isinstance(content_type, str):
+        raise InferenceError(
+            400, f"Input {name!r}: 'content_type' must be a string, not {shown(content_type)}."
+        )
+    return _LAYOUTS.get(content_type, "")
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a string holding a lone surrogate, which the JSON escape ``\\ud800``
+    can produce and which no response can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parameters(value: Any, where: str) -> dict[str, Any]:
