@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
+from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
 from kubeline.errors import ConfigError
 
 __all__ = ["models_app", "serve_command"]
@@ -214,13 +217,30 @@ def serve_command(
         ),
     ] = None,
     name: Annotated[str, typer.Option(help="With --model-dir: the model's name.")] = "model",
+    token: TokenOption = None,
+    token_file: TokenFileOption = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Also answer requests that name this host (a proxy, a tunnel; repeatable; "
+            "'*' for any). Loopback names and the bound address are always allowed.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
 
     from kubeline.engine.artifacts import local_path
+    from kubeline.httpguard import is_loopback
+    from kubeline.serving.config import check_token
     from kubeline.serving.registry import inspect_model, model_file, resolve
     from kubeline.store.model_registry import version_from_metadata
 
+    err = stderr()
+    secret = resolve_token(token, token_file, warn=lambda message: _warn(err, message))
+    if secret is not None:
+        check_token(secret)
     if model_dir is not None:  # on a cluster: the model KServe fetched, no registry
         if models:
             raise ConfigError("Give registered models or --model-dir, not both.")
@@ -254,8 +274,20 @@ def serve_command(
                 metadata={"run_id": version.run_id, "digest": version.digest},
             )
         )
-    config = ServeConfig(models=entries, workers=workers or default_workers())
-    err = stderr()
+    config = ServeConfig(
+        models=entries,
+        workers=workers or default_workers(),
+        host=host,
+        allow_hosts=list(allow_host or []),
+        token=secret,
+    )
+    if secret is None and not is_loopback(host):
+        _warn(
+            err,
+            f"serving on {host} with no token: whoever reaches this address can use the "
+            "models. Give --token-file PATH (or KUBELINE_TOKEN) unless a gateway in front "
+            "(KServe's) guards it.",
+        )
     base = f"http://{host}:{port}"
     for entry in entries:
         err.print(
@@ -263,4 +295,10 @@ def serve_command(
             f"(V1), {base}/v2/models/{entry.name}/versions/{entry.version}/infer (V2)"
         )
     err.print(f"Metrics at {base}/metrics. Ctrl-C stops the server.")
+    if secret is not None:
+        err.print("Requests need 'Authorization: Bearer <token>' (health probes do not).")
     run_server(config, host=host, port=port)
+
+
+def _warn(console: Console, message: str) -> None:
+    console.print(Text.assemble(("Warning: ", "yellow"), message), soft_wrap=True)

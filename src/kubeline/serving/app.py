@@ -4,6 +4,9 @@ REST paths over the models of a :class:`ServeConfig`.
 State (models, batchers, threads, metrics) is built in the lifespan, never in globals, so
 a process may hold several servers (tests do). With several workers, uvicorn starts fresh
 processes that build the app from :func:`app_from_env`.
+
+Every request first passes :class:`kubeline.httpguard.GuardMiddleware` (Host, Origin, and
+the bearer token when the config has one); its refusals are in KServe's error shape.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from starlette.routing import Route
 
 from kubeline import __version__
 from kubeline.errors import ConfigError
+from kubeline.httpguard import GuardMiddleware, RequestGuard
 from kubeline.serving import jsonio, protocol_v1, protocol_v2
 from kubeline.serving.batching import Batcher
 from kubeline.serving.config import ServeConfig
@@ -37,10 +41,19 @@ from kubeline.serving.metrics import MULTIPROC_ENV, ServingMetrics
 from kubeline.serving.models import ModelRepository, ServedModel
 from kubeline.serving.transport import PROTOCOL
 
-__all__ = ["CONFIG_ENV", "app_from_env", "create_serving_app", "run_server"]
+__all__ = [
+    "CONFIG_ENV",
+    "TOKEN_ENV",
+    "app_from_env",
+    "create_serving_app",
+    "open_paths",
+    "run_server",
+]
 
 #: The environment variable naming the JSON file of a ServeConfig, for worker processes.
 CONFIG_ENV = "KUBELINE_SERVE_CONFIG"
+#: The environment variable carrying the token to worker processes (never in the file).
+TOKEN_ENV = "KUBELINE_SERVE_TOKEN"
 
 log = logging.getLogger("kubeline.serving")
 
@@ -113,12 +126,40 @@ def _create_app(config: ServeConfig, *, own_process: bool) -> FastAPI:
     )
     _install_error_handlers(app)
     _install_routes(app)
+    app.add_middleware(GuardMiddleware, guard=_guard(config), refusal=_refusal)
     return app
+
+
+def open_paths(config: ServeConfig) -> frozenset[str]:
+    """The paths that need no token: what KServe's and Kubernetes' probes ask (server
+    liveness and readiness, each model's readiness in both protocols) and nothing else:
+    no predictions, no model list or metadata, no metrics."""
+    paths = {"/", "/v2/health/live", "/v2/health/ready"}
+    for entry in config.models:
+        for base in (f"/models/{entry.name}", f"/models/{entry.name}/versions/{entry.version}"):
+            paths.update((f"/v1{base}", f"/v2{base}/ready"))
+    return frozenset(paths)
+
+
+def _guard(config: ServeConfig) -> RequestGuard:
+    return RequestGuard.for_bind(
+        config.host,
+        allow_hosts=config.allow_hosts,
+        token=config.token,
+        open_paths=open_paths(config),
+    )
+
+
+def _refusal(status: int, message: str) -> tuple[bytes, bytes]:
+    return jsonio.dumps({"error": message}), _JSON.encode()
 
 
 def app_from_env() -> FastAPI:
     """The app of the ServeConfig in the JSON file named by ``KUBELINE_SERVE_CONFIG``: the
-    factory that uvicorn's worker processes call (``factory=True``)."""
+    factory that uvicorn's worker processes call (``factory=True``). The token comes from
+    ``KUBELINE_SERVE_TOKEN``, removed from this process's environment once read, so that
+    nothing the models run inherits it."""
+    token = os.environ.pop(TOKEN_ENV, None) or None
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"{CONFIG_ENV} is not set: it must name a serve config JSON file.")
@@ -126,26 +167,36 @@ def app_from_env() -> FastAPI:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read the serve config {path}: {exc.strerror}") from exc
-    return _create_app(ServeConfig.from_json(text), own_process=True)
+    config = ServeConfig.from_json(text)
+    if token is not None:
+        config = replace(config, token=token)
+    return _create_app(config, own_process=True)
 
 
 def run_server(
-    config: ServeConfig, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info"
+    config: ServeConfig, host: str | None = None, port: int = 8080, log_level: str = "info"
 ) -> None:
-    """Serve ``config`` until interrupted.
+    """Serve ``config`` on ``host`` (default ``config.host``; the guard follows the address
+    actually listened on) until interrupted.
 
     With ``config.workers > 1`` the config goes to a temporary JSON file named by
     ``KUBELINE_SERVE_CONFIG`` and uvicorn starts that many worker processes, each building
     its app with :func:`app_from_env` (uvicorn spawns them, so this works on Linux, macOS
     and Windows alike). Each worker loads the models once; metrics are added up across
     workers through prometheus_client's multiprocess mode, in the same temporary folder.
+    The token is not in that file: it reaches the workers in ``KUBELINE_SERVE_TOKEN``, set
+    in this process's environment only while uvicorn runs (the workers inherit it, and
+    only this user can read a process's environment).
     """
     import uvicorn
+
+    if host is not None and host != config.host:
+        config = replace(config, host=host)
 
     # No access log: a line per request costs more than some predictions; errors are logged.
     # The protocol sets TCP_NODELAY, which uvicorn's multi-worker sockets lack (see it).
     options: dict[str, Any] = {
-        "host": host,
+        "host": config.host,
         "port": port,
         "log_level": log_level,
         "access_log": False,
@@ -155,7 +206,7 @@ def run_server(
     if config.workers <= 1:
         uvicorn.run(_create_app(config, own_process=True), **options)
         return
-    saved = {name: os.environ.get(name) for name in (CONFIG_ENV, MULTIPROC_ENV)}
+    saved = {name: os.environ.get(name) for name in (CONFIG_ENV, MULTIPROC_ENV, TOKEN_ENV)}
     with tempfile.TemporaryDirectory(
         prefix="kubeline-serve-", ignore_cleanup_errors=True
     ) as folder:
@@ -165,6 +216,10 @@ def run_server(
         metrics_dir.mkdir()
         os.environ[CONFIG_ENV] = str(config_file)
         os.environ[MULTIPROC_ENV] = str(metrics_dir)
+        if config.token:
+            os.environ[TOKEN_ENV] = config.token
+        else:
+            os.environ.pop(TOKEN_ENV, None)
         try:
             uvicorn.run(
                 "kubeline.serving.app:app_from_env",

@@ -1,7 +1,8 @@
 """What the model server serves: one frozen, JSON round-trippable config object.
 
 The config is JSON so that it can cross a process boundary: with several workers, uvicorn
-starts fresh processes that read it from the file named by ``KUBELINE_SERVE_CONFIG``.
+starts fresh processes that read it from the file named by ``KUBELINE_SERVE_CONFIG``. The
+token is the one field never written there (see :meth:`ServeConfig.to_dict`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from kubeline.errors import ConfigError
 
-__all__ = ["ModelEntry", "ServeConfig", "default_workers", "version_key"]
+__all__ = ["ModelEntry", "ServeConfig", "check_token", "default_workers", "version_key"]
 
 # Names go into URL paths (/v1/models/NAME:predict, /v2/models/NAME/versions/V/infer).
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -85,13 +86,22 @@ class ModelEntry:
 @dataclass(frozen=True)
 class ServeConfig:
     """The whole server: its models (several names, several versions of a name: the
-    highest version is a name's default) and the request-path limits."""
+    highest version is a name's default), the request-path limits, and who may call it.
+
+    ``host`` is the address the server listens on: on loopback, requests must name it by
+    a loopback name or one of ``allow_hosts`` (DNS rebinding is refused); off loopback the
+    Host check is off unless ``allow_hosts`` is given. ``token``, when set, is required as
+    ``Authorization: Bearer <token>`` everywhere but the health and model-ready probes.
+    """
 
     models: list[ModelEntry]
     max_batch_size: int = 64
     max_latency_ms: float = 2.0
     max_body_bytes: int = 16 * 1024 * 1024
     workers: int = 1
+    host: str = "127.0.0.1"
+    allow_hosts: list[str] = field(default_factory=list)
+    token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -112,6 +122,17 @@ class ServeConfig:
             raise ConfigError(f"max_body_bytes must be >= 1, not {self.max_body_bytes!r}.")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"workers must be >= 1, not {self.workers!r}.")
+        if not isinstance(self.host, str) or not self.host.strip():
+            raise ConfigError(f"host must be an address such as 127.0.0.1, not {self.host!r}.")
+        if not isinstance(self.allow_hosts, list) or not all(
+            isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip())
+            for h in self.allow_hosts
+        ):
+            raise ConfigError(
+                f"allow_hosts must be a list of host names, not {self.allow_hosts!r}."
+            )
+        if self.token is not None:
+            check_token(self.token)
 
     def versions(self, name: str) -> list[ModelEntry]:
         """The entries of one model name, oldest first (so the last is the default)."""
@@ -119,8 +140,11 @@ class ServeConfig:
         return sorted(found, key=lambda e: version_key(e.version))
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field but ``token``: the dict goes to files (the workers' config) that
+        must not hold a secret. A worker gets the token another way (see ``run_server``)."""
         data = asdict(self)
         data["models"] = [m.to_dict() for m in self.models]
+        del data["token"]
         return data
 
     def to_json(self) -> str:
@@ -148,6 +172,19 @@ class ServeConfig:
         if not isinstance(data, dict):
             raise ConfigError("The serve config must be a JSON object.")
         return cls.from_dict(data)
+
+
+def check_token(token: str) -> None:
+    """Refuse a token that an HTTP header cannot carry as is: empty, or holding spaces,
+    control characters or non-ASCII characters."""
+    if not isinstance(token, str) or not token:
+        raise ConfigError("The token is empty: give a long random string.")
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError(
+            "The token must be printable ASCII with no spaces (it is sent in an "
+            'Authorization header); make one with: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
 
 
 def _check_keys(cls: type, data: dict[str, Any], what: str) -> None:
