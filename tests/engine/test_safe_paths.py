@@ -339,7 +339,11 @@ def test_a_remote_folder_with_a_climbing_name_is_not_downloaded(
     assert "kubeline does not write or serve it" in (importer.error or "")
 
 
-def test_a_hostile_model_name_keeps_its_copy_under_models(sandbox: tuple[Path, Path]) -> None:
+def test_a_hostile_model_name_is_refused_and_nothing_is_copied(
+    sandbox: tuple[Path, Path],
+) -> None:
+    """A name no NAME:VERSION reference could reach is refused when the task registers it:
+    the task fails saying why, and nothing lands outside the home or in the registry."""
     pytest.importorskip("sklearn")
     top, home = sandbox
     before = _outside(top, home)
@@ -347,9 +351,12 @@ def test_a_hostile_model_name_keeps_its_copy_under_models(sandbox: tuple[Path, P
         compile_function(p.fit_iris_pipeline), {"register_as": "../../../evil"}, home=home
     )
     assert _outside(top, home) == before
-    assert result.state == "SUCCEEDED", [t.error for t in result.tasks]
-    kept = list((home / "models").iterdir())
-    assert [k.name for k in kept] == [safe_name("../../../evil")]
+    assert result.state == "FAILED"
+    failed = result.failed_task
+    assert failed is not None and "cannot name a model" in (failed.error or "")
+    assert not (home / "models").exists() or list((home / "models").iterdir()) == []
+    # The copy's folder name is still mapped, should any name reach it.
+    assert safe_name("../../../evil") != "../../../evil"
 
 
 def test_a_hostile_pipeline_name_gives_a_plain_run_id(sandbox: tuple[Path, Path]) -> None:

@@ -17,6 +17,7 @@ registry's copy takes files only from inside the run folders and the registry
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "NOTES_KEY",
     "REGISTER_KEY",
     "check_card",
+    "check_model_name",
     "default_roots",
     "inside",
     "keep_copy",
@@ -46,6 +48,22 @@ NOTES_KEY = "registry_notes"
 _MODEL = "system.Model"
 
 
+#: What a registered model may be called: it becomes part of NAME:VERSION references,
+#: URLs and a folder name.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` stripped, or ConfigError when it cannot name a model."""
+    name = name.strip()
+    if not MODEL_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{name[:80]!r} cannot name a model: use up to 128 letters, digits, '-', '_' "
+            "and '.', starting with a letter or digit."
+        )
+    return name
+
+
 def wants_registration(ref: ArtifactRef) -> bool:
     return ref.schema_title == _MODEL and bool(str(ref.metadata.get(REGISTER_KEY) or "").strip())
 
@@ -56,7 +74,7 @@ def model_version_from(
     """The registry version a Model artifact describes (its number is set by the store)."""
     return version_from_metadata(
         ref.metadata,
-        name=str(ref.metadata[REGISTER_KEY]),
+        name=check_model_name(str(ref.metadata[REGISTER_KEY])),
         uri=ref.uri,
         digest=ref.digest,
         artifact_id=ref.artifact_id,
@@ -154,7 +172,7 @@ def keep_copy(
         staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
         try:
-            copy = staging / source.name
+            copy = staging / target.name  # the safe name the version will point to
             if real.is_dir():
                 shutil.copytree(real, copy)
             else:

@@ -1,7 +1,8 @@
 """The environment a task starts with: this process's, less kubeline's own secrets.
 
-A pipeline is someone else's code: the token that protects the server (and the cookie
-``kubeline submit`` sends) must never reach it, whether the server got it from its
+A pipeline is someone else's code: the token that protects the server, the cookie
+``kubeline submit`` sends and the store's database URL (which may hold a password) must
+never reach it, whether the server got it from its
 environment or a task asks for it by name.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 
 __all__ = ["SECRET_NAMES", "task_environ"]
 
-SECRET_NAMES = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE"})
+SECRET_NAMES = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"})
 
 
 def task_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -7,7 +7,6 @@ registers its model through the engine (:mod:`kubeline.engine.registration`)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubeline.engine.taskenv import task_environ
 from kubeline.errors import ConfigError, DataError
 from kubeline.store import ArtifactRecord, ModelVersionRecord, RunStore
 from kubeline.store.model_registry import version_from_metadata
@@ -133,8 +133,6 @@ def model_file(path: Path) -> Path:
 INSPECT_TIMEOUT_SECONDS = 120.0
 _RESULT_BYTES = 4 * 1024 * 1024  # a signature of tens of thousands of features fits
 _LOG_BYTES = 2000
-# kubeline's own secrets: the child runs the model file's code, which must never see them.
-_SECRET_ENV = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"})
 
 
 def inspect_model(path: Path, *, timeout: float = INSPECT_TIMEOUT_SECONDS) -> dict[str, Any]:
@@ -150,7 +148,7 @@ def inspect_model(path: Path, *, timeout: float = INSPECT_TIMEOUT_SECONDS) -> di
             died or answered too much.
     """
     file = model_file(path).resolve()
-    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    env = task_environ()  # the child runs the model's code: none of kubeline's secrets
     command = [sys.executable, "-m", "kubeline.serving.model_probe", str(file)]
     with tempfile.TemporaryDirectory(prefix="kubeline-probe-", ignore_cleanup_errors=True) as tmp:
         scratch = Path(tmp)  # also its working folder: nothing of ours to import or overwrite
@@ -252,13 +250,9 @@ def _register(
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
-    if not re.fullmatch(_NAME, name):
-        raise ConfigError(
-            f"'{name}' cannot name a model: use letters, digits, '-', '_' and '.', starting "
-            "with a letter or digit."
-        )
-    return name
+    from kubeline.engine.registration import check_model_name
+
+    return check_model_name(name)
 
 
 def _artifact_roots(store: RunStore, artifact: ArtifactRecord) -> list[Path]:
