@@ -3,16 +3,20 @@ kubeline's exception tree in one place."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Match
 
 from kubeline.errors import ConfigError, DataError, KubelineError, PipelineLoadError, UserError
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["ApiError", "allowed_methods", "install_error_handlers"]
 
 # HTTP status -> gRPC code, as KFP's API server reports them.
-_GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 413: 8, 500: 13, 501: 12}
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 500: 13, 501: 12}
 
 
 class ApiError(Exception):
@@ -28,6 +32,34 @@ def error_body(status: int, message: str) -> dict:
     return {"error": message, "code": _GRPC.get(status, 2), "message": message, "details": []}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this request's path, for a 405's ``Allow``.
+
+    Starlette names only the first route whose path matched; ``/experiments`` has one
+    route for GET and another for POST, and a client must learn of both.
+    """
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as ``where: what`` (a validator's own message says both)."""
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "value_error":
+        message = message.removeprefix("Value error, ")
+        if message.startswith(where):
+            return message
+    return f"{where}: {message}"
+
+
 def _respond(status: int, message: str) -> JSONResponse:
     return JSONResponse(error_body(status, message), status_code=status)
 
@@ -39,9 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors()[:10])
         return _respond(400, f"Invalid request: {problems}")
 
     @app.exception_handler(KubelineError)

@@ -78,11 +78,13 @@ def artifact_content(
     if download:
         filename = (a.name or a.output_name or artifact_id) + _SUFFIXES.get(a.schema_title, "")
         return FileResponse(path, media_type=media_type, filename=filename, headers=safety)
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ApiError(400, f"offset and limit must be 0 or more. Got {offset} and {limit}.")
     size = min(limit or settings.preview_bytes, settings.preview_bytes)
-    with path.open("rb") as f:
-        f.seek(max(0, offset))
-        data = f.read(size)
     total = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(min(offset, total))  # past the end reads nothing, as a file does
+        data = f.read(size)
     return Response(
         data,
         media_type=media_type,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
 
-from kubeline.server.api.common import now, require
+from kubeline.server.api.common import ApiBody, now, require
 from kubeline.server.deps import get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
@@ -29,8 +28,7 @@ _FIELDS = {
 _LIST = list_query(_FIELDS)
 
 
-class ExperimentBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class ExperimentBody(ApiBody):
     display_name: str = ""
     description: str = ""
     namespace: str = ""

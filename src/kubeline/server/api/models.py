@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from kubeline.errors import ConfigError
+from kubeline.server.api.common import ApiBody
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.settings import ServerSettings
@@ -59,7 +59,7 @@ def get_version(name: str, version: int, store: RunStore = Depends(get_store)) -
     return version_dict(found, aliases_by_version(store, name).get(found.version, []))
 
 
-class AliasBody(BaseModel):
+class AliasBody(ApiBody):
     version: int
 
 
@@ -79,7 +79,7 @@ def delete_alias(name: str, alias: str, store: RunStore = Depends(get_store)) ->
     return {}
 
 
-class RegisterBody(BaseModel):
+class RegisterBody(ApiBody):
     artifact_id: str
     name: str | None = None
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from kubeline.engine.spec import parse_spec
 from kubeline.errors import PipelineLoadError
-from kubeline.server.api.common import now, require
+from kubeline.server.api.common import ApiBody, now, require, unwrap_spec
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
@@ -41,8 +41,7 @@ _VERSION_FIELDS = {
 _LIST_VERSION = list_query(_VERSION_FIELDS)
 
 
-class PipelineBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class PipelineBody(ApiBody):
     display_name: str | None = None
     name: str | None = None
     description: str = ""
@@ -53,8 +52,7 @@ class UrlBody(BaseModel):
     pipeline_url: str = ""
 
 
-class VersionBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class VersionBody(ApiBody):
     display_name: str | None = None
     name: str | None = None
     description: str = ""
@@ -63,7 +61,7 @@ class VersionBody(BaseModel):
     pipeline_spec: dict[str, Any] | None = None
 
 
-class CreateBoth(BaseModel):
+class CreateBoth(ApiBody):
     pipeline: PipelineBody
     pipeline_version: VersionBody
 
@@ -94,10 +92,16 @@ def _spec_from_url(url: str) -> dict[str, Any]:
             f"Cannot fetch '{url}': this server reads only local files "
             "(file:// or a path). Upload the file instead.",
         )
-    if not path.is_file():
-        raise ApiError(400, f"Pipeline package '{url}' not found.")
     try:
-        return parse_spec(path.read_text(encoding="utf-8"), f"'{url}'")
+        if not path.is_file():
+            raise ApiError(400, f"Pipeline package '{url}' not found.")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # a name too long, a binary, /proc...
+        raise ApiError(
+            400, f"Cannot read pipeline package '{url}' as a YAML or JSON text file: {exc}"
+        ) from exc
+    try:
+        return parse_spec(text, f"'{url}'")
     except PipelineLoadError as exc:
         raise ApiError(400, f"Invalid pipeline: {exc}") from exc
 
@@ -233,7 +237,7 @@ def create_pipeline_and_version(body: CreateBoth, store: RunStore = Depends(get_
 def _version_spec(body: VersionBody) -> dict[str, Any]:
     if body.pipeline_spec:
         try:
-            return parse_spec_dict(body.pipeline_spec)
+            return parse_spec_dict(unwrap_spec(body.pipeline_spec))
         except PipelineLoadError as exc:
             raise ApiError(400, f"Invalid pipeline: {exc}") from exc
     if body.package_url and body.package_url.pipeline_url:

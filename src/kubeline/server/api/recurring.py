@@ -4,14 +4,14 @@ delete. The server's schedule loop starts their runs."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from kubeline.engine.arguments import resolve_arguments
-from kubeline.server.api.common import now, pipeline_spec_of, require
+from kubeline.server.api.common import ApiBody, now, pipeline_spec_of, require
 from kubeline.server.api.runs import Reference, RuntimeConfig, experiment_for
 from kubeline.server.deps import get_store
 from kubeline.server.errors import ApiError
@@ -32,6 +32,8 @@ _FIELDS = {
     "enabled": "enabled",
 }
 _LIST = list_query(_FIELDS)
+_MAX_INTERVAL = 100 * 366 * 24 * 3600
+_MAX_CONCURRENCY = 1000
 
 
 class CronSchedule(BaseModel):
@@ -51,8 +53,7 @@ class Trigger(BaseModel):
     periodic_schedule: PeriodicSchedule | None = None
 
 
-class RecurringBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class RecurringBody(ApiBody):
     display_name: str = ""
     description: str = ""
     pipeline_spec: dict[str, Any] | None = None
@@ -63,6 +64,35 @@ class RecurringBody(BaseModel):
     mode: str = "ENABLE"
     no_catchup: bool = False
     experiment_id: str | None = None
+
+
+def _utc(moment: datetime | None, where: str) -> datetime | None:
+    """A trigger's time in UTC; 400 for a time with no zone or out of range."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ApiError(
+            400,
+            f"{where} has no time zone: write it in RFC 3339 with Z or an offset, "
+            "e.g. 2030-01-31T12:00:00Z.",
+        )
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ApiError(400, f"{where} {moment.isoformat()} is out of range.") from exc
+
+
+def _next_fire(record: RecurringRunRecord, after: datetime) -> datetime | None:
+    """When the schedule fires next; 400 for one that can never fire."""
+    try:
+        return next_fire(record, after)
+    except (ValueError, OverflowError) as exc:  # croniter's errors are ValueErrors
+        schedule = f"cron '{record.cron}'" if record.cron else "periodic schedule"
+        raise ApiError(
+            400,
+            f"The {schedule} never fires (after {after:%Y-%m-%d %H:%M:%S} UTC and before the "
+            f"year 9999): {exc}. Check its fields and start_time.",
+        ) from exc
 
 
 @router.post("/recurringruns")
@@ -80,16 +110,29 @@ def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_stor
     if cron and cron.cron:
         check_cron(cron.cron)
         start, end = cron.start_time, cron.end_time
+        where = "trigger.cron_schedule"
     elif periodic and periodic.interval_second > 0:
+        if periodic.interval_second > _MAX_INTERVAL:
+            raise ApiError(
+                400,
+                f"interval_second must be at most {_MAX_INTERVAL:,} (100 years). "
+                f"Got {periodic.interval_second}.",
+            )
         start, end = periodic.start_time, periodic.end_time
+        where = "trigger.periodic_schedule"
     else:
         raise ApiError(
             400,
             "A recurring run needs a trigger: a cron_schedule with a cron, or "
             "a periodic_schedule with interval_second > 0.",
         )
-    if body.max_concurrency < 1:
-        raise ApiError(400, f"max_concurrency must be at least 1. Got {body.max_concurrency}.")
+    if not 1 <= body.max_concurrency <= _MAX_CONCURRENCY:
+        raise ApiError(
+            400,
+            f"max_concurrency must be between 1 and {_MAX_CONCURRENCY}. "
+            f"Got {body.max_concurrency}.",
+        )
+    start, end = _utc(start, f"{where}.start_time"), _utc(end, f"{where}.end_time")
     created = now()
     record = RecurringRunRecord(
         recurring_run_id=str(uuid.uuid4()),
@@ -112,7 +155,7 @@ def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_stor
         catchup=not body.no_catchup,
         enabled=body.mode.upper() != "DISABLE",
     )
-    record.next_fire_at = next_fire(record, created)
+    record.next_fire_at = _next_fire(record, created)
     store.add_recurring_run(record)
     return recurring_run_json(record)
 
@@ -144,7 +187,7 @@ def _enable(store: RunStore, recurring_run_id: str, enabled: bool) -> dict:
         recurring_run_id,
         enabled=enabled,
         updated_at=moment,
-        next_fire_at=next_fire(record, moment) if enabled else None,
+        next_fire_at=_next_fire(record, moment) if enabled else None,
     )
     return {}
 

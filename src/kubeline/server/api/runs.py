@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
-from kubeline.server.api.common import pipeline_spec_of, require
+from kubeline.server.api.common import ApiBody, pipeline_spec_of, require
 from kubeline.server.deps import get_manager, get_settings, get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
@@ -50,8 +50,7 @@ class RuntimeConfig(BaseModel):
     pipeline_root: str = ""
 
 
-class RunBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class RunBody(ApiBody):
     display_name: str = ""
     description: str = ""
     experiment_id: str | None = None

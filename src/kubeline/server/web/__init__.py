@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from kubeline.server.errors import error_body
+from kubeline.server.errors import allowed_methods, error_body
 from kubeline.server.web import compare, experiments, models, pipelines, run_page, runs
 from kubeline.server.web.common import error_page
 from kubeline.server.web.login import TOKEN_COOKIE
@@ -81,7 +81,16 @@ def install_web(app: FastAPI) -> None:
             message = exc.detail if isinstance(exc.detail, str) else "Request failed."
             if exc.status_code == 404:
                 message = f"No such API path: {request.url.path}"
-            return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code)
+            headers = dict(exc.headers or {})
+            if exc.status_code == 405:  # RFC 9110: a 405 says which methods the path takes
+                headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+                message = (
+                    f"{request.method} is not allowed on {request.url.path}; "
+                    f"use {headers['Allow']}."
+                )
+            return JSONResponse(
+                error_body(exc.status_code, message), status_code=exc.status_code, headers=headers
+            )
         if exc.status_code == 404:
             return error_page(
                 request,
@@ -89,4 +98,6 @@ def install_web(app: FastAPI) -> None:
                 "Page not found",
                 f"There is no page at {request.url.path}.",
             )
-        return error_page(request, exc.status_code, "Request failed", str(exc.detail))
+        page = error_page(request, exc.status_code, "Request failed", str(exc.detail))
+        page.headers.update(exc.headers or {})
+        return page

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -15,6 +16,7 @@ from kubeline.server.web.templating import format_value, render
 __all__ = [
     "PAGE_SIZES",
     "Page",
+    "attachment",
     "error_page",
     "not_found",
     "parse_expanded",
@@ -51,6 +53,24 @@ class Page:
 def query_string(**params: object) -> str:
     """``a=1&b=x`` from the parameters that have a value (paging links keep the filters)."""
     return urlencode({k: v for k, v in params.items() if v not in (None, "", False)})
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` value that downloads as ``filename``, whatever it holds.
+
+    Names come from users (a pipeline called ``测试``, or one with a line break), and a raw
+    one in a header either fails (not Latin-1) or injects headers (CR LF). Control
+    characters and path separators become ``_``; the name travels as RFC 5987 UTF-8
+    (``filename*``) with an ASCII ``filename`` for old clients.
+    """
+    clean = (
+        "".join(
+            "_" if unicodedata.category(c).startswith("C") or c in "/\\" else c for c in filename
+        ).strip()
+        or "download"
+    )
+    fallback = "".join(c if " " <= c <= "~" and c not in '"%' else "_" for c in clean)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(clean, safe='')}"
 
 
 def error_page(

@@ -15,9 +15,11 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup, escape
+import jinja2
+from markupsafe import Markup
 
 from kubeline.store.records import TaskRecord
 
@@ -782,59 +784,63 @@ def _title(node: Node, text: str) -> str:
     return "\n".join(lines)
 
 
-def _render_box(node: Node, label: str, meta: str, title: str, attrs: str, out: list[str]) -> None:
-    out.append(
-        f'{attrs} transform="translate({_n(node.x)},{_n(node.y)})">'
-        f"<title>{escape(title)}</title>"
-        f'<rect class="node-box" rx="6" width="{_n(node.width)}" height="{_n(node.height)}"/>'
-        f'<text class="node-label" x="10" y="18">{escape(_cut(label, _LABEL_CHARS))}</text>'
-        f'<text class="node-meta" x="10" y="34">{escape(_cut(meta, _META_CHARS))}</text>'
-        "</g>"
-    )
+def _box(node: Node, label: str, meta: str, title: str) -> dict[str, Any]:
+    return {
+        "x": _n(node.x),
+        "y": _n(node.y),
+        "width": _n(node.width),
+        "height": _n(node.height),
+        "title": title,
+        "label": _cut(label, _LABEL_CHARS),
+        "meta": _cut(meta, _META_CHARS),
+    }
 
 
-def _render_node(node: Node, has_run: bool, out: list[str]) -> None:
-    path = escape(node.path)
-    task_id = escape(node.task_id)
+def _view(node: Node, has_run: bool) -> dict[str, Any]:
+    """What the template draws for one node: plain values, escaped by the template."""
+    ids = {"classes": "", "path": node.path, "task_id": node.task_id}
     if not node.is_group:
-        meta = _leaf_meta(node, has_run)
         words = _state_words(node, has_run)
-        aria = escape(f"{node.label}, {words}" if words else node.label)
-        # Only a run's tasks open a panel; in a pipeline's graph a task is just a picture.
-        interactive = ' tabindex="0" role="button"' if has_run else ' role="img"'
-        attrs = (
-            f'<g class="{_classes(node, "node")}" data-path="{path}" data-task-id="{task_id}"'
-            f'{interactive} aria-label="{aria}"'
-        )
-        _render_box(node, node.label, meta, _title(node, node.label), attrs, out)
-        return
+        meta = _leaf_meta(node, has_run)
+        return {
+            **ids,
+            **_box(node, node.label, meta, _title(node, node.label)),
+            "kind": "leaf",
+            "classes": _classes(node, "node"),
+            # Only a run's tasks open a panel; in a pipeline's graph a task is just a picture.
+            "interactive": has_run,
+            "aria": f"{node.label}, {words}" if words else node.label,
+        }
     if not node.expanded:
         label = _collapsed_label(node)
         summary = _summary(node, has_run)
         words = _state_words(node, has_run)
-        aria = escape(
-            f"Expand {label}, {words}: {summary}" if words else f"Expand {label}: {summary}"
-        )
-        attrs = (
-            f'<g class="{_classes(node, "node collapsed")}" data-path="{path}"'
-            f' data-task-id="{task_id}" data-toggle="{path}" tabindex="0" role="button"'
-            f' aria-expanded="false" aria-label="{aria}"'
-        )
-        _render_box(node, label, summary, _title(node, f"{label}\n{summary}"), attrs, out)
-        return
+        return {
+            **ids,
+            **_box(node, label, summary, _title(node, f"{label}\n{summary}")),
+            "kind": "collapsed",
+            "classes": _classes(node, "node collapsed"),
+            "aria": f"Expand {label}, {words}: {summary}"
+            if words
+            else f"Expand {label}: {summary}",
+        }
     header = _header_text(node)
     chars = max(4, int((node.width - 2 * _PAD) / _CHAR_WIDTH))
-    out.append(
-        f'<g class="{_classes(node, "group")}" data-path="{path}">'
-        f"<title>{escape(_title(node, header))}</title>"
-        f'<rect class="group-box" x="{_n(node.x)}" y="{_n(node.y)}" rx="8"'
-        f' width="{_n(node.width)}" height="{_n(node.height)}"/>'
-        f'<text class="group-label" x="{_n(node.x + _PAD)}" y="{_n(node.y + 19)}"'
-        f' data-toggle="{path}" tabindex="0" role="button" aria-expanded="true"'
-        f' aria-label="{escape(f"Collapse {node.label}")}">{escape(_cut(header, chars))}</text>'
-    )
-    _render_level(node.children, node.edges, has_run, out)
-    out.append("</g>")
+    return {
+        **ids,
+        "kind": "group",
+        "classes": _classes(node, "group"),
+        "title": _title(node, header),
+        "x": _n(node.x),
+        "y": _n(node.y),
+        "width": _n(node.width),
+        "height": _n(node.height),
+        "label_x": _n(node.x + _PAD),
+        "label_y": _n(node.y + 19),
+        "aria": f"Collapse {node.label}",
+        "header": _cut(header, chars),
+        "level": _level(node.children, node.edges, has_run),
+    }
 
 
 def _edge_path(points: list[tuple[float, float]]) -> str:
@@ -851,27 +857,28 @@ def _edge_path(points: list[tuple[float, float]]) -> str:
     return " ".join(parts)
 
 
-def _render_level(nodes: list[Node], edges: list[Edge], has_run: bool, out: list[str]) -> None:
-    for edge in edges:
-        if len(edge.points) >= 2:
-            out.append(
-                f'<path class="edge" d="{_edge_path(edge.points)}" marker-end="url(#dag-arrow)"/>'
-            )
-    for node in nodes:
-        _render_node(node, has_run, out)
+def _level(nodes: list[Node], edges: list[Edge], has_run: bool) -> dict[str, Any]:
+    return {
+        "edges": [_edge_path(edge.points) for edge in edges if len(edge.points) >= 2],
+        "nodes": [_view(node, has_run) for node in nodes],
+    }
+
+
+_SVG = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+).get_template("graph.svg")
 
 
 def render_svg(graph: Graph) -> Markup:
     """The graph as one inline ``<svg class="dag">``: no script, no styles, no external
-    references; colours and fonts come from the page's CSS via the class names."""
-    width, height = _n(graph.width), _n(graph.height)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="dag" viewBox="0 0 {width} {height}"'
-        f' width="{width}" height="{height}" role="group" aria-label="Pipeline graph">'
-        '<defs><marker id="dag-arrow" viewBox="0 0 10 10" refX="10" refY="5"'
-        ' markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-        '<path class="dag-arrow-head" d="M0,0 L10,5 L0,10 z"/></marker></defs>'
-    ]
-    _render_level(graph.nodes, graph.edges, graph.has_run, out)
-    out.append("</svg>")
-    return Markup("".join(out))
+    references; colours and fonts come from the page's CSS via the class names. Drawn by the
+    ``graph.svg`` template, which escapes every name."""
+    return Markup(
+        _SVG.render(
+            width=_n(graph.width),
+            height=_n(graph.height),
+            top=_level(graph.nodes, graph.edges, graph.has_run),
+        ).strip()
+    )

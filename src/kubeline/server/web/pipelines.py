@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from kubeline.engine.spec import PLATFORM_KEY
 from kubeline.server.deps import get_store
-from kubeline.server.web.common import Page, not_found, parse_expanded, query_string
+from kubeline.server.web.common import Page, attachment, not_found, parse_expanded, query_string
 from kubeline.server.web.graph import build_graph, render_svg
 from kubeline.server.web.templating import render
 from kubeline.store import PipelineRecord, RunStore
@@ -136,9 +136,8 @@ def pipeline_yaml(
     spec = {k: v for k, v in version.spec.items() if k != PLATFORM_KEY}
     documents = [spec] + ([version.spec[PLATFORM_KEY]] if PLATFORM_KEY in version.spec else [])
     text = yaml.safe_dump_all(documents, sort_keys=False)
-    filename = f"{version.name or version_id}.yaml".replace('"', "")
     return Response(
         text,
         media_type="application/yaml",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(f"{version.name or version_id}.yaml")},
     )

@@ -213,6 +213,11 @@ def task_panel(
     """The task panel alone, for the page's script to put beside the graph."""
     run = store.get_run(run_id)
     if run is None:
-        return HTMLResponse(f"<p>Run '{run_id}' not found.</p>", status_code=404)
+        return templates.TemplateResponse(
+            request,
+            "panel_message.html",
+            {"message": f"Run '{run_id}' not found."},
+            status_code=404,
+        )
     context = _panel_context(run, path, _task_paths(store.list_tasks(run_id)), store, settings)
     return templates.TemplateResponse(request, "task_panel.html", {"panel": context})
