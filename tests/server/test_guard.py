@@ -394,3 +394,34 @@ def test_a_task_asking_for_the_token_by_name_is_refused(
     assert "kubeline's own secret" in (result.failed_task.error or result.error or "")
     logs = "".join(Path(t.log_path).read_text() for t in result.tasks if t.log_path)
     assert "top-secret-token" not in logs
+
+
+def test_unreadable_json_bodies_get_a_message_that_says_what_to_send(
+    live_server: LiveServer,
+) -> None:
+    with live_server.http() as http:
+        for body in (b'{"display_name": "\xff\xfe"}', b"[" * 100_000 + b"]" * 100_000):
+            response = http.post(
+                f"{API}/experiments", content=body, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 400
+            assert "send JSON in UTF-8" in response.json()["message"]
+
+
+def test_a_package_url_is_read_no_further_than_the_upload_limit(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as f:  # sparse: 40 MB on paper, nothing on disk
+        f.truncate(40 * 1024 * 1024)
+    with live_server.http() as http:
+        response = http.post(
+            f"{API}/pipelines/create",
+            json={
+                "pipeline": {"display_name": "huge"},
+                "pipeline_version": {"package_url": {"pipeline_url": str(huge)}},
+            },
+        )
+        assert response.status_code == 413
+        assert "larger than 33,554,432 bytes" in response.json()["message"]
+        assert http.get(f"{API}/pipelines").json().get("pipelines", []) == []

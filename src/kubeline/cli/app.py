@@ -142,7 +142,13 @@ def run_command(
     output: OutputOption = OutputFormat.text,
 ) -> None:
     """Run a pipeline on this machine and print its results."""
-    from kubeline.cli.render import TaskProgress, print_json, run_next_steps, run_table
+    from kubeline.cli.render import (
+        TaskProgress,
+        print_json,
+        run_next_steps,
+        run_table,
+        shown,
+    )
     from kubeline.engine import parse_assignments, resolve_arguments, run_pipeline
     from kubeline.pipelines.compile import LIFECYCLE
 
@@ -185,16 +191,16 @@ def run_command(
     if result.state == "CANCELED":
         err.print(f"[yellow]Run {result.run_id} was canceled.[/] Its files: {result.root}")
         raise typer.Exit(130)
-    where = f" in task '{failed.path}'" if failed else ""
-    reason = failed.error if failed else result.error
+    where = f" in task '{shown(failed.path)}'" if failed else ""
+    reason = shown(failed.error if failed else result.error)
     err.print(f"[red]Run {result.run_id} failed{where}:[/] {reason}", soft_wrap=True)
     if failed is not None and failed.log_path:
         tail = _tail(Path(failed.log_path), 12)
         if tail:
             err.print("[dim]Last lines of its log:[/]")
             for line in tail:
-                err.print(f"  {line}", soft_wrap=True, markup=False, style="dim")
-        err.print(f"Full log: kubeline runs logs {result.run_id} {failed.path}")
+                err.print(f"  {shown(line)}", soft_wrap=True, style="dim")
+        err.print(f"Full log: kubeline runs logs {result.run_id} {shown(failed.path)}")
     raise typer.Exit(1)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kubeline.engine.results import RunResult, TaskEvent
@@ -21,6 +22,16 @@ _MARK = {
     "SKIPPED": "[dim]-[/]",
     "CANCELED": "[yellow]■[/]",
 }
+
+
+# C0 and C1 control characters (ESC among them) and DEL, shown as \xNN: a name from a
+# pipeline file must not move the cursor, retitle the terminal or hide text.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if c != 0x0A}
+
+
+def shown(text: Any) -> str:
+    """``text`` safe to print: control characters made visible, rich markup escaped."""
+    return escape(str(text).translate(_CONTROLS))
 
 
 def print_json(document: Any) -> None:
@@ -50,14 +61,16 @@ class TaskProgress:
                 and ("condition" in event.error)
             ):
                 self._console.print(
-                    f"  [dim]- {event.task} skipped ({event.error})[/]", highlight=False
+                    f"  [dim]- {shown(event.task)} skipped ({shown(event.error)})[/]",
+                    highlight=False,
                 )
             return
         if event.kind == "started":
             self._running.add(event.task)
         elif event.kind == "retrying":
             self._console.print(
-                f"  [yellow]↻[/] {event.task} failed, retrying: [dim]{event.error}[/]",
+                f"  [yellow]↻[/] {shown(event.task)} failed, retrying: "
+                f"[dim]{shown(event.error)}[/]",
                 highlight=False,
             )
         else:
@@ -70,10 +83,10 @@ class TaskProgress:
                 else (f"{event.seconds:.1f}s" if event.seconds is not None else "")
             )
             if event.state in ("FAILED", "SKIPPED") and event.error:
-                detail += f" {event.error}"
-            self._console.print(f"  {mark} {event.task} [dim]{detail}[/]", highlight=False)
+                detail += f" {shown(event.error)}"
+            self._console.print(f"  {mark} {shown(event.task)} [dim]{detail}[/]", highlight=False)
         if self._status is not None:
-            running = ", ".join(sorted(self._running)[:4]) + (
+            running = ", ".join(shown(t) for t in sorted(self._running)[:4]) + (
                 " …" if len(self._running) > 4 else ""
             )
             self._status.update(f"{self.finished} done; running: {running or 'nothing'}")
@@ -176,7 +189,7 @@ def runs_table(runs: list[Any]) -> Table:
     for run in runs:
         table.add_row(
             run.run_id,
-            run.pipeline_name,
+            shown(run.pipeline_name),
             _state(run.state),
             f"{run.created_at:%Y-%m-%d %H:%M:%S}",
             _duration(run.started_at, run.finished_at),
@@ -201,14 +214,14 @@ def run_detail(result: RunResult) -> list[Any]:
     for t in result.tasks:
         note = "cached" if t.cache_hit else (t.error or "")
         tasks.add_row(
-            t.path,
+            shown(t.path),
             t.kind,
             _state(t.state),
             _duration(t.started_at, t.finished_at),
             str(t.attempts or ""),
-            note,
+            shown(note),
         )
     out.append(tasks)
     if run.error:
-        out.append(f"[red]Error:[/] {run.error}")
+        out.append(f"[red]Error:[/] {shown(run.error)}")
     return out

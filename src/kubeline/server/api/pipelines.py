@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from kubeline.engine.spec import parse_spec
 from kubeline.errors import PipelineLoadError
@@ -79,9 +80,15 @@ async def _read_upload(upload: UploadFile, settings: ServerSettings) -> dict[str
             400, f"'{upload.filename}' is not a text file: upload a compiled pipeline YAML or JSON."
         ) from exc
     try:
-        return parse_spec(text, f"'{upload.filename}'")
+        # Off the event loop: a large document takes seconds to parse, and the server must
+        # keep answering meanwhile.
+        return await run_in_threadpool(parse_spec, text, f"'{upload.filename}'")
     except PipelineLoadError as exc:
         raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+
+
+#: A package_url file is read no further than KFP's own upload limit.
+_PACKAGE_LIMIT = 32 * 1024 * 1024
 
 
 def _spec_from_url(url: str) -> dict[str, Any]:
@@ -95,7 +102,13 @@ def _spec_from_url(url: str) -> dict[str, Any]:
     try:
         if not path.is_file():
             raise ApiError(400, f"Pipeline package '{url}' not found.")
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(_PACKAGE_LIMIT + 1)
+        if len(data) > _PACKAGE_LIMIT:
+            raise ApiError(
+                413, f"Pipeline package '{url}' is larger than {_PACKAGE_LIMIT:,} bytes."
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:  # a name too long, a binary, /proc...
         raise ApiError(
             400, f"Cannot read pipeline package '{url}' as a YAML or JSON text file: {exc}"
@@ -180,8 +193,8 @@ async def upload_pipeline(
     pipeline = _add_pipeline(store, title, display_name, description, namespace)
     try:
         _add_version(store, pipeline.pipeline_id, title, display_name, description, spec)
-    except ApiError:
-        store.delete_pipeline(pipeline.pipeline_id)
+    except BaseException:
+        store.delete_pipeline(pipeline.pipeline_id)  # a failed upload leaves nothing
         raise
     return pipeline_json(pipeline)
 
@@ -228,8 +241,8 @@ def create_pipeline_and_version(body: CreateBoth, store: RunStore = Depends(get_
             if body.pipeline_version.package_url
             else "",
         )
-    except ApiError:
-        store.delete_pipeline(pipeline.pipeline_id)
+    except BaseException:
+        store.delete_pipeline(pipeline.pipeline_id)  # a failed upload leaves nothing
         raise
     return pipeline_json(pipeline)
 

@@ -81,6 +81,11 @@ def install_web(app: FastAPI) -> None:
             message = exc.detail if isinstance(exc.detail, str) else "Request failed."
             if exc.status_code == 404:
                 message = f"No such API path: {request.url.path}"
+            elif message == "There was an error parsing the body":  # FastAPI's words
+                message = (
+                    "The request body could not be read: send JSON in UTF-8, nested less "
+                    "than a few hundred levels deep."
+                )
             headers = dict(exc.headers or {})
             if exc.status_code == 405:  # RFC 9110: a 405 says which methods the path takes
                 headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
