@@ -425,3 +425,13 @@ def test_a_package_url_is_read_no_further_than_the_upload_limit(
         assert response.status_code == 413
         assert "larger than 33,554,432 bytes" in response.json()["message"]
         assert http.get(f"{API}/pipelines").json().get("pipelines", []) == []
+
+
+def test_pages_are_never_framed_and_send_no_referrer(live_server: LiveServer) -> None:
+    with live_server.http() as http:
+        page = http.get("/runs")
+        assert page.status_code == 200
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        api = http.get(f"{API}/pipelines")
+        assert api.headers["referrer-policy"] == "no-referrer"

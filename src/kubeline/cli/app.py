@@ -337,6 +337,11 @@ def ui_command(
     err.print(f"kubeline UI at {url}")
     if token:
         err.print(f"Sign in with this link (it holds this launch's token): {link}", soft_wrap=True)
+        err.print(
+            "kfp.Client needs existing_token=<the token in the link> here; `kubeline server` "
+            "serves the API on loopback without one.",
+            soft_wrap=True,
+        )
     _serve("127.0.0.1", port, token, 4, [], [], opening=link if open_browser else None)
 
 

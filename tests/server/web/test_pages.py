@@ -279,6 +279,8 @@ def test_artifact_download_is_whole_and_html_is_sandboxed(
     shown = http.get("/kubeline/api/artifacts/a1/content")
     assert shown.headers["content-type"].startswith("text/html")
     assert shown.headers["content-security-policy"].split(";")[0] == "sandbox"
+    # Framed by the UI's own preview, by no other site.
+    assert "frame-ancestors 'self'" in shown.headers["content-security-policy"]
     assert len(shown.content) == live_server.settings.preview_bytes
     whole = http.get("/kubeline/api/artifacts/a1/content", params={"download": "true"})
     assert len(whole.content) == 2_000_000 + len("<script>alert(1)</script>")
