@@ -10,12 +10,20 @@ logged by every iteration of a loop says nothing about the run as a whole.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from kubeline.store import RunRecord, RunStore
 
-__all__ = ["headline_columns", "metrics_of_runs", "run_metrics"]
+__all__ = [
+    "best_indices",
+    "headline_columns",
+    "metric_direction",
+    "metrics_of_runs",
+    "run_metrics",
+]
 
 _METRICS = "system.Metrics"
 # Names people look for first, when a page must choose a few columns.
@@ -71,3 +79,57 @@ def headline_columns(metrics: dict[str, dict[str, float]], limit: int = 4) -> li
         return (-counts[name], preferred, name)
 
     return sorted(counts, key=rank)[:limit]
+
+
+# --------------------------------------------------------------------------- which is best
+
+# Words in a metric's name that say which way it counts. Lower-is-better words win over
+# higher-is-better ones ("accuracy_error" is an error), and scikit-learn's ``neg_`` prefix
+# flips either ("neg_mean_squared_error" is higher-is-better).
+# fmt: off
+_LOWER = frozenset((
+    "loss", "error", "err", "mse", "mae", "rmse", "mape", "smape", "msle", "rmsle", "brier",
+    "perplexity", "hinge", "wer", "cer", "fpr", "fnr", "miss", "latency",
+))
+_HIGHER = frozenset((
+    "accuracy", "acc", "f1", "f2", "fbeta", "auc", "auroc", "roc", "precision", "recall",
+    "sensitivity", "specificity", "tpr", "r2", "iou", "dice", "map", "ndcg", "bleu", "rouge",
+    "kappa", "mcc", "matthews", "score", "explained", "top1", "top5",
+))
+# fmt: on
+_WORDS = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def metric_direction(name: str) -> str | None:
+    """``"higher"`` or ``"lower"`` when a metric's name says which way is better
+    (accuracy, f1, auc... up; loss, error, mse, mae... down), else None: a row count or a
+    duration has no best."""
+    words = _WORDS.findall(_CAMEL.sub("_", name).lower())
+    flip = "neg" in words or "negative" in words
+    if any(w in _LOWER or w.endswith(("loss", "error")) for w in words):
+        found = "lower"
+    elif any(w in _HIGHER or w.endswith(("accuracy", "auc", "score")) for w in words):
+        found = "higher"
+    else:
+        return None
+    if flip:
+        return "lower" if found == "higher" else "higher"
+    return found
+
+
+def best_indices(values: Sequence[float | None], direction: str | None) -> set[int]:
+    """Which of ``values`` (one per run) are best in ``direction``: all the tied best ones,
+    and none when fewer than two are numbers, when all are equal, or the direction is
+    unknown (a mark must tell runs apart)."""
+    if direction not in ("higher", "lower"):
+        return set()
+    numbers = {
+        i: float(v)
+        for i, v in enumerate(values)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    if len(numbers) < 2 or len(set(numbers.values())) < 2:
+        return set()
+    target = max(numbers.values()) if direction == "higher" else min(numbers.values())
+    return {i for i, v in numbers.items() if v == target}

@@ -29,7 +29,17 @@ from kubeline.engine.artifacts import local_path
 from kubeline.server.web.charts import auc_trapezoid, format_number, roc_curve_svg
 from kubeline.store import ArtifactRecord
 
-__all__ = ["KINDS", "Preview", "format_bytes", "format_value", "preview"]
+__all__ = [
+    "KINDS",
+    "Preview",
+    "confusion_table",
+    "format_bytes",
+    "format_value",
+    "parse_confusion",
+    "preview",
+    "render_markdown",
+    "roc_points",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -433,9 +443,9 @@ def _cell_colours(share: float) -> tuple[str, str]:
     return "#{:02x}{:02x}{:02x}".format(*rgb), "#{:02x}{:02x}{:02x}".format(*fg)
 
 
-def _confusion_table(matrix: Any) -> tuple[Markup, str]:
-    """KFP's confusionMatrix ({rows: [{row: [...]}], annotationSpecs: [{displayName}]}) as a
-    heat-map table; raises ValueError when it is not a square matrix of numbers."""
+def parse_confusion(matrix: Any) -> tuple[list[str], list[list[float]]]:
+    """KFP's confusionMatrix ({rows: [{row: [...]}], annotationSpecs: [{displayName}]}) as
+    (class names, counts); raises ValueError when it is not a square matrix of numbers."""
     if not isinstance(matrix, dict):
         raise ValueError("the confusion matrix is not an object")
     raw_rows = matrix.get("rows") or []
@@ -454,6 +464,19 @@ def _confusion_table(matrix: Any) -> tuple[Markup, str]:
         spec = specs[i] if i < len(specs) else None
         name = spec.get("displayName") if isinstance(spec, dict) else spec
         names.append(str(name) if name not in (None, "") else f"class {i}")
+    return names, counts
+
+
+_CONFUSION_CAPTION = (
+    "Confusion matrix: rows are the true label, columns the predicted label; shading shows "
+    "each cell's share of its row"
+)
+
+
+def confusion_table(
+    names: list[str], counts: list[list[float]], caption: str = _CONFUSION_CAPTION
+) -> Markup:
+    """A confusion matrix as a heat-map table with each count printed in its cell."""
     head = Markup("").join(Markup('<th scope="col">{}</th>').format(name) for name in names)
     body = []
     for true_name, row in zip(names, counts, strict=True):
@@ -479,16 +502,22 @@ def _confusion_table(matrix: Any) -> tuple[Markup, str]:
         body.append(
             Markup('<tr><th scope="row">{}</th>{}</tr>').format(true_name, Markup("").join(cells))
         )
-    table = Markup(
-        '<table class="confusion"><caption>Confusion matrix: rows are the true label, columns '
-        "the predicted label; shading shows each cell's share of its row</caption>"
+    return Markup(
+        '<table class="confusion"><caption>{}</caption>'
         '<thead><tr><th scope="col">True \\ Predicted</th>{}</tr></thead>'
         "<tbody>{}</tbody></table>"
-    ).format(head, Markup("").join(body))
-    return table, f"{n}×{n} confusion matrix"
+    ).format(caption, head, Markup("").join(body))
 
 
-def _roc_points(confidence: Any) -> list[tuple[float, float]]:
+def _confusion_table(matrix: Any) -> tuple[Markup, str]:
+    """The heat-map table of KFP's confusionMatrix, and a note; raises ValueError when it is
+    not a square matrix of numbers."""
+    names, counts = parse_confusion(matrix)
+    n = len(names)
+    return confusion_table(names, counts), f"{n}×{n} confusion matrix"
+
+
+def roc_points(confidence: Any) -> list[tuple[float, float]]:
     """(false positive rate, recall) pairs from KFP's confidenceMetrics, sorted."""
     if not isinstance(confidence, list):
         raise ValueError("confidenceMetrics is not a list")
@@ -516,7 +545,7 @@ def _classification(ctx: _Ctx) -> Preview:
             parts.append(_message(f"The confusion matrix could not be shown: {exc}."))
     if confidence is not None:
         try:
-            points = _roc_points(confidence)
+            points = roc_points(confidence)
         except ValueError as exc:
             points = []
             parts.append(_message(f"The ROC curve could not be shown: {exc}."))
