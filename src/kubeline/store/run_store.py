@@ -275,6 +275,56 @@ class RunStore(ModelRegistryStore):
     def get_task(self, task_id: str) -> TaskRecord | None:
         return self._get(tasks, TaskRecord, task_id)
 
+    def get_tasks(self, task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The tasks of these ids that exist, in no particular order (one query for the
+        producers and consumers a page links to)."""
+        if not task_ids:
+            return []
+        return self._all(TaskRecord, sa.select(tasks).where(tasks.c.task_id.in_(list(task_ids))))
+
+    def search_tasks(
+        self,
+        *,
+        kinds: Sequence[str] | None = ("executor", "importer"),
+        state: str | None = None,
+        name_contains: str | None = None,
+        run_id: str | None = None,
+        run_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TaskRecord]:
+        """One page of the tasks of every run, newest first (the UI's executions list).
+
+        Args:
+            kinds: Only tasks of these kinds; by default those that execute something,
+                not the DAGs, loops and iterations around them. ``None``: every kind.
+            state: Only tasks in this state; ``CACHED`` means the tasks answered from the
+                cache (whose state is ``SUCCEEDED``).
+            name_contains: Only tasks whose name holds this text, in any case.
+            run_id: Only the tasks of this run.
+            run_contains: Only those of runs whose id, name or pipeline name holds this
+                text, in any case.
+            limit: At most this many.
+            offset: Skip this many first.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        where = _task_where(kinds, state, name_contains, run_id, run_contains)
+        return self._page(tasks, TaskRecord, where, "created_at", True, limit, offset)
+
+    def count_tasks(
+        self,
+        *,
+        kinds: Sequence[str] | None = ("executor", "importer"),
+        state: str | None = None,
+        name_contains: str | None = None,
+        run_id: str | None = None,
+        run_contains: str | None = None,
+    ) -> int:
+        """How many tasks :meth:`search_tasks` pages through with the same filters."""
+        return self._count(tasks, _task_where(kinds, state, name_contains, run_id, run_contains))
+
     def list_tasks(self, run_id: str) -> list[TaskRecord]:
         """A run's tasks, by creation time (tasks without one last), then path."""
         query = (
@@ -299,10 +349,13 @@ class RunStore(ModelRegistryStore):
         producer_task_id: str | None = None,
         run_ids: Sequence[str] | None = None,
         schema_title: str | None = None,
+        artifact_ids: Sequence[str] | None = None,
+        producer_task_ids: Sequence[str] | None = None,
     ) -> list[ArtifactRecord]:
         """Artifacts, filtered by the fields given, in the order they were made.
 
-        ``run_ids`` keeps those of any of these runs (one query for a page of runs).
+        ``run_ids``, ``artifact_ids`` and ``producer_task_ids`` keep those matching any of
+        the ids (one query for a page of runs or tasks, instead of one per row).
         """
         query = sa.select(artifacts).order_by(
             artifacts.c.created_at.asc().nulls_last(),
@@ -313,11 +366,61 @@ class RunStore(ModelRegistryStore):
             query = query.where(artifacts.c.run_id == run_id)
         if run_ids is not None:
             query = query.where(artifacts.c.run_id.in_(list(run_ids)))
+        if artifact_ids is not None:
+            query = query.where(artifacts.c.artifact_id.in_(list(artifact_ids)))
         if producer_task_id is not None:
             query = query.where(artifacts.c.producer_task_id == producer_task_id)
+        if producer_task_ids is not None:
+            query = query.where(artifacts.c.producer_task_id.in_(list(producer_task_ids)))
         if schema_title is not None:
             query = query.where(artifacts.c.schema_title == schema_title)
         return self._all(ArtifactRecord, query)
+
+    def search_artifacts(
+        self,
+        *,
+        schema_title: str | None = None,
+        name_contains: str | None = None,
+        run_id: str | None = None,
+        run_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ArtifactRecord]:
+        """One page of the artifacts of every run, newest first (the UI's artifacts list).
+
+        Args:
+            schema_title: Only artifacts of this type, e.g. ``system.Model``.
+            name_contains: Only those whose name or output name holds this text, in any
+                case.
+            run_id: Only those of this run.
+            run_contains: Only those of runs whose id, name or pipeline name holds this
+                text, in any case.
+            limit: At most this many.
+            offset: Skip this many first.
+
+        Raises:
+            ValueError: ``limit`` or ``offset`` is negative.
+        """
+        where = _artifact_where(schema_title, name_contains, run_id, run_contains)
+        return self._page(artifacts, ArtifactRecord, where, "created_at", True, limit, offset)
+
+    def count_artifacts(
+        self,
+        *,
+        schema_title: str | None = None,
+        name_contains: str | None = None,
+        run_id: str | None = None,
+        run_contains: str | None = None,
+    ) -> int:
+        """How many artifacts :meth:`search_artifacts` pages through with the same filters."""
+        where = _artifact_where(schema_title, name_contains, run_id, run_contains)
+        return self._count(artifacts, where)
+
+    def artifact_types(self) -> list[str]:
+        """Every artifact type (``schema_title``) recorded, sorted: the choices of a filter."""
+        query = sa.select(artifacts.c.schema_title).distinct().order_by(artifacts.c.schema_title)
+        with self._engine.connect() as conn:
+            return [row.schema_title for row in conn.execute(query)]
 
     def add_consumer(self, artifact_id: str, task_id: str, input_name: str) -> None:
         """Record that a task reads an artifact as one of its inputs.
@@ -337,6 +440,68 @@ class RunStore(ModelRegistryStore):
         )
         with self._engine.connect() as conn:
             return [(row.task_id, row.input_name) for row in conn.execute(query)]
+
+    def readers(
+        self,
+        artifact_id: str,
+        *,
+        kinds: Sequence[str] | None = ("executor", "importer"),
+        limit: int | None = None,
+    ) -> list[tuple[TaskRecord, str]]:
+        """The tasks that read an artifact, each with the input it read it as, in the order
+        the tasks were made: its lineage downstream.
+
+        Args:
+            kinds: Only tasks of these kinds; by default those that execute something,
+                not the DAGs and loop iterations that pass the artifact on to them.
+                ``None``: every kind.
+            limit: At most this many (task, input) pairs.
+        """
+        query = (
+            sa.select(tasks, artifact_consumers.c.input_name)
+            .join(artifact_consumers, artifact_consumers.c.task_id == tasks.c.task_id)
+            .where(artifact_consumers.c.artifact_id == artifact_id)
+            .order_by(
+                tasks.c.created_at.asc().nulls_last(),
+                tasks.c.task_id,
+                artifact_consumers.c.input_name,
+            )
+        )
+        if kinds is not None:
+            query = query.where(tasks.c.kind.in_(list(kinds)))
+        if limit is not None:
+            query = query.limit(limit)
+        names = [column.name for column in tasks.columns]
+        with self._engine.connect() as conn:
+            return [
+                (TaskRecord(**{name: row._mapping[name] for name in names}), row.input_name)
+                for row in conn.execute(query)
+            ]
+
+    def count_readers(
+        self, artifact_id: str, *, kinds: Sequence[str] | None = ("executor", "importer")
+    ) -> int:
+        """How many tasks :meth:`readers` finds (a task reading it twice counts once)."""
+        query = (
+            sa.select(sa.func.count(sa.distinct(artifact_consumers.c.task_id)))
+            .select_from(artifact_consumers)
+            .join(tasks, artifact_consumers.c.task_id == tasks.c.task_id)
+            .where(artifact_consumers.c.artifact_id == artifact_id)
+        )
+        if kinds is not None:
+            query = query.where(tasks.c.kind.in_(list(kinds)))
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def inputs_of(self, task_id: str) -> list[tuple[str, str]]:
+        """The ``(artifact_id, input_name)`` pairs a task read: lineage the other way."""
+        query = (
+            sa.select(artifact_consumers.c.artifact_id, artifact_consumers.c.input_name)
+            .where(artifact_consumers.c.task_id == task_id)
+            .order_by(artifact_consumers.c.input_name, artifact_consumers.c.artifact_id)
+        )
+        with self._engine.connect() as conn:
+            return [(row.artifact_id, row.input_name) for row in conn.execute(query)]
 
     # cache
 
@@ -923,6 +1088,68 @@ def _condition(table: sa.Table, name: str, op: str, value: Any) -> sa.ColumnElem
             raise ValueError(f"filter {name} IS_SUBSTRING needs a string, got {value!r}")
         return _position(column, value) > 0
     return _COMPARISONS[op](column, value)
+
+
+def _contains(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``text``, in any case (ASCII case on SQLite)."""
+    return _position(sa.func.lower(column), text.lower()) > 0
+
+
+def _runs_matching(text: str) -> sa.Select[Any]:
+    """The ids of the runs whose id, name or pipeline name holds ``text``."""
+    return sa.select(runs.c.run_id).where(
+        sa.or_(
+            _contains(runs.c.run_id, text),
+            _contains(runs.c.display_name, text),
+            _contains(runs.c.pipeline_name, text),
+        )
+    )
+
+
+def _artifact_where(
+    schema_title: str | None,
+    name_contains: str | None,
+    run_id: str | None,
+    run_contains: str | None,
+) -> list[sa.ColumnElement[bool]]:
+    where = _where(artifacts, None, schema_title=schema_title, run_id=run_id)
+    if name_contains:
+        where.append(
+            sa.or_(
+                _contains(artifacts.c.name, name_contains),
+                _contains(artifacts.c.output_name, name_contains),
+            )
+        )
+    if run_contains:
+        where.append(artifacts.c.run_id.in_(_runs_matching(run_contains)))
+    return where
+
+
+def _task_where(
+    kinds: Sequence[str] | None,
+    state: str | None,
+    name_contains: str | None,
+    run_id: str | None,
+    run_contains: str | None,
+) -> list[sa.ColumnElement[bool]]:
+    where = _where(tasks, None, run_id=run_id)
+    if kinds is not None:
+        where.append(tasks.c.kind.in_(list(kinds)))
+    if state == "CACHED":
+        # CACHED is how older kubelines spelled a cache hit's state.
+        where.append(sa.or_(tasks.c.cache_hit.is_(True), tasks.c.state == "CACHED"))
+    elif state:
+        where.append(tasks.c.state == state)
+    if name_contains:
+        where.append(
+            sa.or_(
+                _contains(tasks.c.name, name_contains),
+                _contains(tasks.c.display_name, name_contains),
+            )
+        )
+    if run_contains:
+        where.append(tasks.c.run_id.in_(_runs_matching(run_contains)))
+    return where
 
 
 def _pipeline_where(

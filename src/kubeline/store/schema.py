@@ -128,6 +128,9 @@ tasks = sa.Table(
     sa.Column("log_path", sa.String),
     # TaskRecord promises that a path names one task inside its run.
     sa.UniqueConstraint("run_id", "path"),
+    # The executions list across runs: newest first, a page at a time, and of one state.
+    sa.Index("ix_tasks_created_at", "created_at"),
+    sa.Index("ix_tasks_state_created_at", "state", "created_at"),
 )
 
 artifacts = sa.Table(
@@ -144,6 +147,9 @@ artifacts = sa.Table(
     sa.Column("size", sa.BigInteger),  # bytes: a model file passes 2 GiB
     sa.Column("created_at", UTCDateTime),
     sa.Column("name", sa.String, nullable=False),
+    # The artifacts list across runs: newest first, and newest first of one type.
+    sa.Index("ix_artifacts_created_at", "created_at"),
+    sa.Index("ix_artifacts_schema_title_created_at", "schema_title", "created_at"),
 )
 
 artifact_consumers = sa.Table(

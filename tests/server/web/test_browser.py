@@ -739,8 +739,9 @@ def test_create_an_experiment(page: Page, api: Api, screenshot: Shot) -> None:
     assert_contrast(page, "the experiments page")
 
     row.get_by_role("link", name="tuning ideas").click()
-    page.wait_for_url(re.compile(r"/runs\?experiment="))
-    expect(page.get_by_role("heading", name="No runs yet")).to_be_visible()
+    page.wait_for_url(re.compile(r"/experiments/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("tuning ideas")
+    expect(page.locator("p.empty")).to_contain_text("No runs in this experiment yet")
 
 
 def test_create_and_disable_a_recurring_run(page: Page, api: Api, screenshot: Shot) -> None:

@@ -16,7 +16,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from kubeline.server.errors import allowed_methods, error_body
-from kubeline.server.web import compare, experiments, models, pipelines, run_page, runs
+from kubeline.server.web import (
+    compare,
+    experiments,
+    lineage,
+    models,
+    pipelines,
+    run_groups,
+    run_page,
+    runs,
+)
 from kubeline.server.web.common import error_page
 from kubeline.server.web.login import TOKEN_COOKIE
 from kubeline.server.web.login import router as login_router
@@ -41,6 +50,8 @@ def _router() -> APIRouter:
     router.include_router(compare.router)
     router.include_router(run_page.router)
     router.include_router(experiments.router)
+    router.include_router(run_groups.router)
+    router.include_router(lineage.router)
     router.include_router(models.router)
     return router
 

@@ -36,6 +36,49 @@ SORTS = {
 STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "SKIPPED")
 
 
+def runs_table_context(
+    store: RunStore,
+    *,
+    filters: list[tuple[str, str, Any]],
+    archived: bool,
+    sort: str,
+    order: str,
+    page: int,
+    size: int,
+    filters_query: str,
+) -> dict[str, Any]:
+    """What ``runs_table.html`` draws: one sorted page of the runs matching ``filters``,
+    with their headline metrics. ``filters_query`` is the query string of the page's own
+    filters, which the sort and page links keep. Shared by the runs list and the pages of
+    an experiment and of a recurring run."""
+    sort = sort if sort in SORTS else "created"
+    order = "asc" if order == "asc" else "desc"
+    storage = "ARCHIVED" if archived else "AVAILABLE"
+    total = store.count_runs(storage_state=storage, filters=filters)
+    where = Page.of(page, size, total)
+    runs = store.list_runs(
+        storage_state=storage,
+        filters=filters,
+        order_by=SORTS[sort],
+        descending=order == "desc",
+        limit=where.size,
+        offset=where.offset,
+    )
+    metrics = metrics_of_runs(store, runs)
+    sorting = query_string(sort=sort, order=order, size=where.size)
+    return {
+        "runs": runs,
+        "metrics": metrics,
+        "columns": headline_columns(metrics),
+        "experiments": {e.experiment_id: e for e in store.list_experiments(limit=10_000)},
+        "chosen": {"archived": archived, "sort": sort, "order": order, "size": where.size},
+        "page": where,
+        "page_sizes": PAGE_SIZES,
+        "filters_query": filters_query,
+        "base_query": f"{filters_query}&{sorting}" if filters_query else sorting,
+    }
+
+
 @router.get("/runs", response_class=HTMLResponse, name="web-runs")
 def runs_page(
     request: Request,
@@ -50,8 +93,6 @@ def runs_page(
     size: int = PAGE_SIZES[0],
     store: RunStore = Depends(get_store),
 ) -> HTMLResponse:
-    sort = sort if sort in SORTS else "created"
-    order = "asc" if order == "asc" else "desc"
     filters: list[tuple[str, str, Any]] = []
     if state in STATES:
         filters.append(("state", "EQUALS", state))
@@ -61,59 +102,29 @@ def runs_page(
         filters.append(("pipeline_id", "EQUALS", pipeline))
     if q:
         filters.append(("display_name", "IS_SUBSTRING", q))
-    storage = "ARCHIVED" if archived else "AVAILABLE"
-    total = store.count_runs(storage_state=storage, filters=filters)
-    where = Page.of(page, size, total)
-    runs = store.list_runs(
-        storage_state=storage,
+    table = runs_table_context(
+        store,
         filters=filters,
-        order_by=SORTS[sort],
-        descending=order == "desc",
-        limit=where.size,
-        offset=where.offset,
+        archived=archived,
+        sort=sort,
+        order=order,
+        page=page,
+        size=size,
+        filters_query=query_string(
+            state=state, experiment=experiment, pipeline=pipeline, q=q, archived=archived
+        ),
     )
-    metrics = metrics_of_runs(store, runs)
-    experiments = {e.experiment_id: e for e in store.list_experiments(limit=10_000)}
-    pipelines = store.list_pipelines(limit=10_000)
-    filters_query = query_string(
-        state=state, experiment=experiment, pipeline=pipeline, q=q, archived=archived
-    )
+    table["chosen"].update(state=state, experiment=experiment, pipeline=pipeline, q=q)
     return render(
         request,
         "runs.html",
         {
+            **table,
             "nav": "runs",
-            "runs": runs,
-            "metrics": metrics,
-            "columns": headline_columns(metrics),
-            "experiments": experiments,
-            "pipelines": pipelines,
+            "pipelines": store.list_pipelines(limit=10_000),
             "states": STATES,
             "state_words": STATE_WORDS,
-            "chosen": {
-                "state": state,
-                "experiment": experiment,
-                "pipeline": pipeline,
-                "q": q,
-                "archived": archived,
-                "sort": sort,
-                "order": order,
-                "size": where.size,
-            },
-            "page": where,
-            "page_sizes": PAGE_SIZES,
-            "filters_query": filters_query,
-            "base_query": query_string(
-                state=state,
-                experiment=experiment,
-                pipeline=pipeline,
-                q=q,
-                archived=archived,
-                sort=sort,
-                order=order,
-                size=where.size,
-            ),
-            "no_runs_at_all": total == 0 and not store.count_runs(),
+            "no_runs_at_all": table["page"].total == 0 and not store.count_runs(),
         },
     )
 
