@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kfp import dsl
 
 from kubeline.engine import run_pipeline
 from kubeline.engine.spec import parse_spec
 from kubeline.pipelines.compile import compile_function
 from kubeline.pipelines.lifecycle import lifecycle_pipeline
+from kubeline.server.web import graph as graph_module
 from kubeline.server.web.graph import (
     AUTO_EXPAND_LIMIT,
     Graph,
@@ -75,6 +77,58 @@ def exit_handling():
     cleanup = p.stamp(label="cleanup", seconds=0.0)
     with dsl.ExitHandler(cleanup):
         p.stamp(label="work", seconds=0.0)
+
+
+@dsl.component(base_image="python:3.11")
+def describe(trial: dict) -> str:
+    return str(trial["trial_id"])
+
+
+@dsl.component(base_image="python:3.11")
+def describe_text(trial: str) -> str:
+    return trial
+
+
+@dsl.pipeline(name="trials")
+def trials():
+    """Loops over trials as the lifecycle plans them: dicts, and JSON text holding dicts
+    (the id is not the first key, so the title must look for it)."""
+    with dsl.ParallelFor(
+        [
+            {"family": "svm", "trial_id": "svm-0", "params": {"C": 1}},
+            {"family": "k_nearest_neighbours", "trial_id": "k_nearest_neighbours-1", "params": {}},
+        ]
+    ) as trial:
+        describe(trial=trial)
+    with dsl.ParallelFor(['{"family": "knn", "trial_id": "knn-0"}']) as text:
+        describe_text(trial=text)
+
+
+@dsl.component(base_image="python:3.11")
+def zulu() -> str:
+    return "z"
+
+
+@dsl.component(base_image="python:3.11")
+def alpha(text: str) -> str:
+    return text
+
+
+@dsl.component(base_image="python:3.11")
+def yankee(text: str) -> str:
+    return text
+
+
+@dsl.component(base_image="python:3.11")
+def mike(left: str, right: str) -> str:
+    return left + right
+
+
+@dsl.pipeline(name="reading-order")
+def reading_order():
+    """Alphabetical order (alpha, mike, yankee, zulu) is not the layout's (zulu on top)."""
+    top = zulu()
+    mike(left=alpha(text=top.output).output, right=yankee(text=top.output).output)
 
 
 @pytest.fixture(scope="module")
@@ -388,6 +442,7 @@ def test_a_real_run_maps_every_record_onto_a_node() -> None:
     for i, iteration in enumerate(loop.children):
         assert iteration.kind == "iteration"
         assert iteration.detail == f"item {'xyz'[i]}"  # the loop item it ran with
+        assert iteration.item_name == "xyz"[i]
         prefix = f"for-loop-2/iteration-{i}/"
         assert sorted(c.path for c in iteration.children) == [
             prefix + "stamp-2",
@@ -429,13 +484,13 @@ def test_states_durations_and_cache_hits_reach_the_svg(lifecycle: dict[str, Any]
     validate = drawn["validate"]
     assert classes(validate) == {"node", "kind-executor", "state-succeeded"}
     assert text_of(validate, "node-meta") == "succeeded · 1.2 s"
-    assert validate.get("aria-label") == "validate, succeeded"
+    assert validate.get("aria-label") == "validate, succeeded · 1.2 s"  # as shown
 
     assert "state-running" in classes(drawn["explore"])
     assert text_of(drawn["explore"], "node-meta") == "running"
     failed = drawn["for-loop-1/iteration-1/run-trial"]
     assert "state-failed" in classes(failed)
-    assert failed.get("aria-label") == "run-trial, failed"
+    assert failed.get("aria-label") == "run-trial, failed · 1.2 s"
 
     pending = drawn["condition-branches-2/condition-3/register-model"]
     assert "state-none" in classes(pending)
@@ -510,7 +565,8 @@ def test_expanded_set_expands_exactly_the_groups_it_names() -> None:
     header = next(t for t in drawn["for-loop-2"] if t.get("class") == "group-label")
     assert header.get("data-toggle") == "for-loop-2"
     assert header.get("aria-expanded") == "true"
-    assert header.get("aria-label") == "Collapse for-loop-2"
+    # Its name starts with what it shows; aria-expanded says it folds.
+    assert header.get("aria-label") == "for-loop-2 · 100 iterations · parallelism 4, running"
     assert "collapsed" in classes(drawn["for-loop-2/iteration-0"])
     assert text_of(drawn["for-loop-2/iteration-0"], "node-meta") == "1 done"
     assert "state-failed" in classes(drawn["for-loop-2/iteration-4"])
@@ -614,13 +670,16 @@ def test_names_are_escaped_and_cut_with_the_full_name_in_the_tooltip() -> None:
     root = parse(svg)  # well-formed despite the name
     node = elements_by_path(root)["stamp"]
     name = "<b>&\"tricky\"</b> 'name' & more"
-    assert node.get("aria-label") == name
+    shown = text_of(node, "node-label")
+    # The accessible name starts with the text shown (cut), then says the name in full.
+    assert node.get("aria-label") == f"{shown}; full name {name}"
     assert text_of(node, None, tag="title").startswith(name)
     label = text_of(node, "node-label")
     assert label.endswith("…") and name.startswith(label[:-1])
     assert text_of(node, "node-meta") == "stamp"  # differs from the label: the component
     run = parse(str(render_svg(build_graph(spec, engine_records(spec, iterations=1)))))
-    assert elements_by_path(run)["stamp"].get("aria-label") == f"{name}, succeeded"
+    run_node = elements_by_path(run)["stamp"]
+    assert run_node.get("aria-label") == f"{shown}, succeeded · 1.2 s; full name {name}"
 
 
 def test_corpus_pipelines_build_and_render(conformance: Path) -> None:
@@ -667,3 +726,93 @@ def test_corpus_nested_conditions_and_exit_handler(conformance: Path) -> None:
     assert {(e.source, e.target) for e in inner_group.edges} == {
         ("inner-pipeline/print-op1", "inner-pipeline/print-op2")
     }
+
+
+# ------------------------------------------------------------ iteration titles, order
+
+
+@pytest.mark.parametrize(
+    ("item", "name"),
+    [
+        ({"family": "svm", "trial_id": "svm-0"}, "svm-0"),  # an id-like key, wherever it is
+        ('{"family": "svm", "trial_id": "svm-0"}', "svm-0"),  # JSON text holding an object
+        ({"name": "first", "id": 7}, "7"),  # "id" before "name"
+        ({"label": "b", "runId": "r9"}, "b"),  # exact keys before suffixed ones
+        ({"runId": "r9", "a": 1}, "r9"),
+        ({"model_name": "m", "a": 1}, "m"),
+        ({"valid": True, "depth": 3}, "valid=true"),  # "valid" is no id: first plain value
+        ({"family": "svm", "params": {"C": 1}}, "family=svm"),
+        ({"params": {"C": 1}}, '{"params": {"C": 1}}'),  # nothing plain: compact JSON
+        ("plain text", "plain text"),
+        ("{not json", "{not json"),
+        (7, "7"),
+        (0.5, "0.5"),
+        ([1, 2], "[1, 2]"),
+        (list(range(30)), "30 items"),
+        ("x" * 40, "x" * 23 + "…"),  # cut: the tooltip has it whole
+        ({"trial_id": "line\nbreak"}, "line break"),
+    ],
+)
+def test_a_loop_item_gets_a_short_name(item: Any, name: str) -> None:
+    assert graph_module._item_name(item) == name
+
+
+def test_iterations_are_titled_by_their_items_id_with_the_whole_item_in_the_tooltip() -> None:
+    spec = compile_function(trials)
+    result = run_pipeline(spec, {}, workers=2)
+    assert result.state == "SUCCEEDED"
+    graph = build_graph(spec, result.tasks)
+    root = parse(str(render_svg(graph)))
+    drawn = elements_by_path(root)
+    loops = sorted(n.path for n in graph.nodes if n.kind == "loop")
+    first, second = (drawn[f"{loop}/iteration-0"] for loop in loops)
+
+    header = text_of(first, "group-label")
+    assert header == "iteration-0 · svm-0"
+    label = next(t for t in first.iter(f"{SVG}text") if t.get("class") == "group-label")
+    assert label.get("aria-label") == "iteration-0 · svm-0, succeeded"
+    tooltip = text_of(first, None, tag="title")
+    assert '"trial_id": "svm-0"' in tooltip and '"params": {"C": 1}' in tooltip
+    assert text_of(second, "group-label") == "iteration-0 · knn-0"  # parsed from JSON text
+
+    # Iterations of one loop share a width, whatever their titles, so the grid lines up.
+    loop = graph.find(loops[0])
+    assert loop is not None
+    widths = {round(child.width, 1) for child in loop.children}
+    assert len(widths) == 1
+    long_title = drawn[f"{loops[0]}/iteration-1"]
+    assert text_of(long_title, "group-label") == "iteration-1 · k_nearest_neighbours-1"
+    assert_sound_layout(graph)
+
+
+def _drawn_order(level: ET.Element) -> list[str]:
+    """The data-path of each node or group drawn directly in ``level``, in DOM order."""
+    return [el.get("data-path", "") for el in level if el.tag == f"{SVG}g"]
+
+
+def test_nodes_are_drawn_in_reading_order_not_the_specs() -> None:
+    """DOM order is Tab order: layer by layer, left to right, at every level."""
+    # Through YAML, as an upload stores it: the tasks come back sorted by name.
+    spec = yaml.safe_load(yaml.safe_dump(compile_function(reading_order)))
+    graph = build_graph(spec, engine_records(spec, iterations=1))
+    assert [n.path for n in graph.nodes] == ["alpha", "mike", "yankee", "zulu"]
+    root = parse(str(render_svg(graph)))
+    assert _drawn_order(root) == ["zulu", "alpha", "yankee", "mike"]
+
+
+def test_every_level_of_the_lifecycle_is_drawn_in_reading_order(lifecycle: dict[str, Any]) -> None:
+    graph = build_graph(lifecycle, engine_records(lifecycle, iterations=5))
+    root = parse(str(render_svg(graph)))
+    levels_drawn = [root] + [el for el in root.iter(f"{SVG}g") if "group" in classes(el)]
+    checked = 0
+    for level in levels_drawn:
+        paths = _drawn_order(level)
+        places = []
+        for path in paths:
+            node = graph.find(path)
+            assert node is not None
+            places.append((round(node.y, 1), round(node.x, 1)))
+        assert places == sorted(places), paths
+        checked += len(paths) > 1
+    assert checked >= 3
+    assert _drawn_order(root)[0] == "ingest"

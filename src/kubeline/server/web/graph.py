@@ -10,6 +10,7 @@ Paths follow the engine's scheme (task names joined by ``/``, loop iterations as
 ``iteration-N``), so a node's ``data-path`` names the same task as its ``TaskRecord.path``.
 """
 
+import contextlib
 import itertools
 import json
 import re
@@ -52,11 +53,15 @@ _MARGIN = 12  # around the whole drawing
 _GRID_WIDTH = 1200  # loop iterations wrap into rows no wider than this
 _LABEL_CHARS = 27
 _META_CHARS = 29
+_ITEM_CHARS = 24  # an iteration's title names its item in at most this many characters
 _CHAR_WIDTH = 7.0  # rough width of one header character, to size group boxes
 _HEADER_MAX = 420  # a group header never widens its box beyond this
 _SWEEPS = 4  # barycenter sweeps (down + up) for crossing reduction
 
 _ITERATION = re.compile(r"iteration-(\d+)")
+# Keys that name a loop item, tried in this order; then keys ending in _id / Id / name.
+_ITEM_KEYS = ("id", "name", "key", "title", "label")
+_ITEM_KEY_SUFFIX = re.compile(r"(?i:(^|[_\-\s.])(id|name))$|[a-z0-9](Id|ID|Name)$")
 _CONDITION_COMPONENT = re.compile(r"(comp-)?condition(-branches)?-\d+")
 
 STATE_WORDS = {
@@ -110,6 +115,7 @@ class Node:
     component: str = ""  # a leaf's component, without "comp-"
     image: str = ""  # a container leaf's image
     detail: str = ""  # extra text for the tooltip: a condition, an iteration's item
+    item_name: str = ""  # an iteration's item, short (its title): see _item_name
     parallelism: int = 0  # a loop's parallelismLimit (0: none)
     # A loop's recorded iterations (its children); None while it shows its body once.
     iterations: int | None = None
@@ -309,8 +315,47 @@ def _build_iteration(
     if item is not None:
         text = item if isinstance(item, str) else json.dumps(item, sort_keys=True, default=str)
         node.detail = f"item {text}"
+        node.item_name = _item_name(item)
     node.children, node.edges = _build_dag(body, f"{path}/", ctx)
     return node
+
+
+def _item_name(item: Any) -> str:
+    """A loop item, short enough for its iteration's title: a JSON object (or a string
+    holding one, as the lifecycle's trials are) by its identifying field (an id or name,
+    else its first plain value), anything else as text; cut to fit. The title's tooltip
+    keeps the whole item."""
+    if isinstance(item, str) and item.lstrip().startswith(("{", "[")):
+        with contextlib.suppress(ValueError):
+            item = json.loads(item)
+    if isinstance(item, dict):
+        text = _dict_name(item)
+    elif isinstance(item, str):
+        text = item
+    else:
+        text = json.dumps(item, default=str)
+        if isinstance(item, list) and len(text) > _ITEM_CHARS:
+            text = _plural(len(item), "item")
+    return _cut(" ".join(text.split()), _ITEM_CHARS)
+
+
+def _dict_name(item: dict[Any, Any]) -> str:
+    plain = {
+        str(key): value if isinstance(value, str) else json.dumps(value)
+        for key, value in item.items()
+        if isinstance(value, (str, int, float, bool)) and value != ""
+    }
+    lowered = {key.lower(): key for key in plain}
+    for wanted in _ITEM_KEYS:
+        if wanted in lowered:
+            return plain[lowered[wanted]]
+    for key, value in plain.items():
+        if _ITEM_KEY_SUFFIX.search(key):
+            return value
+    if plain:
+        key, value = next(iter(plain.items()))
+        return f"{key}={value}"
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 # ----------------------------------------------------------------------- collapsing
@@ -369,12 +414,12 @@ def _layout(graph: Graph) -> None:
     graph.height = height + 2 * _MARGIN
 
 
-def _header_text(node: Node, item: bool = True) -> str:
+def _header_text(node: Node) -> str:
     """A group's header: its label; for a loop its iterations and parallelism, for an
-    iteration its item (left out when sizing the box: a long item is cut, not widened for)."""
+    iteration its item's short name (the box widens for it: it is already cut short)."""
     parts = [node.label]
-    if node.kind == "iteration" and node.detail and item:
-        parts.append(node.detail)
+    if node.kind == "iteration" and node.item_name:
+        parts.append(node.item_name)
     if node.kind == "loop":
         if node.iterations is None:
             parts.append("loop")
@@ -385,19 +430,25 @@ def _header_text(node: Node, item: bool = True) -> str:
     return " · ".join(parts)
 
 
-def _measure(node: Node) -> tuple[float, float]:
+def _measure(node: Node, min_width: float = 0.0) -> tuple[float, float]:
     """Lay out ``node``'s inside (children relative to the node's top-left corner) and set
-    its size."""
+    its size (at least ``min_width`` wide)."""
     if not (node.is_group and node.expanded):
         node.width, node.height = NODE_WIDTH, NODE_HEIGHT
         return node.width, node.height
     sizes = [_measure(child) for child in node.children]
     if node.kind == "loop" and node.iterations:
+        # Iterations share one width (their titles differ), so the grid's columns line up.
+        cell = max((w for w, _ in sizes), default=0.0)
+        sizes = [
+            _measure(child, cell) if w < cell else (w, h)
+            for child, (w, h) in zip(node.children, sizes, strict=True)
+        ]
         pos, points, width, height = _grid(sizes)
     else:
         pos, points, width, height = _layered(sizes, node.children, node.edges)
-    header = min(_HEADER_MAX, len(_header_text(node, item=False)) * _CHAR_WIDTH + 2 * _PAD)
-    node.width = max(width + 2 * _PAD, header, NODE_WIDTH)
+    header = min(_HEADER_MAX, len(_header_text(node)) * _CHAR_WIDTH + 2 * _PAD)
+    node.width = max(width + 2 * _PAD, header, NODE_WIDTH, min_width)
     node.height = _HEADER + max(height, 0.0) + _PAD
     left = (node.width - width) / 2
     for child, (x, y) in zip(node.children, pos, strict=True):
@@ -793,7 +844,17 @@ def _box(node: Node, label: str, meta: str, title: str) -> dict[str, Any]:
         "title": title,
         "label": _cut(label, _LABEL_CHARS),
         "meta": _cut(meta, _META_CHARS),
+        "mark_height": _n(node.height - 12),
     }
+
+
+def _spoken(label: str, meta: str) -> str:
+    """A node's accessible name: what it shows, in the order shown (label, then meta), so
+    speech users can say what they see (WCAG 2.5.3). A label cut to fit stays cut at the
+    start and is said in full after; a cut meta is simply said in full."""
+    shown = _cut(label, _LABEL_CHARS)
+    name = f"{shown}, {meta}" if meta else shown
+    return name if shown == label else f"{name}; full name {label}"
 
 
 def _view(node: Node, has_run: bool) -> dict[str, Any]:
@@ -809,20 +870,17 @@ def _view(node: Node, has_run: bool) -> dict[str, Any]:
             "classes": _classes(node, "node"),
             # Only a run's tasks open a panel; in a pipeline's graph a task is just a picture.
             "interactive": has_run,
-            "aria": f"{node.label}, {words}" if words else node.label,
+            "aria": _spoken(node.label, meta if words else ""),
         }
     if not node.expanded:
         label = _collapsed_label(node)
         summary = _summary(node, has_run)
-        words = _state_words(node, has_run)
         return {
             **ids,
             **_box(node, label, summary, _title(node, f"{label}\n{summary}")),
             "kind": "collapsed",
             "classes": _classes(node, "node collapsed"),
-            "aria": f"Expand {label}, {words}: {summary}"
-            if words
-            else f"Expand {label}: {summary}",
+            "aria": _spoken(label, summary),  # aria-expanded="false" says it opens
         }
     header = _header_text(node)
     chars = max(4, int((node.width - 2 * _PAD) / _CHAR_WIDTH))
@@ -837,7 +895,8 @@ def _view(node: Node, has_run: bool) -> dict[str, Any]:
         "height": _n(node.height),
         "label_x": _n(node.x + _PAD),
         "label_y": _n(node.y + 19),
-        "aria": f"Collapse {node.label}",
+        # The whole header (the shown one may be cut), then the group's state.
+        "aria": f"{header}, {words}" if (words := _state_words(node, has_run)) else header,
         "header": _cut(header, chars),
         "level": _level(node.children, node.edges, has_run),
     }
@@ -858,9 +917,12 @@ def _edge_path(points: list[tuple[float, float]]) -> str:
 
 
 def _level(nodes: list[Node], edges: list[Edge], has_run: bool) -> dict[str, Any]:
+    """One level's drawing. Nodes come in reading order (layer by layer, left to right),
+    not the spec's alphabetical one: the DOM order is the keyboard's Tab order."""
+    in_order = sorted(nodes, key=lambda node: (round(node.y, 1), round(node.x, 1)))
     return {
         "edges": [_edge_path(edge.points) for edge in edges if len(edge.points) >= 2],
-        "nodes": [_view(node, has_run) for node in nodes],
+        "nodes": [_view(node, has_run) for node in in_order],
     }
 
 

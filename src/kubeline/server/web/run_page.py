@@ -132,13 +132,23 @@ def _plain_outputs(outputs: dict[str, Any]) -> list[tuple[str, Any, str | None]]
     return rows
 
 
+#: The header's task counts come in this order (others after), so they stay put as they grow.
+_COUNT_ORDER = ("SUCCEEDED", "CACHED", "RUNNING", "PENDING", "FAILED", "CANCELED", "SKIPPED")
+
+
 def _counts(tasks: list[TaskRecord]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in tasks:
         if t.kind in ("executor", "importer"):
             key = "CACHED" if t.cache_hit else t.state
             counts[key] = counts.get(key, 0) + 1
-    return counts
+    rank = {state: i for i, state in enumerate(_COUNT_ORDER)}
+    return dict(sorted(counts.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def _counts_html(counts: dict[str, int]) -> str:
+    """The header's counts, drawn by the same template as the page, for the live poll."""
+    return templates.env.get_template("run_counts.html").render(counts=counts).strip()
 
 
 @router.get("/runs/{run_id}/live", name="web-run-live")
@@ -147,11 +157,12 @@ def run_live(
     expanded: str | None = None,
     store: RunStore = Depends(get_store),
 ) -> JSONResponse:
-    """What changes while a run goes: its state, duration and graph."""
+    """What changes while a run goes: its state, duration, task counts and graph."""
     run = store.get_run(run_id)
     if run is None:
         return JSONResponse({"error": f"Run '{run_id}' not found."}, status_code=404)
     tasks = store.list_tasks(run_id)
+    counts = _counts(tasks)
     return JSONResponse(
         {
             "state": run.state,
@@ -160,7 +171,8 @@ def run_live(
             "duration": duration(run.started_at, run.finished_at),
             "error": run.error or "",
             "graph": str(_graph(run, tasks, parse_expanded(expanded))),
-            "counts": _counts(tasks),
+            "counts": counts,
+            "counts_html": _counts_html(counts),
         },
         headers={"Cache-Control": "no-store"},
     )

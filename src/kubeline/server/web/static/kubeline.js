@@ -140,6 +140,11 @@
   }
 
   function setUpRunForm(form) {
+    // The server sent the form back refused: start where the problem is, not at the top.
+    const invalid = $("[aria-invalid=true]", form);
+    const summary = $("#run-form-error");
+    if (invalid) invalid.focus();
+    else if (summary) summary.focus();
     const areas = $$("textarea[data-json]", form);
     areas.forEach((area) => area.addEventListener("input", () => checkJson(area)));
     form.addEventListener("submit", (event) => {
@@ -236,6 +241,7 @@
         : null;
       graph.innerHTML = live.graph;
       markSelected();
+      checkWide(graph);
       if (focused) {
         const again = $$("[data-path],[data-toggle]", graph).find(
           (el) => (el.dataset.path || el.dataset.toggle) === focused
@@ -256,24 +262,46 @@
     }
 
     const panel = $("#task-panel");
+    const layout = $("#run-layout");
     let selected = new URL(window.location.href).searchParams.get("task");
+    // Where focus goes back to when the panel closes: the node (by path, since the graph is
+    // redrawn while a run goes) or the link that opened it.
+    let opener = selected ? { path: selected } : null;
+
+    const nodeAt = (path) => $$(".node[data-path]", graph).find((el) => el.dataset.path === path);
 
     function markSelected() {
-      $$(".node.selected", graph).forEach((node) => node.classList.remove("selected"));
+      $$(".node.selected", graph).forEach((node) => {
+        node.classList.remove("selected");
+        node.removeAttribute("aria-current");
+      });
       if (!selected) return;
-      const node = $$(".node[data-path]", graph).find((el) => el.dataset.path === selected);
-      if (node) node.classList.add("selected");
+      const node = nodeAt(selected);
+      if (node) {
+        node.classList.add("selected");
+        node.setAttribute("aria-current", "true");
+      }
+    }
+
+    // With no task open the panel takes no room: the graph gets the page's width.
+    function showPanel(shown) {
+      panel.hidden = !shown;
+      if (layout) layout.classList.toggle("with-task", shown);
     }
 
     async function openTask(path, focusPanel) {
+      const from = document.activeElement;
+      opener = from && from.closest && from.closest("a[data-task-link]") ? { element: from } : { path };
       selected = path;
       markSelected();
+      showPanel(true);
       const url = new URL(window.location.href);
       url.searchParams.set("task", path);
       window.history.replaceState(null, "", url);
       const response = await fetch(`${graph.dataset.panelUrl}?path=${encodeURIComponent(path)}`, { cache: "no-store" });
       panel.innerHTML = response.ok ? await response.text() : `<p>${response.status}: could not load this task.</p>`;
       setUpPanel();
+      setUpScrollBoxes(panel);
       if (focusPanel) {
         panel.focus();
         panel.scrollIntoView({ block: "nearest" });
@@ -281,12 +309,18 @@
     }
 
     function closePanel() {
+      const back = opener;
       selected = null;
+      opener = null;
       markSelected();
       const url = new URL(window.location.href);
       url.searchParams.delete("task");
       window.history.replaceState(null, "", url);
+      if (logTimer) window.clearTimeout(logTimer);
       panel.innerHTML = '<p class="muted">No task selected. Select a task in the graph.</p>';
+      showPanel(false);
+      const target = back && (back.path ? nodeAt(back.path) : back.element);
+      if (target && target.isConnected) target.focus();
     }
 
     function activate(target) {
@@ -314,6 +348,14 @@
         return;
       }
       if (event.target.closest("[data-close-panel]")) closePanel();
+    });
+    // Esc closes the panel from inside it or from the graph, as a dialog would.
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || panel.hidden || event.defaultPrevented) return;
+      const where = document.activeElement;
+      if (where && where !== document.body && !panel.contains(where) && !graph.contains(where)) return;
+      event.preventDefault();
+      closePanel();
     });
 
     let logTimer = null;
@@ -358,6 +400,8 @@
         }
         if (live) {
           $("#run-duration").textContent = live.duration;
+          const counts = $("#run-counts");
+          if (counts && typeof live.counts_html === "string") counts.innerHTML = live.counts_html;
           const badge = $("#run-state .badge");
           if (badge) {
             badge.className = `badge state-${live.state.toLowerCase()}`;
@@ -368,6 +412,41 @@
       };
       window.setTimeout(tick, 1000);
     }
+  }
+
+  // ---- wide boxes (previews, the graph): a cue when their content is wider than they are ----
+  // A box with a data-scroll-label also becomes a named region that takes focus, so the
+  // arrow keys scroll it; only while it is too wide, so narrow ones add no tab stop.
+  let cueCount = 0;
+  const scrollWatch =
+    "ResizeObserver" in window ? new ResizeObserver((seen) => seen.forEach((e) => checkWide(e.target))) : null;
+
+  function checkWide(box) {
+    if (!box) return;
+    const wide = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("is-wide", wide);
+    const cue = box.previousElementSibling;
+    const hasCue = Boolean(cue && cue.classList.contains("scroll-cue"));
+    if (hasCue) cue.hidden = !wide;
+    if (box.dataset.scrollLabel === undefined) return;
+    if (wide) {
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", box.dataset.scrollLabel);
+      if (hasCue) {
+        if (!cue.id) cue.id = `scroll-cue-${++cueCount}`;
+        box.setAttribute("aria-describedby", cue.id);
+      }
+    } else {
+      ["tabindex", "role", "aria-label", "aria-describedby"].forEach((name) => box.removeAttribute(name));
+    }
+  }
+
+  function setUpScrollBoxes(root) {
+    $$(".scroll-box", root).forEach((box) => {
+      checkWide(box);
+      if (scrollWatch) scrollWatch.observe(box);
+    });
   }
 
   // ---- the pipeline page: fold and unfold groups ---------------------------------------------
@@ -503,6 +582,7 @@
     if (recurringForm) setUpRecurringForm(recurringForm);
     setUpApiButtons();
     setUpRunsList();
+    setUpScrollBoxes(document);
     setUpRun();
     setUpPipelineGraph();
   });
