@@ -39,6 +39,9 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
         assert version.metrics["accuracy"] == result.outputs["accuracy"]
         assert version.digest and Path(version.uri).is_relative_to(kubeline_home() / "models")
         assert "breast-cancer-classifier" in Path(version.card_uri).read_text()
+        # The card names the model's content as the registry's pages do: one value, 16 digits.
+        assert f"(content {version.digest[:16]})" in Path(version.card_uri).read_text()
+        assert f"(content {version.digest[:16]})" in result.outputs["decision"]
         # The same model again (the cached re-run) is the same version, not a new one.
         assert run_pipeline(spec, {}).state == "SUCCEEDED"
         assert [v.version for v in store.list_model_versions("breast-cancer-classifier")] == [1]

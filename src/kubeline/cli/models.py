@@ -12,6 +12,7 @@ from rich.text import Text
 
 from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
 from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
+from kubeline.digest import SHORT
 from kubeline.errors import ConfigError
 
 __all__ = ["models_app", "serve_command"]
@@ -117,7 +118,7 @@ def models_show(
         ("created", version.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("framework", version.framework),
         ("model file", version.uri),
-        ("content digest", (version.digest or "")[:16]),
+        ("content digest", (version.digest or "")[:SHORT]),
         ("input features", shown or "unknown"),
         ("classes", ", ".join(map(str, classes)) or "none (a regressor?)"),
         ("parameters", ", ".join(f"{k}={v}" for k, v in version.parameters.items()) or "none"),
@@ -145,16 +146,10 @@ def models_promote(
     output: OutputOption = OutputFormat.text,
 ) -> None:
     """Point an alias (production, staging...) at a version, moving it if it was elsewhere."""
-    import re
-
     from kubeline.cli.render import print_json
-    from kubeline.serving.registry import resolve
+    from kubeline.serving.registry import check_alias, resolve
 
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", alias) or alias.isdigit():
-        raise ConfigError(
-            f"'{alias}' cannot be an alias: use letters, digits, '-' and '_', starting with a "
-            "letter (e.g. production)."
-        )
+    alias = check_alias(alias)
     store = open_cli_store()
     version = resolve(store, reference)
     before = {a.alias: a.version for a in store.model_aliases(version.name)}.get(alias)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-__all__ = ["ArtifactRef", "content_digest", "content_gone", "local_path"]
+from kubeline.digest import file_digest, hash_file_into
 
-_CHUNK = 1 << 20
+__all__ = ["ArtifactRef", "content_digest", "content_gone", "local_path"]
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,6 @@ def local_path(uri: str) -> Path | None:
     return None
 
 
-def _hash_file(path: Path, h: Any) -> None:
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-
-
 def content_digest(uri: str) -> str:
     """sha256 of what ``uri`` holds: a file's bytes, or a folder's relative names and file
     bytes in sorted order. A URI that is not local, or holds nothing yet, digests its text
@@ -91,13 +85,12 @@ def content_digest(uri: str) -> str:
     h = hashlib.sha256()
     path = local_path(uri)
     if path is not None and path.is_file():
-        h.update(b"file\0")
-        _hash_file(path, h)
-    elif path is not None and path.is_dir():
+        return file_digest(path)
+    if path is not None and path.is_dir():
         h.update(b"dir\0")
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             h.update(child.relative_to(path).as_posix().encode() + b"\0")
-            _hash_file(child, h)
+            hash_file_into(child, h)
     else:
         h.update(b"uri\0" + uri.encode())
     return h.hexdigest()

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from kubeline.digest import SHORT
 from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.engine.safepath import ensure_inside, safe_name
 from kubeline.errors import ConfigError
@@ -166,7 +167,9 @@ def keep_copy(
             f"folders a registration copies from ({where}). Replace the link with the file."
         )
     # The name comes from the artifact's metadata: '../x' must not leave models_root.
-    folder = ensure_inside(models_root / safe_name(version.name) / version.digest[:16], models_root)
+    folder = ensure_inside(
+        models_root / safe_name(version.name) / version.digest[:SHORT], models_root
+    )
     target = folder / safe_name(source.name)
     if not target.exists():
         staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"

@@ -126,6 +126,11 @@ def record_run(
             f"Run id '{run_id}' cannot name a run folder: use letters, digits, '-', '_' and "
             "'.' (not first or last), or leave it out and kubeline makes one."
         )
+    extra = dict(extra or {})
+    if not extra.get("experiment_id"):
+        # As in Kubeflow Pipelines, a run named into no experiment goes to Default, so runs
+        # of 'kubeline run' list, filter and compare like those started from the UI.
+        extra["experiment_id"] = store.ensure_default_experiment().experiment_id
     root = ensure_inside(home / "runs" / run_id, home / "runs")
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "workspace").mkdir(exist_ok=True)
@@ -145,9 +150,10 @@ def record_run(
         cache_enabled=enable_caching,
         host=socket.gethostname(),
         pid=os.getpid(),
-        **(extra or {}),
+        **extra,
     )
     store.add_run(record)
+    store.update_experiment(extra["experiment_id"], last_run_created_at=record.created_at)
     return record
 
 

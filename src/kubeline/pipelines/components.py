@@ -291,15 +291,15 @@ def register_model(
 ) -> str:
     """Version the model: a content-addressed copy with its signature, metrics and
     lineage in the artifact metadata, and a model card."""
-    import hashlib
     import json
     import shutil
 
+    from kubeline.digest import SHORT, file_digest
     from kubeline.ml._files import write_text
     from kubeline.ml.card import ModelCard, library_versions
 
-    with open(model.path, "rb") as f:
-        version = hashlib.sha256(f.read()).hexdigest()[:12]
+    # The digest the registry gives this file, cut as its pages show it: card and page agree.
+    version = file_digest(model.path)[:SHORT]
     shutil.copyfile(model.path, registered.path)
     scores = {
         k: float(v)

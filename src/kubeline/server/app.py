@@ -58,7 +58,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title="kubeline",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/kubeline/api/docs",
+        docs_url=None,  # served by the web UI from packaged assets (web/api_docs.py)
         redoc_url=None,
         openapi_url="/kubeline/api/openapi.json",
     )

@@ -15,11 +15,24 @@ from kubeline.engine.runner import RunControl, execute_run, record_run
 from kubeline.server.settings import ServerSettings
 from kubeline.store import RunRecord, RunStore
 
-__all__ = ["TERMINATED", "RunManager"]
+__all__ = ["TERMINATED", "RunManager", "is_terminated", "terminated_message"]
 
-#: The error a terminated run ends with. Its state is FAILED, not CANCELED:
+#: How the error of a terminated run starts. Its state is FAILED, not CANCELED:
 #: kfp.Client.wait_for_run_completion only stops on SUCCEEDED, FAILED, SKIPPED or ERROR.
-TERMINATED = "Terminated on request (terminate_run): running tasks were stopped."
+TERMINATED = "Terminated on request"
+
+
+def terminated_message(by: str = "", at: datetime | None = None) -> str:
+    """The error a terminated run ends with: who asked and when, for the run's page (the
+    store has no other place for them, and the API's state must stay FAILED)."""
+    who = f" by {by}" if by else ""
+    when = f" at {at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC" if at else ""
+    return f"{TERMINATED} (terminate_run){who}{when}: running tasks were stopped."
+
+
+def is_terminated(state: str | None, error: str | None) -> bool:
+    """Whether a run ended because someone terminated it (FAILED with that error)."""
+    return state == "FAILED" and (error or "").startswith(TERMINATED)
 
 
 class RunManager:
@@ -66,7 +79,7 @@ class RunManager:
                 self.store.update_run(
                     record.run_id,
                     state="FAILED",
-                    error=TERMINATED,
+                    error=control.reason or terminated_message(),
                     finished_at=datetime.now(timezone.utc),
                 )
                 return
@@ -78,7 +91,9 @@ class RunManager:
                 control=control,
             )
             if control.cancel_requested and result.state == "CANCELED":
-                self.store.update_run(record.run_id, state="FAILED", error=TERMINATED)
+                self.store.update_run(
+                    record.run_id, state="FAILED", error=control.reason or terminated_message()
+                )
         except Exception as exc:  # noqa: BLE001 - a broken run must not kill the server
             self.store.update_run(
                 record.run_id,
@@ -90,14 +105,15 @@ class RunManager:
             with self._lock:
                 self._controls.pop(record.run_id, None)
 
-    def terminate(self, run_id: str) -> bool:
-        """Stop a PENDING or RUNNING run; False when it is not running here."""
+    def terminate(self, run_id: str, by: str = "") -> bool:
+        """Stop a PENDING or RUNNING run; False when it is not running here. ``by`` says who
+        asked (the web UI, an API client), for the run's page."""
         with self._lock:
             control = self._controls.get(run_id)
         if control is None:
             return False
         self.store.update_run(run_id, state="CANCELING")
-        control.cancel(TERMINATED)
+        control.cancel(terminated_message(by, datetime.now(timezone.utc)))
         return True
 
     def retry(self, record: RunRecord) -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "INSPECT_TIMEOUT_SECONDS",
     "ModelReference",
     "aliases_by_version",
+    "check_alias",
     "inspect_model",
     "model_file",
     "parse_reference",
@@ -253,6 +254,21 @@ def _check_name(name: str) -> str:
     from kubeline.engine.registration import check_model_name
 
     return check_model_name(name)
+
+
+def check_alias(alias: str) -> str:
+    """``alias`` stripped, or ConfigError when it cannot name an alias. Aliases follow the
+    rules of model names (they end up in ``NAME@ALIAS`` references and URLs), and are not
+    all digits, which would read as a version."""
+    from kubeline.engine.registration import MODEL_NAME
+
+    alias = alias.strip()
+    if not MODEL_NAME.fullmatch(alias) or alias.isdigit():
+        raise ConfigError(
+            f"{alias[:80]!r} cannot be an alias: use up to 128 letters, digits, '-', '_' and "
+            "'.', starting with a letter or digit and not all digits (e.g. production)."
+        )
+    return alias
 
 
 def _artifact_roots(store: RunStore, artifact: ArtifactRecord) -> list[Path]:

@@ -31,6 +31,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from kubeline.store.migrations import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_EXPERIMENT_DESCRIPTION,
+    migrate,
+)
 from kubeline.store.model_registry import ModelRegistryStore
 from kubeline.store.records import (
     ArtifactRecord,
@@ -90,7 +95,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "LESS_THAN": lambda column, value: column < value,
     "LESS_THAN_EQUALS": lambda column, value: column <= value,
 }
-_DEFAULT_EXPERIMENT = "Default"
+_DEFAULT_EXPERIMENT = DEFAULT_EXPERIMENT
 # Execution option that marks a connection as a writer (see _begin_sqlite).
 _WRITE = "kubeline_write"
 
@@ -128,6 +133,8 @@ class RunStore(ModelRegistryStore):
             for table in metadata.sorted_tables:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
+            # A database made by an older kubeline gets its data moved to today's rules.
+            migrate(conn)
 
     @classmethod
     def for_home(cls, home: Path) -> RunStore:
@@ -238,6 +245,15 @@ class RunStore(ModelRegistryStore):
             storage_state=storage_state,
         )
         return self._count(runs, where)
+
+    def run_pipeline_names(self, *, storage_state: str | None = None) -> list[str]:
+        """The pipeline names runs carry, sorted: the choices of the runs list's filter,
+        which must reach runs of ``kubeline run`` (no pipeline record) too."""
+        query = sa.select(runs.c.pipeline_name).distinct().order_by(runs.c.pipeline_name)
+        if storage_state is not None:
+            query = query.where(runs.c.storage_state == storage_state)
+        with self._engine.connect() as conn:
+            return [row.pipeline_name for row in conn.execute(query)]
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run with its tasks, artifacts and consumers; return whether it existed.
@@ -686,7 +702,7 @@ class RunStore(ModelRegistryStore):
             name=_DEFAULT_EXPERIMENT,
             created_at=datetime.now(timezone.utc),
             display_name=_DEFAULT_EXPERIMENT,
-            description="All runs created without specifying an experiment are grouped here.",
+            description=DEFAULT_EXPERIMENT_DESCRIPTION,
         )
         try:
             self.add_experiment(default)

@@ -697,10 +697,10 @@ def test_terminate_a_running_run_then_archive_it(page: Page, api: Api) -> None:
     assert_contrast(page, "a running run's page")
 
     page.get_by_role("button", name="Terminate").click()
-    wait_finished(page, state="failed")
+    wait_finished(page, state="terminated")  # the API says FAILED, which kfp.Client needs
     error = page.locator("#run-error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("Terminated")
+    expect(error).to_contain_text(re.compile(r"Terminated on request .* by the web UI from "))
     expect(node).not_to_have_class(re.compile(r"\bstate-running\b"))
     expect(page.get_by_role("button", name="Terminate")).to_be_hidden()
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
@@ -748,11 +748,13 @@ def test_create_and_disable_a_recurring_run(page: Page, api: Api, screenshot: Sh
     api.upload(compiled(demo), "browser-demo")
     page.goto("/recurring")
     expect(page.locator("p.empty")).to_contain_text("No recurring runs yet")
+    page.get_by_role("link", name="New recurring run").click()
     page.get_by_label("Name", exact=True).fill("hourly greeting")
-    page.get_by_label("Schedule").select_option("interval")
+    page.get_by_label("Repeat").select_option("interval")
     page.get_by_label("Every (seconds) or cron").fill("3600")
-    page.get_by_label("Parameters (JSON object)").fill('{"who": "cron"}')
+    page.get_by_label("who").fill("cron")
     page.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/recurring$"))
 
     row = page.locator("table.list tbody tr", has_text="hourly greeting")
     expect(row).to_have_count(1)
@@ -863,6 +865,7 @@ def test_every_form_control_has_an_accessible_name(page: Page, api: Api) -> None
         f"/runs/new?pipeline_id={pipeline_id}",
         "/experiments",
         "/recurring",
+        f"/recurring/new?pipeline_id={pipeline_id}",
     ):
         page.goto(path)
         count = page.locator("input:not([type=hidden]), select, textarea, button").count()
@@ -925,6 +928,7 @@ def test_contrast_on_every_page(page: Page, api: Api, screenshot: Shot) -> None:
         f"/runs/compare?ids={good},{bad}",
         "/experiments",
         "/recurring",
+        f"/recurring/new?pipeline_id={demo_id}",
     ]
     for path in pages:
         page.goto(path)

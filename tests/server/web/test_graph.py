@@ -451,13 +451,15 @@ def test_a_real_run_maps_every_record_onto_a_node() -> None:
         assert [(e.source, e.target) for e in iteration.edges] == [
             (prefix + "stamp-2", prefix + "stamp-3")
         ]
-    # The condition was false: its group is SKIPPED and its task never got a record.
+    # The condition was false: its group is SKIPPED and its task, which never got a record,
+    # is skipped with it (not "not started": the run has ended and it never will).
     assert nodes["condition-3"].state == "SKIPPED"
-    assert nodes["condition-3/stamp-4"].state == ""
+    assert "condition-3/stamp-4" not in {t.path for t in result.tasks}
+    assert nodes["condition-3/stamp-4"].state == "SKIPPED"
     root = parse(str(render_svg(graph)))
     drawn = elements_by_path(root)
-    assert "state-none" in classes(drawn["condition-3/stamp-4"])
-    assert text_of(drawn["condition-3/stamp-4"], "node-meta") == "not started"
+    assert "state-skipped" in classes(drawn["condition-3/stamp-4"])
+    assert text_of(drawn["condition-3/stamp-4"], "node-meta") == "skipped"
     assert "state-skipped" in classes(drawn["condition-3"])
     assert_sound_layout(graph)
 

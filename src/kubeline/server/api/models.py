@@ -9,7 +9,7 @@ from kubeline.server.api.common import ApiBody
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.settings import ServerSettings
-from kubeline.serving.registry import aliases_by_version, version_dict
+from kubeline.serving.registry import aliases_by_version, check_alias, version_dict
 from kubeline.store import ModelVersionRecord, RunStore
 
 router = APIRouter(prefix="/kubeline/api", tags=["models"])
@@ -66,8 +66,10 @@ class AliasBody(ApiBody):
 @router.put("/models/{name}/aliases/{alias}")
 def set_alias(name: str, alias: str, body: AliasBody, store: RunStore = Depends(get_store)) -> dict:
     found = _resolve(store, f"{name}:{body.version}")
-    if not alias.strip() or alias.isdigit():
-        raise ApiError(400, f"'{alias}' cannot be an alias: use a word such as production.")
+    try:
+        alias = check_alias(alias)
+    except ConfigError as exc:
+        raise ApiError(400, str(exc)) from exc
     store.set_model_alias(name, alias, found.version)
     return {"name": name, "alias": alias, "version": found.version}
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
 from kubeline.server.api.common import ApiBody, pipeline_spec_of, require
@@ -113,14 +113,24 @@ def get_run(run_id: str, store: RunStore = Depends(get_store)) -> dict:
     return run_json(record, tasks=store.list_tasks(run_id))
 
 
+def _requester(request: Request) -> str:
+    """Who asks, as far as a server without user accounts knows: a page of the web UI (a
+    browser sends Origin on its script's POSTs) or another client, and from which address."""
+    kind = "the web UI" if request.headers.get("origin") else "an API client"
+    return f"{kind} from {request.client.host}" if request.client else kind
+
+
 @router.post("/runs/{run_id}:terminate")
 def terminate_run(
-    run_id: str, store: RunStore = Depends(get_store), manager: RunManager = Depends(get_manager)
+    run_id: str,
+    request: Request,
+    store: RunStore = Depends(get_store),
+    manager: RunManager = Depends(get_manager),
 ) -> dict:
     record = require(store.get_run(run_id), "Run", run_id)
     if record.state in _FINAL:
         raise ApiError(400, f"Run '{run_id}' already ended ({record.state}); nothing to terminate.")
-    if not manager.terminate(run_id):
+    if not manager.terminate(run_id, by=_requester(request)):
         raise ApiError(
             400,
             f"Run '{run_id}' is not running in this server (it may run in a "

@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException
 
 from kubeline.server.errors import allowed_methods, error_body
 from kubeline.server.web import (
+    api_docs,
     compare,
     experiments,
     lineage,
     models,
     pipelines,
+    recurring_new,
     run_groups,
     run_page,
     runs,
@@ -47,12 +49,15 @@ def _router() -> APIRouter:
     router.include_router(pipelines.router)
     # /runs/new and /runs/compare before /runs/{run_id}.
     router.include_router(runs.router)
+    # /recurring/new before /recurring/{recurring_run_id}.
+    router.include_router(recurring_new.router)
     router.include_router(compare.router)
     router.include_router(run_page.router)
     router.include_router(experiments.router)
     router.include_router(run_groups.router)
     router.include_router(lineage.router)
     router.include_router(models.router)
+    router.include_router(api_docs.router)
     return router
 
 

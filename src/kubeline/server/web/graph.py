@@ -206,6 +206,7 @@ def build_graph(
         has_run=tasks is not None,
     )
     nodes, edges = _build_dag((spec.get("root") or {}).get("dag") or {}, "", ctx)
+    _skip_inside_skipped(nodes)
     graph = Graph(nodes=nodes, edges=edges, has_run=ctx.has_run)
     if expanded is None:
         _auto_expand(graph)
@@ -214,6 +215,17 @@ def build_graph(
             node.expanded = node.is_group and node.path in expanded
     _layout(graph)
     return graph
+
+
+def _skip_inside_skipped(nodes: list[Node]) -> None:
+    """Tasks of a skipped group (a branch whose condition was false) never get records of
+    their own: they are skipped too, not "not started"."""
+    for node in nodes:
+        if node.state == "SKIPPED":
+            for inner in node.walk():
+                inner.state = inner.state or "SKIPPED"
+        else:
+            _skip_inside_skipped(node.children)
 
 
 def _producers(task: dict[str, Any]) -> list[str]:

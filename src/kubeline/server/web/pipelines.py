@@ -122,6 +122,8 @@ def pipeline_page(
             "parameters": parameters_of(spec),
             "runs": runs,
             "description": spec.get("pipelineInfo", {}).get("description", ""),
+            # Runs carry the name inside the file, which the upload may have renamed.
+            "file_name": spec.get("pipelineInfo", {}).get("name", ""),
         },
     )
 

@@ -531,6 +531,16 @@ def roc_points(confidence: Any) -> list[tuple[float, float]]:
     return sorted(points)
 
 
+#: Why the curve's area need not equal a ``roc_auc`` metric beside it (0.9996 against 1 on
+#: the wine data): both are printed by format_number, but they measure different things.
+_ROC_NOTE = Markup(
+    '<p class="muted roc-note">The area is measured on the curve drawn here (the trapezoid '
+    "rule over its {} points), so it can differ from a <code>roc_auc</code> metric, which the "
+    "pipeline computes from every score: with more than two classes that metric is usually "
+    "the average of one curve per class, where this curve pools the classes.</p>"
+)
+
+
 def _classification(ctx: _Ctx) -> Preview:
     metadata = ctx.artifact.metadata or {}
     parts: list[Markup] = []
@@ -561,11 +571,12 @@ def _classification(ctx: _Ctx) -> Preview:
             parts.append(
                 Markup(
                     '<table class="roc-summary"><caption>ROC curve</caption><tbody>'
-                    '<tr><th scope="row">AUC (trapezoid)</th><td class="num">{}</td></tr>'
+                    '<tr><th scope="row">Area under this curve</th><td class="num">{}</td></tr>'
                     '<tr><th scope="row">Thresholds</th><td class="num">{}</td></tr>'
                     "</tbody></table>"
                 ).format(auc_text, len(points))
             )
+            parts.append(_ROC_NOTE.format(len(points)))
             notes.append(f"ROC AUC {auc_text}")
         elif isinstance(confidence, list):
             parts.append(_message("The ROC curve has no usable points."))

@@ -178,6 +178,32 @@ def run_live(
     )
 
 
+def _cache_note(task: TaskRecord, store: RunStore) -> str:
+    """What the cache did for a task. Only a task that succeeded stores its results: a
+    failed one has a key but left nothing for next time."""
+    if task.cache_hit:
+        return "answered from the cache"
+    if not task.cache_key:
+        return "not cached"
+    if task.state == "SUCCEEDED":
+        entry = store.get_cache(task.cache_key)
+        return "stored for next time" if entry is not None else "stored, since removed"
+    if task.state in FINAL_STATES:
+        return f"nothing stored: the task {state_word(task.state)}"
+    return "stored for next time if it succeeds"
+
+
+def _skipped_group(path: str, paths: dict[str, TaskRecord]) -> TaskRecord | None:
+    """The skipped group (a branch whose condition was false) a task without a record sits
+    in: its tasks are skipped, not waiting to start."""
+    parts = path.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        group = paths.get("/".join(parts[:end]))
+        if group is not None and group.state == "SKIPPED":
+            return group
+    return None
+
+
 def _panel_context(
     run: RunRecord,
     path: str,
@@ -187,7 +213,7 @@ def _panel_context(
 ) -> dict[str, Any]:
     task = paths.get(path)
     if task is None:
-        return {"run": run, "path": path, "task": None}
+        return {"run": run, "path": path, "task": None, "skipped_by": _skipped_group(path, paths)}
     inputs = task.inputs or {}
     outputs = task.outputs or {}
     input_artifacts = []
@@ -210,6 +236,7 @@ def _panel_context(
         ],
         "output_artifacts": [(a, _preview(a, settings)) for a in produced],
         "final": task.state in FINAL_STATES or task.state == "CACHED",
+        "cache_note": _cache_note(task, store),
         "log_url": f"/kubeline/api/runs/{run.run_id}/tasks/{task.task_id}/log",
     }
 

@@ -85,6 +85,7 @@ def runs_page(
     state: str = "",
     experiment: str = "",
     pipeline: str = "",
+    pipeline_id: str = "",
     q: str = "",
     archived: bool = False,
     sort: str = "created",
@@ -98,8 +99,17 @@ def runs_page(
         filters.append(("state", "EQUALS", state))
     if experiment:
         filters.append(("experiment_id", "EQUALS", experiment))
+    # The filter names pipelines as runs do (the name inside the pipeline file), so runs of
+    # 'kubeline run', which have no uploaded pipeline, can be chosen too. ``pipeline_id``
+    # (the pipeline page's link, and older links' ``pipeline=<id>``) keeps an uploaded one's.
+    pipeline_names = store.run_pipeline_names()
+    if pipeline and pipeline not in pipeline_names and store.get_pipeline(pipeline):
+        pipeline, pipeline_id = "", pipeline_id or pipeline
     if pipeline:
-        filters.append(("pipeline_id", "EQUALS", pipeline))
+        filters.append(("pipeline_name", "EQUALS", pipeline))
+    uploaded = store.get_pipeline(pipeline_id) if pipeline_id else None
+    if pipeline_id:
+        filters.append(("pipeline_id", "EQUALS", pipeline_id))
     if q:
         filters.append(("display_name", "IS_SUBSTRING", q))
     table = runs_table_context(
@@ -111,7 +121,12 @@ def runs_page(
         page=page,
         size=size,
         filters_query=query_string(
-            state=state, experiment=experiment, pipeline=pipeline, q=q, archived=archived
+            state=state,
+            experiment=experiment,
+            pipeline=pipeline,
+            pipeline_id=pipeline_id,
+            q=q,
+            archived=archived,
         ),
     )
     table["chosen"].update(state=state, experiment=experiment, pipeline=pipeline, q=q)
@@ -121,7 +136,9 @@ def runs_page(
         {
             **table,
             "nav": "runs",
-            "pipelines": store.list_pipelines(limit=10_000),
+            "pipeline_names": pipeline_names,
+            "uploaded_pipeline": uploaded,
+            "pipeline_id": pipeline_id,
             "states": STATES,
             "state_words": STATE_WORDS,
             "no_runs_at_all": table["page"].total == 0 and not store.count_runs(),

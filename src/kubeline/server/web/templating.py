@@ -26,8 +26,9 @@ _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 
-#: Words for states, as a newcomer reads them (the graph's, plus the list's "cached").
-STATE_WORDS = {**GRAPH_STATE_WORDS, "CACHED": "cached"}
+#: Words for states, as a newcomer reads them (the graph's, plus the list's "cached", and
+#: "terminated" for a run someone stopped, whose API state is FAILED: see run_state).
+STATE_WORDS = {**GRAPH_STATE_WORDS, "CACHED": "cached", "TERMINATED": "terminated"}
 FINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
 
 
@@ -94,6 +95,15 @@ def state_word(state: str | None) -> str:
     return STATE_WORDS.get(state or "", (state or "not started").lower())
 
 
+def run_state(run: Any) -> str:
+    """The state a page shows for a run: ``TERMINATED`` for one that was terminated on
+    request (the API says FAILED, which ``kfp.Client`` needs), else its own."""
+    from kubeline.server.manager import is_terminated
+
+    state = str(getattr(run, "state", "") or "")
+    return "TERMINATED" if is_terminated(state, getattr(run, "error", None)) else state
+
+
 def short_id(identifier: str | None) -> str:
     """What tells runs apart: a run id is ``<pipeline>-<time>-<random>``, so its last part."""
     text = identifier or ""
@@ -107,16 +117,27 @@ templates.env.filters.update(
     iso=iso,
     value=format_value,
     state_word=state_word,
+    run_state=run_state,
     bytes=format_bytes,
     short_id=short_id,
 )
-templates.env.globals.update(version=__version__, FINAL_STATES=FINAL_STATES)
+#: What every template may read. ``kubeline_version``, not ``version``: pages pass their
+#: own ``version`` (a pipeline version), which would shadow it in the footer and asset links.
+GLOBALS: dict[str, Any] = {"kubeline_version": __version__, "FINAL_STATES": FINAL_STATES}
+templates.env.globals.update(GLOBALS)
 
 
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    """Render a page template; ``nav`` in the context marks the current menu entry."""
+    """Render a page template; ``nav`` in the context marks the current menu entry.
+
+    Raises:
+        ValueError: the context names one of :data:`GLOBALS` (it would hide it).
+    """
+    shadowed = sorted(set(context or {}) & set(GLOBALS))
+    if shadowed:
+        raise ValueError(f"template context would shadow the globals {shadowed}")
     return templates.TemplateResponse(
         request, name, {"request": request, **(context or {})}, status_code=status_code
     )

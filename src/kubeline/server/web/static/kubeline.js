@@ -491,48 +491,6 @@
     });
   }
 
-  function setUpRecurringForm(form) {
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const error = $("#recurring-error");
-      showError(error, "");
-      let parameters;
-      try {
-        parameters = JSON.parse(form.parameters.value.trim() || "{}");
-        if (parameters === null || typeof parameters !== "object" || Array.isArray(parameters))
-          throw new Error('expects a JSON object, e.g. {"seed": 1}');
-      } catch (err) {
-        showError(error, `Parameters: ${err.message}`);
-        form.parameters.focus();
-        return;
-      }
-      const [pipelineId, versionId] = form.pipeline.value.split("|");
-      const schedule = form.schedule.value.trim();
-      const trigger =
-        form.kind.value === "cron"
-          ? { cron_schedule: { cron: schedule } }
-          : { periodic_schedule: { interval_second: Number(schedule) } };
-      if (form.kind.value !== "cron" && !(Number(schedule) > 0)) {
-        showError(error, "Every: give a number of seconds greater than 0, or choose cron.");
-        form.schedule.focus();
-        return;
-      }
-      try {
-        await api("POST", "/apis/v2beta1/recurringruns", {
-          display_name: form.display_name.value.trim(),
-          pipeline_version_reference: { pipeline_id: pipelineId, pipeline_version_id: versionId },
-          experiment_id: form.experiment_id.value,
-          runtime_config: { parameters },
-          trigger,
-          max_concurrency: Number(form.max_concurrency.value || 1),
-        });
-        window.location.reload();
-      } catch (err) {
-        showError(error, err.message);
-      }
-    });
-  }
-
   function setUpAliasForm(form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -579,7 +537,7 @@
     const aliasForm = $("#alias-form");
     if (aliasForm) setUpAliasForm(aliasForm);
     const recurringForm = $("#recurring-form");
-    if (recurringForm) setUpRecurringForm(recurringForm);
+    if (recurringForm) setUpRunForm(recurringForm); // typed fields, like the run form
     setUpApiButtons();
     setUpRunsList();
     setUpScrollBoxes(document);

@@ -1,0 +1,105 @@
+"""Schema versions: a store made by an earlier kubeline opens and is brought up to date.
+
+``fixtures/store-v1.sql`` is a real store written by kubeline 0.1.0 before schema versions
+(two runs of ``kubeline.run`` with no experiment, one run in the experiment ``tuning``),
+dumped as SQL so that it reads in a diff.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kubeline.store import RunStore
+from kubeline.store.migrations import SCHEMA_VERSION, SchemaTooNewError, schema_info
+from tests.store.conftest import make_run
+
+FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sql"
+
+
+def _old_store(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.executescript(FIXTURE.read_text(encoding="utf-8"))
+    conn.close()
+    return path
+
+
+def _version(path: Path) -> int | None:
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "schema_info" not in tables:
+            return None
+        row = conn.execute("SELECT version FROM schema_info").fetchone()
+    conn.close()
+    return row[0] if row else None
+
+
+def test_the_fixture_is_an_old_store(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "kubeline.db")
+    assert _version(path) is None
+    with sqlite3.connect(path) as conn:
+        experiments = [row[0] for row in conn.execute("SELECT experiment_id FROM runs")]
+        names = [row[0] for row in conn.execute("SELECT name FROM experiments")]
+    conn.close()
+    assert sorted(experiments, key=str) == sorted([None, None, "exp-tuning"], key=str)
+    assert names == ["tuning"]
+
+
+def test_old_cli_runs_land_in_default_and_the_version_is_recorded(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "kubeline.db")
+    with RunStore.for_home(tmp_path) as store:
+        default = store.get_experiment_by_name("Default")
+        assert default is not None
+        runs = store.list_runs(limit=10)
+        assert len(runs) == 3
+        by_experiment = sorted(r.experiment_id or "" for r in runs)
+        assert by_experiment == sorted([default.experiment_id] * 2 + ["exp-tuning"])
+        # The run already in an experiment keeps it; Default says when its newest run was.
+        moved = [r for r in runs if r.experiment_id == default.experiment_id]
+        assert default.last_run_created_at == max(r.created_at for r in moved)
+        assert store.count_runs(experiment_id=default.experiment_id) == 2
+        # Tasks and everything else are untouched.
+        assert all(len(store.list_tasks(r.run_id)) == 1 for r in moved)
+    assert _version(path) == SCHEMA_VERSION
+
+
+def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    _old_store(tmp_path / "kubeline.db")
+    with RunStore.for_home(tmp_path) as store:
+        first = {r.run_id: r for r in store.list_runs(limit=10)}
+        experiments = store.list_experiments(limit=10)
+    with RunStore.for_home(tmp_path) as store:
+        assert {r.run_id: r for r in store.list_runs(limit=10)} == first
+        assert store.list_experiments(limit=10) == experiments
+
+
+def test_a_new_store_is_at_the_current_version_with_no_default_added(tmp_path: Path) -> None:
+    with RunStore.for_home(tmp_path) as store:
+        assert store.list_experiments(limit=10) == []
+    assert _version(tmp_path / "kubeline.db") == SCHEMA_VERSION
+
+
+def test_a_current_store_keeps_runs_outside_experiments_that_the_store_is_given(
+    tmp_path: Path,
+) -> None:
+    """The migration is a one-off: the store itself still takes what it is given (the
+    engine, not the store, puts new runs in Default)."""
+    with RunStore.for_home(tmp_path) as store:
+        store.add_run(make_run("r1", experiment_id=None))
+    with RunStore.for_home(tmp_path) as store:
+        run = store.get_run("r1")
+        assert run is not None and run.experiment_id is None
+
+
+def test_a_store_from_a_newer_kubeline_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kubeline.db'}"
+    RunStore(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(schema_info.update().values(version=SCHEMA_VERSION + 1))
+    engine.dispose()
+    with pytest.raises(SchemaTooNewError, match="newer kubeline"):
+        RunStore(url)
