@@ -864,8 +864,7 @@ def test_every_form_control_has_an_accessible_name(page: Page, api: Api) -> None
         f"/pipelines/{pipeline_id}",
         f"/runs/new?pipeline_id={pipeline_id}",
         "/experiments",
-        "/recurring",
-        f"/recurring/new?pipeline_id={pipeline_id}",
+        f"/recurring/new?pipeline_id={pipeline_id}",  # /recurring itself has no form now
     ):
         page.goto(path)
         count = page.locator("input:not([type=hidden]), select, textarea, button").count()
