@@ -158,6 +158,9 @@ def test_api_docs_list_the_kfp_operations_offline(page: Page) -> None:
         page.locator(".opblock-summary-path", has_text="/apis/v2beta1/runs").first
     ).to_be_visible()
     # Opening an operation works (Swagger UI runs, under the page's CSP).
+    # No link inside an operation's button (axe's nested-interactive): no deep links.
+    expect(page.locator(".opblock-summary-control a[href]")).to_have_count(0)
+    assert_contrast(page, "/kubeline/api/docs")  # Swagger UI's badges, recoloured
     operation.first.click()
     expect(page.locator(".opblock.is-open").first).to_be_visible()
     assert_no_python_object(page, "/kubeline/api/docs")

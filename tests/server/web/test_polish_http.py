@@ -118,6 +118,7 @@ def test_api_docs_are_served_from_this_server_without_inline_script(
         ("/kubeline/static/swagger-ui/swagger-ui-bundle.js", "javascript"),
         ("/kubeline/static/swagger-ui/swagger-ui.css", "text/css"),
         ("/kubeline/static/api-docs.js", "javascript"),
+        ("/kubeline/static/api-docs.css", "text/css"),
     ):
         response = http.get(asset)
         assert response.status_code == 200, asset
