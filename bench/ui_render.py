@@ -1,5 +1,7 @@
-"""The web UI with a full store: how long the runs list and the page of a 200-task run take
-in a real browser (Debian's Chromium through Playwright), with 10,000 runs in the store.
+"""The web UI with a full store: how long the runs list, the page of a 200-task run, the
+artifacts, executions, experiment and compare pages take in a real browser (Debian's
+Chromium through Playwright), with 10,000 runs in the store; and each page's weight
+against the budget (300 KB of HTML, #12).
 
     .venv/bin/python bench/ui_render.py [--runs 10000] [--items 200] [--repeat 5]
 
@@ -25,6 +27,8 @@ from kfp import dsl  # noqa: E402 - after the path fix above
 
 CHROMIUM = Path(os.environ.get("KUBELINE_CHROMIUM", "/usr/bin/chromium"))
 PAGE_GOAL_SECONDS = 1.0
+#: No page's HTML may weigh more than this (#12), in KB; rows of this kind print KB.
+PAGE_BUDGET_KB = 300
 
 
 @dsl.component(base_image="python:3.11")
@@ -190,6 +194,7 @@ def _measure(
     from playwright.sync_api import sync_playwright
 
     rows: list[tuple[str, float, float | None]] = []
+    weights: list[tuple[str, int]] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
@@ -197,8 +202,10 @@ def _measure(
         page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         page.set_default_timeout(60_000)
 
-        def navigation(path: str) -> tuple[float, float]:
-            page.goto(url + path)  # one warm-up, not counted
+        def navigation(label: str, path: str) -> tuple[float, float]:
+            response = page.goto(url + path)  # one warm-up, not counted
+            if response is not None:
+                weights.append((label, len(response.body())))
             loads, servers = [], []
             for _ in range(repeat):
                 page.goto(url + path, wait_until="load")
@@ -222,8 +229,23 @@ def _measure(
             (f"run page, {items} tasks, loop unfolded", unfolded, None),
         ):
             err.print(f"loading {path} {repeat + 1} times…")
-            load, server = navigation(path)
+            load, server = navigation(label, path)
             rows.append((f"{label}: to load event", load, goal))
+            rows.append((f"{label}: server response", server, None))
+
+        listed = page.request.get(f"{url}/apis/v2beta1/runs?page_size=2").json()["runs"]
+        other = next(r["run_id"] for r in listed if r["run_id"] != run_id)
+        default = page.request.get(f"{url}/apis/v2beta1/experiments?page_size=1").json()
+        experiment = default["experiments"][0]["experiment_id"]
+        for label, path in (
+            (f"/artifacts ({runs:,} runs)", "/artifacts"),
+            (f"/executions ({runs:,} runs)", "/executions"),
+            ("experiment page (Default)", f"/experiments/{experiment}"),
+            ("compare, 2 runs", f"/runs/compare?runs={run_id},{other}"),
+        ):
+            err.print(f"loading {path} {repeat + 1} times…")
+            load, server = navigation(label, path)
+            rows.append((f"{label}: to load event", load, PAGE_GOAL_SECONDS))
             rows.append((f"{label}: server response", server, None))
 
         for label, expanded in (("folded", ""), ("unfolded", loop_path or "")):
@@ -245,6 +267,8 @@ def _measure(
             rows.append((f"graph fragment render, loop {label}", _median_ms(renders), None))
         version = browser.version
         browser.close()
+    for label, size in weights:
+        rows.append((f"{label}: page weight", size / 1000, PAGE_BUDGET_KB))
     return rows, version
 
 
@@ -293,10 +317,14 @@ def main() -> int:
     table.add_column("goal", justify="right")
     table.add_column("met?")
     failed = False
-    for measure, seconds, goal in rows:
-        met = "" if goal is None else ("yes" if seconds < goal else "NO")
+    for measure, value, goal in rows:
+        met = "" if goal is None else ("yes" if value < goal else "NO")
         failed = failed or met == "NO"
-        table.add_row(measure, _text(seconds), "" if goal is None else f"< {_text(goal)}", met)
+        if measure.endswith("page weight"):
+            shown, budget = f"{value:.0f} KB", f"< {goal:.0f} KB"
+        else:
+            shown, budget = _text(value), "" if goal is None else f"< {_text(goal)}"
+        table.add_row(measure, shown, budget, met)
     out = Console(width=max(100, Console().width))
     out.print(table)
     described = ", ".join(f"{n:,} with {kind}" for kind, n in kinds.items())
