@@ -40,6 +40,6 @@ class ServerSettings:
         if not is_loopback(self.host) and not self.token:
             raise ConfigError(
                 f"Refusing to serve on {self.host} without a token: anyone who can reach it "
-                "could run code on this machine. Pass --token-file PATH (or set KUBELINE_TOKEN), or "
-                "bind to 127.0.0.1."
+                "could run code on this machine. Pass --token-file PATH (or set "
+                "KUBELINE_TOKEN), or bind to 127.0.0.1."
             )
