@@ -322,7 +322,9 @@ def test_requirement_set_key_is_stable_across_runs() -> None:
 
 def test_public_api() -> None:
     assert requirements.__all__ == [
+        "PipInstall",
         "Unsatisfied",
+        "pip_installs",
         "pip_requirements",
         "requirement_set_key",
         "unsatisfied",

@@ -13,7 +13,9 @@ from kubeline.engine.artifacts import ArtifactRef
 
 __all__ = ["cache_key"]
 
-KEY_VERSION = "kubeline-cache-1"
+# Changed whenever the same inputs would give a task other outputs, so older results are
+# not reused: 2 gives values KFP's text (numbers, lists and dicts in str inputs, #13).
+KEY_VERSION = "kubeline-cache-2"
 
 
 def cache_key(

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.engine.safepath import ensure_inside, safe_name
+from kubeline.engine.values import kfp_text, whole_numbers
 from kubeline.errors import PipelineLoadError
 
 __all__ = ["LeafJob", "TaskContext", "import_artifact", "prepare_job", "read_outputs"]
@@ -103,22 +104,6 @@ def _replace_artifact_lists(words: list[Any], executor_input: dict[str, Any]) ->
     return [_WHOLE_ARTIFACTS.sub(swap, w) if isinstance(w, str) else w for w in words]
 
 
-def whole_numbers(value: Any) -> Any:
-    """Integral floats inside lists and dicts back to ints.
-
-    Protobuf's Struct keeps every number as a double, and Python's json_format prints
-    ``1`` back as ``1.0``; the KFP backend's JSON (Go's protojson) prints ``1``, so a
-    collected list of ints reaches a component as ints there. This does the same here.
-    """
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [whole_numbers(v) for v in value]
-    if isinstance(value, dict):
-        return {k: whole_numbers(v) for k, v in value.items()}
-    return value
-
-
 def _nested_types(definitions: Any) -> set[str]:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -128,6 +113,64 @@ def _nested_types(definitions: Any) -> set[str]:
         for name, spec in definitions.items()
         if spec.parameter_type in (kinds.LIST, kinds.STRUCT)
     }
+
+
+def _double_types(definitions: Any) -> set[str]:
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    double = pipeline_spec_pb2.ParameterType.ParameterTypeEnum.NUMBER_DOUBLE
+    return {name for name, spec in definitions.items() if spec.parameter_type == double}
+
+
+_PARAMETER = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+
+
+def _parameter_texts(text: str, values: dict[str, Any]) -> str:
+    """Each ``{{$.inputs.parameters['x']}}`` in ``text`` as the KFP launcher writes it:
+    ``3`` for 3, JSON for a list (kfp.local writes ``3.0`` and Python's ``[1, 2]``). One
+    without a value is left to kfp.local."""
+    return _PARAMETER.sub(lambda m: kfp_text(values[m[1]]) if m[1] in values else m[0], text)
+
+
+def _resolve_command(
+    words: list[str], executor_input_dict: dict[str, Any], ctx: TaskContext
+) -> list[str]:
+    """kfp.local's ``replace_placeholders``, step by step, with input parameters written
+    as the KFP backend writes them: in f-string inputs (references from one input to
+    another) and in the command, after concat and if-present placeholders are taken
+    apart and before ``{{$}}`` is, so the executor input's own JSON is left as it is."""
+    from kfp.local import placeholder_utils as kfp_placeholders
+
+    values = executor_input_dict.get("inputs", {}).get("parameterValues", {})
+    for name, value in list(values.items()):
+        if isinstance(value, str):
+            values[name] = _parameter_texts(value, values)
+    names = {
+        "pipeline_resource_name": ctx.run_id,
+        "task_resource_name": ctx.task_name,
+        "pipeline_root": str(ctx.pipeline_root),
+        "pipeline_job_id": ctx.run_id,
+        "pipeline_task_id": kfp_placeholders.make_random_id(),
+    }
+    executor_input_dict = kfp_placeholders.resolve_self_references_in_executor_input(
+        executor_input_dict=executor_input_dict, **names
+    )
+    provided = kfp_placeholders.get_provided_inputs(executor_input_dict)
+    words = kfp_placeholders.flatten_list(
+        [kfp_placeholders.resolve_struct_placeholders(word, provided) for word in words]
+    )
+    resolved: list[str] = []
+    for word in words:
+        found = kfp_placeholders.resolve_individual_placeholder(
+            element=_parameter_texts(word, values),
+            executor_input_dict=executor_input_dict,
+            **names,
+        )
+        if isinstance(found, list):
+            resolved.extend(found)
+        elif found is not None:
+            resolved.append(found)
+    return resolved
 
 
 def _split_python(words: list[str]) -> tuple[str, list[str]] | None:
@@ -170,7 +213,7 @@ def prepare_job(
     ``artifacts`` holds a list per input; inputs declared as a single artifact get its
     first element.
     """
-    from kfp.local import executor_input_utils, placeholder_utils
+    from kfp.local import executor_input_utils
 
     from kubeline.engine.requirements import pip_requirements
 
@@ -198,7 +241,10 @@ def prepare_job(
             del executor_input.inputs.parameter_values[name]
     executor_input_dict = executor_input_utils.executor_input_to_dict(executor_input, spec)
     values = executor_input_dict.get("inputs", {}).get("parameterValues", {})
-    for name in _nested_types(spec.input_definitions.parameters) & set(values):
+    for name in set(values) - _double_types(spec.input_definitions.parameters):
+        # Integral numbers stay ints, as the backend's JSON prints them: lists and dicts,
+        # and the undeclared inputs of an f-string (``pipelinechannel--...``), which
+        # kfp.local turns into floats.
         values[name] = whole_numbers(values[name])
     executor_input_dict = _workspace_in_input(executor_input_dict, ctx.workspace)
     for output in executor_input_dict.get("outputs", {}).get("artifacts", {}).values():
@@ -209,14 +255,7 @@ def prepare_job(
         [*container.get("command", []), *container.get("args", [])], ctx.workspace
     )
     words = _replace_artifact_lists(words, executor_input_dict)
-    resolved = placeholder_utils.replace_placeholders(
-        full_command=words,
-        executor_input_dict=executor_input_dict,
-        pipeline_resource_name=ctx.run_id,
-        task_resource_name=ctx.task_name,
-        pipeline_root=str(ctx.pipeline_root),
-        unique_pipeline_id=ctx.run_id,
-    )
+    resolved = _resolve_command(words, executor_input_dict, ctx)
     env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "name" in e}
     common = {
         "task_path": task_path,

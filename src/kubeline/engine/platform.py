@@ -5,7 +5,8 @@ volumes, node selectors, tolerations and the like in the Kubernetes platform spe
 second YAML document of a compiled pipeline). None of them change what a task computes
 on one machine, so they are reported once per run and ignored, as ``kfp.local`` does;
 except the ones a task reads (secrets and config maps as variables or files, volumes),
-which :func:`local_environment` takes from this machine's environment or refuses.
+which :func:`local_environment` takes from this machine's environment or refuses, and
+:func:`platform_notes` says which is which.
 """
 
 from __future__ import annotations
@@ -30,7 +31,17 @@ _RESOURCE_WORDS = {
 }
 
 
+_MOUNTS = {
+    "secretAsVolume": "a Kubernetes secret",
+    "configMapAsVolume": "a Kubernetes config map",
+    "pvcMount": "a Kubernetes volume (PVC)",
+}
+_ENV_SOURCES = {"secretAsEnv": "secret", "configMapAsEnv": "config map"}
+
+
 def platform_notes(spec: dict[str, Any]) -> list[str]:
+    """What kubeline does with each executor's Kubernetes-only settings, one line per kind:
+    what it ignores, what it reads from this machine's environment, what it refuses."""
     notes = []
     for label, executor in spec.get("deploymentSpec", {}).get("executors", {}).items():
         resources = executor.get("container", {}).get("resources", {})
@@ -39,20 +50,36 @@ def platform_notes(spec: dict[str, Any]) -> list[str]:
             notes.append(f"{label}: asks for {', '.join(asked)}; ignored on this machine")
     platform = spec.get("platformSpec", {}).get("platforms", {}).get("kubernetes", {})
     for label, settings in platform.get("deploymentSpec", {}).get("executors", {}).items():
-        if settings:
-            notes.append(
-                f"{label}: Kubernetes settings {', '.join(sorted(settings))} are "
-                "ignored on this machine"
-            )
+        notes.extend(f"{label}: {note}" for note in _settings_notes(settings or {}))
     return notes
 
 
-_MOUNTS = {
-    "secretAsVolume": "a Kubernetes secret",
-    "configMapAsVolume": "a Kubernetes config map",
-    "pvcMount": "a Kubernetes volume (PVC)",
-}
-_ENV_SOURCES = {"secretAsEnv": "secret", "configMapAsEnv": "config map"}
+def _settings_notes(settings: dict[str, Any]) -> list[str]:
+    notes = []
+    for key, what in _ENV_SOURCES.items():
+        names = [
+            f"${mapping.get('envVar', '?')}"
+            for source in settings.get(key, [])
+            for mapping in source.get("keyToEnv", [])
+        ]
+        if names:
+            notes.append(
+                f"the Kubernetes {what} keys it reads as {', '.join(names)} are taken from "
+                "the same variables in this machine's environment"
+            )
+    for key, what in _MOUNTS.items():
+        for mount in settings.get(key, []):
+            where = mount.get("mountPath", "?")
+            if mount.get("optional", False):
+                notes.append(f"mounts {what} at {where} (optional): not mounted on this machine")
+            else:
+                notes.append(
+                    f"mounts {what} at {where}, which only a cluster provides: the task is refused"
+                )
+    ignored = sorted(set(settings) - set(_ENV_SOURCES) - set(_MOUNTS))
+    if ignored:
+        notes.append(f"Kubernetes settings {', '.join(ignored)} are ignored on this machine")
+    return notes
 
 
 def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> dict[str, str]:

@@ -9,8 +9,8 @@ it runs, for example::
 
 Running that install for every task would make a local run slow and need the network, so
 the engine reads the requirements out of the command and skips the install when the
-current interpreter satisfies them (or runs the task in a cached virtual environment named
-by :func:`requirement_set_key` when it does not).
+current interpreter satisfies them (or, when allowed, runs the task in a cached virtual
+environment made by the same installs, :func:`pip_installs`, one by one).
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-__all__ = ["Unsatisfied", "pip_requirements", "requirement_set_key", "unsatisfied"]
+__all__ = [
+    "PipInstall",
+    "Unsatisfied",
+    "pip_installs",
+    "pip_requirements",
+    "requirement_set_key",
+    "unsatisfied",
+]
 
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 _PIP = re.compile(r"pip(\d+(\.\d+)?)?")
@@ -94,6 +101,38 @@ class Unsatisfied:
 
     requirement: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PipInstall:
+    """One ``pip install`` of a command: its words after ``install`` (options kept, quotes
+    removed) and the requirements among them."""
+
+    words: tuple[str, ...]
+    requirements: tuple[str, ...]
+
+
+def pip_installs(command: list[str]) -> list[PipInstall]:
+    """Every ``pip install`` of a container command, in the order it runs them.
+
+    KFP compiles a component's packages and kfp itself as two installs, the packages first
+    and then kfp with ``--no-deps``, so pip never resolves them together: a pin such as
+    ``google-cloud-storage==1.31.2``, which kfp's own dependencies exclude, still installs
+    on a cluster. Installing them here takes the same steps. A repeat of the same
+    requirements (KFP v1's ``|| pip install ... --user`` fallback) is left out.
+    """
+    return list(_pip_installs(tuple(command)))
+
+
+@functools.lru_cache(maxsize=256)
+def _pip_installs(command: tuple[str, ...]) -> tuple[PipInstall, ...]:
+    steps: list[PipInstall] = []
+    for tokens in [command, *map(_shell_tokens, _shell_scripts(command))]:
+        for arguments in _pip_install_arguments(tokens):
+            wanted = tuple(_requirement_words(arguments))
+            if wanted and all(step.requirements != wanted for step in steps):
+                steps.append(PipInstall(tuple(arguments), wanted))
+    return tuple(steps)
 
 
 def pip_requirements(command: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from kubeline.engine.arguments import resolve_arguments
 from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.platform import platform_notes
 from kubeline.engine.preload import component_imports
+from kubeline.engine.requirements import PipInstall
 from kubeline.engine.results import RunResult, TaskEvent
 from kubeline.engine.safepath import check_spec_names, ensure_inside, is_ordinary, run_id_prefix
 from kubeline.engine.scheduler import Scheduler
@@ -261,7 +262,7 @@ def run_spec(
     )
 
 
-def _venv_installer(home: Path) -> Callable[[list[str]], str]:
+def _venv_installer(home: Path) -> Callable[[list[PipInstall], Path], str]:
     from kubeline.engine.venvs import VenvCache
 
     return VenvCache(home / "venvs").python_for

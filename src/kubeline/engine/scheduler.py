@@ -40,8 +40,10 @@ from kubeline.engine.leaf import (
 )
 from kubeline.engine.platform import local_environment
 from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
+from kubeline.engine.requirements import PipInstall
 from kubeline.engine.results import TaskEvent
 from kubeline.engine.safepath import ensure_inside, safe_name
+from kubeline.engine.values import kfp_text
 from kubeline.engine.workers import JobResult, WorkerPool
 from kubeline.errors import KubelineError
 from kubeline.store import ArtifactRecord, CacheRecord, RunStore, TaskRecord
@@ -144,7 +146,7 @@ class Scheduler:
         enable_caching: bool = True,
         on_event: Callable[[TaskEvent], None] | None = None,
         allow_installs: bool = False,
-        install_venv: Callable[[list[str]], str] | None = None,
+        install_venv: Callable[[list[PipInstall], Path], str] | None = None,
         models_root: Path | None = None,
     ) -> None:
         self.run_id = run_id
@@ -342,7 +344,8 @@ class Scheduler:
             refs = self._artifact(scope, source)
             if refs is not None:
                 arts[name] = refs
-        return params, arts
+        component = self.components.get(node.spec.get("componentRef", {}).get("name", ""), {})
+        return _as_declared(component, params), arts
 
     def _run_placeholders(self, text: str, node: Node) -> str:
         """KFP's run-level placeholders in a constant: job and task names, ids, times."""
@@ -476,6 +479,7 @@ class Scheduler:
                 arts[item_input] = [node.items[index]]
             else:
                 params[item_input] = node.items[index]
+                params = _as_declared(component, params)
             it.params_in, it.arts_in = params, arts
             self._begin(it, parent=node)
             it.children = [
@@ -602,12 +606,12 @@ class Scheduler:
         if missing:
             self._begin(node)
             raise KubelineError(f"Task '{node.name}': {missing}")
-        self._check_requirements(node)
+        self._check_requirements(node, executor)
         self._begin(node)
         self._start_executor(node)
 
-    def _check_requirements(self, node: Node) -> None:
-        from kubeline.engine.requirements import unsatisfied
+    def _check_requirements(self, node: Node, executor: dict[str, Any]) -> None:
+        from kubeline.engine.requirements import pip_installs, unsatisfied
 
         assert node.job is not None
         if node.job.kind != "python" or not node.job.requirements:
@@ -616,7 +620,9 @@ class Scheduler:
         if not missing:
             return
         if self.allow_installs and self.install_venv is not None:
-            node.job.python = self.install_venv(node.job.requirements)
+            container = executor["container"]
+            installs = pip_installs([*container.get("command", []), *container.get("args", [])])
+            node.job.python = self.install_venv(installs, Path(node.job.log_path))
             return
         listed = "; ".join(f"{m.requirement} ({m.reason})" for m in missing)
         raise KubelineError(
@@ -860,6 +866,18 @@ class Scheduler:
                 RuntimeWarning,
                 stacklevel=2,
             )
+
+
+def _as_declared(component: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A number, bool, list or dict given to a ``STRING`` input becomes its text, as the
+    KFP driver converts it for every task and loop iteration: ``"1"`` for 1, JSON for a
+    list or dict (which ``parseJson(string_value)`` selectors then read back)."""
+    declared = component.get("inputDefinitions", {}).get("parameters", {})
+    for name, value in params.items():
+        is_string = declared.get(name, {}).get("parameterType") == "STRING"
+        if is_string and value is not None and not isinstance(value, str):
+            params[name] = kfp_text(value)
+    return params
 
 
 def _last_error(log_path: str | None, exit_code: int) -> str:
