@@ -79,11 +79,15 @@ def _plain_outputs(params: dict[str, Any], arts: dict[str, list[Any]]) -> dict[s
 class RunControl:
     """Lets another thread stop a run (the server's terminate): set before or while it runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, canceled_state: str = "CANCELED") -> None:
         self._lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         self.cancel_requested = False
         self.reason = ""
+        #: The state a canceled run is recorded with, in the same write as its end: the
+        #: server's terminate says FAILED (kfp.Client's waits stop only on that), and a
+        #: page polling the run must never see a CANCELED in between.
+        self.canceled_state = canceled_state
 
     def attach(self, scheduler: Scheduler) -> None:
         with self._lock:
@@ -203,11 +207,14 @@ def execute_run(
         state, error = "CANCELED", "Interrupted (Ctrl-C): running tasks were stopped."
     finally:
         pool.close()
-    if state == "CANCELED" and error is None:
+    canceled = state == "CANCELED"
+    if canceled and error is None:
         error = control.reason if control and control.reason else "The run was canceled."
+        if control is not None:
+            state = control.canceled_state
     params, arts = scheduler.outputs()
     tasks = store.list_tasks(run_id)
-    if state == "FAILED":
+    if state == "FAILED" and not canceled:
         failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
         first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
         error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."

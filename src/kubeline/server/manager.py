@@ -68,7 +68,7 @@ class RunManager:
         return record
 
     def _submit(self, record: RunRecord) -> None:
-        control = RunControl()
+        control = RunControl(canceled_state="FAILED")
         with self._lock:
             self._controls[record.run_id] = control
         self._pool.submit(self._execute, record, control)
