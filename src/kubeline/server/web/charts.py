@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
+
+#: Maps a value to a pixel coordinate.
+Scale = Callable[[float], float]
 
 __all__ = [
     "SERIES",
@@ -98,11 +101,8 @@ def _text(
     ).format(cls, _n(x), _n(y), anchor, size, Markup(extra), content)
 
 
-def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title: str) -> Markup:
-    """An ROC curve over (false positive rate, true positive rate) points in 0..1, with the
-    chance diagonal dashed; its aria-label gives the AUC so screen readers get the number."""
-    left, right, top, bottom, side = 52.0, 16.0, 30.0, 46.0, 260.0
-    width, height = left + side + right, top + side + bottom
+def _unit_scale(left: float, top: float, side: float) -> tuple[Scale, Scale]:
+    """Pixel x and y of a value in 0..1 (clamped) on a square plot of ``side`` pixels."""
 
     def px(x: float) -> float:
         return left + min(1.0, max(0.0, x)) * side
@@ -110,19 +110,13 @@ def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title
     def py(y: float) -> float:
         return top + side - min(1.0, max(0.0, y)) * side
 
-    clean = sorted((float(x), float(y)) for x, y in points if _finite(x) and _finite(y))
-    auc_text = format_number(auc) if auc is not None and math.isfinite(auc) else "not available"
-    kind = "" if "roc" in title.lower() else " ROC curve,"
-    label = f"{title}:{kind} AUC {auc_text}, {len(clean)} points"
+    return px, py
 
-    parts: list[Markup] = [
-        Markup(
-            '<svg xmlns="{}" class="chart chart-roc" viewBox="0 0 {} {}" width="{}" height="{}" '
-            'role="img" aria-label="{}">'
-        ).format(_SVG_NS, _n(width), _n(height), _n(width), _n(height), label),
-        Markup("<title>{}</title>").format(label),
-        _text(width / 2, 18, title, cls="chart-label chart-title", anchor="middle", size=13),
-    ]
+
+def _roc_axes(left: float, top: float, side: float, x_title_y: float) -> list[Markup]:
+    """The axes of an ROC plot: both lines, ticks and labels at 0, 0.2 ... 1, and the axis
+    titles; one drawing for the single curve and the overlay."""
+    px, py = _unit_scale(left, top, side)
     axis = [
         Markup('<g class="chart-axis" stroke="currentColor" fill="none" stroke-width="1">'),
         Markup('<line x1="{0}" y1="{1}" x2="{2}" y2="{1}"/>').format(
@@ -151,13 +145,10 @@ def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title
         )
         labels.append(_text(left - 8, py(t) + 3.5, tick, cls="chart-label", anchor="end", size=10))
     axis.append(Markup("</g>"))
-    parts += axis + labels
-    parts.append(
+    titles = [
         _text(
-            left + side / 2, height - 8, "False positive rate", cls="chart-label", anchor="middle"
-        )
-    )
-    parts.append(
+            left + side / 2, x_title_y, "False positive rate", cls="chart-label", anchor="middle"
+        ),
         _text(
             14,
             top + side / 2,
@@ -165,8 +156,33 @@ def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title
             cls="chart-label",
             anchor="middle",
             extra=f' transform="rotate(-90 14 {_n(top + side / 2)})"',
-        )
-    )
+        ),
+    ]
+    return axis + labels + titles
+
+
+def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title: str) -> Markup:
+    """An ROC curve over (false positive rate, true positive rate) points in 0..1, with the
+    chance diagonal dashed; its aria-label gives the AUC so screen readers get the number."""
+    left, right, top, bottom, side = 52.0, 16.0, 30.0, 46.0, 260.0
+    width, height = left + side + right, top + side + bottom
+
+    px, py = _unit_scale(left, top, side)
+
+    clean = sorted((float(x), float(y)) for x, y in points if _finite(x) and _finite(y))
+    auc_text = format_number(auc) if auc is not None and math.isfinite(auc) else "not available"
+    kind = "" if "roc" in title.lower() else " ROC curve,"
+    label = f"{title}:{kind} AUC {auc_text}, {len(clean)} points"
+
+    parts: list[Markup] = [
+        Markup(
+            '<svg xmlns="{}" class="chart chart-roc" viewBox="0 0 {} {}" width="{}" height="{}" '
+            'role="img" aria-label="{}">'
+        ).format(_SVG_NS, _n(width), _n(height), _n(width), _n(height), label),
+        Markup("<title>{}</title>").format(label),
+        _text(width / 2, 18, title, cls="chart-label chart-title", anchor="middle", size=13),
+    ]
+    parts += _roc_axes(left, top, side, height - 8)
     parts.append(
         Markup(
             '<line class="chart-diagonal" x1="{}" y1="{}" x2="{}" y2="{}" stroke="currentColor" '
@@ -588,11 +604,7 @@ def roc_overlay_svg(curves: Sequence[Curve], *, title: str) -> Markup:
     height = max(top + side + bottom, top + 14 + rows * row + 8)
     aucs = format_distinct([c.auc if c.auc is not None else None for c in curves])
 
-    def px(x: float) -> float:
-        return left + min(1.0, max(0.0, x)) * side
-
-    def py(y: float) -> float:
-        return top + side - min(1.0, max(0.0, y)) * side
+    px, py = _unit_scale(left, top, side)
 
     described = "; ".join(
         f"{c.label}: AUC {auc}, {series_style(c.series).words}"
@@ -606,57 +618,9 @@ def roc_overlay_svg(curves: Sequence[Curve], *, title: str) -> Markup:
         ).format(_SVG_NS, _n(width), _n(height), _n(width), _n(height), aria),
         Markup("<title>{}</title>").format(title),
         _text(width / 2, 18, title, cls="chart-label chart-title", anchor="middle", size=13),
-        Markup('<g class="chart-axis" stroke="currentColor" fill="none" stroke-width="1">'),
-        Markup('<line x1="{0}" y1="{1}" x2="{2}" y2="{1}"/>').format(
-            _n(left), _n(top + side), _n(left + side)
-        ),
-        Markup('<line x1="{0}" y1="{1}" x2="{0}" y2="{2}"/>').format(
-            _n(left), _n(top), _n(top + side)
-        ),
     ]
-    labels: list[Markup] = []
-    for i in range(6):
-        t = i / 5
-        parts.append(
-            Markup('<line x1="{0}" y1="{1}" x2="{0}" y2="{2}"/>').format(
-                _n(px(t)), _n(top + side), _n(top + side + 5)
-            )
-        )
-        parts.append(
-            Markup('<line x1="{0}" y1="{1}" x2="{2}" y2="{1}"/>').format(
-                _n(left - 5), _n(py(t)), _n(left)
-            )
-        )
-        tick = format_number(round(t, 1))
-        labels.append(
-            _text(px(t), top + side + 17, tick, cls="chart-label", anchor="middle", size=10)
-        )
-        labels.append(_text(left - 8, py(t) + 3.5, tick, cls="chart-label", anchor="end", size=10))
-    parts.append(Markup("</g>"))
-    parts += labels
-    parts.append(
-        _text(
-            left + side / 2, height - 8, "False positive rate", cls="chart-label", anchor="middle"
-        )
-        if height == top + side + bottom
-        else _text(
-            left + side / 2,
-            top + side + 36,
-            "False positive rate",
-            cls="chart-label",
-            anchor="middle",
-        )
-    )
-    parts.append(
-        _text(
-            14,
-            top + side / 2,
-            "True positive rate",
-            cls="chart-label",
-            anchor="middle",
-            extra=f' transform="rotate(-90 14 {_n(top + side / 2)})"',
-        )
-    )
+    x_title_y = height - 8 if height == top + side + bottom else top + side + 36
+    parts += _roc_axes(left, top, side, x_title_y)
     chance = Markup(
         'class="chart-diagonal" stroke="#616e7c" stroke-dasharray="3 3" stroke-width="1" '
         'fill="none"'
