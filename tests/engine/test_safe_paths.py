@@ -355,8 +355,6 @@ def test_a_hostile_model_name_is_refused_and_nothing_is_copied(
     failed = result.failed_task
     assert failed is not None and "cannot name a model" in (failed.error or "")
     assert not (home / "models").exists() or list((home / "models").iterdir()) == []
-    # The copy's folder name is still mapped, should any name reach it.
-    assert safe_name("../../../evil") != "../../../evil"
 
 
 def test_a_hostile_pipeline_name_gives_a_plain_run_id(sandbox: tuple[Path, Path]) -> None:

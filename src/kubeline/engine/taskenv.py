@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 __all__ = ["SECRET_NAMES", "task_environ"]
 
-SECRET_NAMES = frozenset({"KUBELINE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"})
+SECRET_NAMES = frozenset(
+    {"KUBELINE_TOKEN", "KUBELINE_SERVE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"}
+)
 
 
 def task_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -24,7 +24,7 @@ from kubeline.pipelines.compile import compile_function
 from tests.server.conftest import LiveServer, start_server
 from tests.server.web.a11y_pipelines import failing
 from tests.server.web.conftest import VIEWPORT, Api, browser_missing
-from tests.server.web.pipelines import required, typed
+from tests.server.web.pipelines import typed
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -64,7 +64,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     )
     typed_id, typed_version = api.upload(yaml.safe_dump(compile_function(typed)), "typed")
     other = api.start(typed_id, typed_version, "typed run")
-    api.upload(yaml.safe_dump(compile_function(required)), "required")
     failing_id, failing_version = api.upload(yaml.safe_dump(compile_function(failing)), "failing")
     failed = api.start(failing_id, failing_version, "failing run")
     for run_id in (good, other, failed):
