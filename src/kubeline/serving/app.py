@@ -30,7 +30,6 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from kubeline import __version__
 from kubeline.errors import ConfigError
 from kubeline.httpguard import GuardMiddleware, RequestGuard
 from kubeline.serving import jsonio, protocol_v1, protocol_v2
@@ -40,6 +39,7 @@ from kubeline.serving.errors import InferenceError
 from kubeline.serving.metrics import MULTIPROC_ENV, ServingMetrics
 from kubeline.serving.models import ModelRepository, ServedModel
 from kubeline.serving.transport import PROTOCOL
+from kubeline.version import __version__
 
 __all__ = [
     "CONFIG_ENV",
