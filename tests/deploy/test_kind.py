@@ -17,6 +17,7 @@ import yaml
 from kubeline.cli import app as app_module
 from kubeline.cli.cluster import cluster_app
 from kubeline.deploy import kind
+from kubeline.deploy.kind import lifecycle, prerequisites
 from kubeline.errors import ConfigError, UserError
 
 fake_only = pytest.mark.skipif(
@@ -411,9 +412,10 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         path.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("KUBELINE_FAKE_STATE", str(state))
-    monkeypatch.setattr(kind, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(kind, "RETRY_PAUSE_SECONDS", 0.0)
-    monkeypatch.setattr(kind, "INOTIFY_DIR", tmp_path / "no-proc")  # this machine's are low
+    monkeypatch.setattr(lifecycle, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(lifecycle, "RETRY_PAUSE_SECONDS", 0.0)
+    # This machine's inotify limits are low: read none.
+    monkeypatch.setattr(prerequisites, "INOTIFY_DIR", tmp_path / "no-proc")
     return state
 
 
@@ -535,7 +537,7 @@ def test_up_with_fake_kubectl_names_the_deployments_not_ready_at_the_timeout(
     cli, fakes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUBELINE_FAKE_FAIL", "never-ready")
-    monkeypatch.setattr(kind, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "POLL_SECONDS", 0.05)
     code, _, err = cli("up", "--timeout", "1", "--no-port-forward")
     assert code == 1
     assert "2 of 3 KFP deployments were not Available after 1 s: ml-pipeline, ml-pipeline-ui" in err
