@@ -20,7 +20,6 @@ from kubeline.engine import run_pipeline
 from kubeline.engine.spec import parse_spec
 from kubeline.pipelines.compile import compile_function
 from kubeline.pipelines.lifecycle import lifecycle_pipeline
-from kubeline.server.web import graph as graph_module
 from kubeline.server.web.graph import (
     AUTO_EXPAND_LIMIT,
     Graph,
@@ -28,6 +27,7 @@ from kubeline.server.web.graph import (
     build_graph,
     render_svg,
 )
+from kubeline.server.web.graph.labels import item_name
 from kubeline.store.records import TaskRecord
 from tests.engine import pipelines as p
 
@@ -756,7 +756,7 @@ def test_corpus_nested_conditions_and_exit_handler(conformance: Path) -> None:
     ],
 )
 def test_a_loop_item_gets_a_short_name(item: Any, name: str) -> None:
-    assert graph_module._item_name(item) == name
+    assert item_name(item) == name
 
 
 def test_iterations_are_titled_by_their_items_id_with_the_whole_item_in_the_tooltip() -> None:
