@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__version__ = "0.1.0"
+from kubeline.version import __version__
 
 __all__ = ["__version__", "get_model", "register_model", "run"]
 
@@ -41,7 +41,7 @@ def register_model(artifact: str | os.PathLike[str], name: str | None = None) ->
     >>> kubeline.register_model("model.joblib", name="churn")  # doctest: +SKIP
     """
     from kubeline.engine import kubeline_home
-    from kubeline.serving.registry import register
+    from kubeline.registry import register
     from kubeline.store import open_store
 
     with open_store(kubeline_home()) as store:
@@ -53,7 +53,7 @@ def get_model(reference: str) -> Any:
     """The registered version ``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` names, with its
     signature, metrics and lineage (a :class:`~kubeline.store.ModelVersionRecord`)."""
     from kubeline.engine import kubeline_home
-    from kubeline.serving.registry import resolve
+    from kubeline.registry import resolve
     from kubeline.store import open_store
 
     with open_store(kubeline_home()) as store:
