@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubeline.engine.spec import DagView, PipelineView, TaskView, pipeline_view
 from kubeline.server.web.graph.labels import item_name
 from kubeline.server.web.graph.layout import lay_out
 from kubeline.server.web.graph.model import Edge, Graph, Node
@@ -30,20 +31,20 @@ _CONDITION_COMPONENT = re.compile(r"(comp-)?condition(-branches)?-\d+")
 
 @dataclass
 class _Context:
-    components: dict[str, Any]
-    executors: dict[str, Any]
+    pipeline: PipelineView
     records: dict[str, TaskRecord]
     iterations: dict[str, list[tuple[int, TaskRecord]]]
     has_run: bool
 
 
 def build_graph(
-    spec: dict[str, Any],
+    spec: Mapping[str, Any] | PipelineView,
     tasks: Iterable[TaskRecord] | None = None,
     *,
     expanded: set[str] | None = None,
 ) -> Graph:
-    """Build and lay out the graph of ``spec``, with the state of each task in ``tasks``.
+    """Build and lay out the graph of ``spec`` (a PipelineSpec dict or its frozen view), with
+    the state of each task in ``tasks``.
 
     Without ``tasks`` the graph shows the spec alone (a loop shows its body once). With
     ``tasks`` (even an empty list: a run that has not started a task yet) every recorded loop
@@ -66,14 +67,14 @@ def build_graph(
             iterations.setdefault(parent, []).append((int(match.group(1)), record))
     for found in iterations.values():
         found.sort(key=lambda pair: pair[0])
+    pipeline = spec if isinstance(spec, PipelineView) else pipeline_view(spec)
     ctx = _Context(
-        components=spec.get("components") or {},
-        executors=(spec.get("deploymentSpec") or {}).get("executors") or {},
+        pipeline=pipeline,
         records=records,
         iterations=iterations,
         has_run=tasks is not None,
     )
-    nodes, edges = _build_dag((spec.get("root") or {}).get("dag") or {}, "", ctx)
+    nodes, edges = _build_dag(pipeline.root.dag or DagView(), "", ctx)
     _skip_inside_skipped(nodes)
     graph = Graph(nodes=nodes, edges=edges, has_run=ctx.has_run)
     if expanded is None:
@@ -96,28 +97,14 @@ def _skip_inside_skipped(nodes: list[Node]) -> None:
             _skip_inside_skipped(node.children)
 
 
-def _producers(task: dict[str, Any]) -> list[str]:
-    """Sibling tasks whose outputs ``task`` consumes, and those it runs after."""
-    found = list(task.get("dependentTasks") or [])
-    inputs = task.get("inputs") or {}
-    for source in (inputs.get("parameters") or {}).values():
-        producer = (source.get("taskOutputParameter") or {}).get("producerTask")
-        if producer:
-            found.append(producer)
-    for source in (inputs.get("artifacts") or {}).values():
-        producer = (source.get("taskOutputArtifact") or {}).get("producerTask")
-        if producer:
-            found.append(producer)
-    return found
-
-
-def _build_dag(dag: dict[str, Any], prefix: str, ctx: _Context) -> tuple[list[Node], list[Edge]]:
-    tasks: dict[str, Any] = dag.get("tasks") or {}
-    nodes = [_build_task(name, task or {}, f"{prefix}{name}", ctx) for name, task in tasks.items()]
+def _build_dag(dag: DagView, prefix: str, ctx: _Context) -> tuple[list[Node], list[Edge]]:
+    tasks = dag.tasks
+    nodes = [_build_task(name, task, f"{prefix}{name}", ctx) for name, task in tasks.items()]
     edges: list[Edge] = []
     seen: set[tuple[str, str]] = set()
     for name, task in tasks.items():
-        for producer in _producers(task or {}):
+        # Sibling tasks whose outputs this one consumes, and those it runs after.
+        for producer in task.producers:
             if producer in tasks and producer != name and (producer, name) not in seen:
                 seen.add((producer, name))
                 edges.append(Edge(f"{prefix}{producer}", f"{prefix}{name}"))
@@ -150,43 +137,43 @@ def _apply_record(node: Node, record: TaskRecord | None) -> None:
     node.seconds = _seconds(record)
 
 
-def _build_task(name: str, task: dict[str, Any], path: str, ctx: _Context) -> Node:
-    component_name = (task.get("componentRef") or {}).get("name", "")
-    component = ctx.components.get(component_name) or {}
-    label = (task.get("taskInfo") or {}).get("name") or name
-    condition = (task.get("triggerPolicy") or {}).get("condition", "")
-    node = Node(path=path, label=label, kind="executor")
+def _build_task(name: str, task: TaskView, path: str, ctx: _Context) -> Node:
+    component_name = task.component
+    component = ctx.pipeline.component_of(task)
+    condition = task.condition
+    node = Node(path=path, label=task.display_name, kind="executor")
     _apply_record(node, ctx.records.get(path))
-    if "parameterIterator" in task or "artifactIterator" in task:
+    if task.iterator is not None:
         node.kind = "loop"
-        limit = (task.get("iteratorPolicy") or {}).get("parallelismLimit") or 0
-        node.parallelism = int(limit) if str(limit).isdigit() else 0
-        body = component.get("dag") or {}
+        node.parallelism = max(0, task.iterator.parallelism)
+        body = component.dag or DagView()
         found = ctx.iterations.get(path) if ctx.has_run else None
         if found:
             node.iterations = len(found)
-            item_input = (task.get("parameterIterator") or {}).get("itemInput", "")
+            # An artifact loop's item is an artifact: no parameter names it.
+            is_parameter = task.iterator.kind == "parameter"
+            item_input = task.iterator.item_input if is_parameter else ""
             node.children = [
                 _build_iteration(path, index, record, body, item_input, ctx)
                 for index, record in found
             ]
         else:
             node.children, node.edges = _build_dag(body, f"{path}/", ctx)
-    elif "dag" in component:
+    elif component.dag is not None:
         is_condition = bool(condition or _CONDITION_COMPONENT.fullmatch(component_name))
         node.kind = "condition" if is_condition else "dag"
         node.detail = f"if {condition}" if condition else ""
-        node.children, node.edges = _build_dag(component["dag"], f"{path}/", ctx)
+        node.children, node.edges = _build_dag(component.dag, f"{path}/", ctx)
     else:
-        executor = ctx.executors.get(component.get("executorLabel", "")) or {}
-        node.kind = "importer" if "importer" in executor else "executor"
-        node.image = str((executor.get("container") or {}).get("image") or "")
+        executor = ctx.pipeline.executor_of(component)
+        node.kind = "importer" if executor.kind == "importer" else "executor"
+        node.image = executor.image
         node.component = _short_component(component_name, name) if component_name else ""
     return node
 
 
 def _build_iteration(
-    loop: str, index: int, record: TaskRecord, body: dict[str, Any], item_input: str, ctx: _Context
+    loop: str, index: int, record: TaskRecord, body: DagView, item_input: str, ctx: _Context
 ) -> Node:
     path = f"{loop}/iteration-{index}"
     node = Node(path=path, label=f"iteration-{index}", kind="iteration")
