@@ -7,13 +7,14 @@ job the engine sends it forks a child that runs the job and exits. A task thus c
 
 Unlike :mod:`multiprocessing`'s fork server, it never re-imports the caller's ``__main__``,
 so a user script that calls :func:`kubeline.run` needs no ``if __name__ == "__main__"``
-guard. Where ``os.fork`` does not exist (Windows), :func:`run_once` runs one job in a fresh
-interpreter instead.
+guard. Where ``os.fork`` does not exist (Windows), the spawned executor runs each job in a
+fresh interpreter instead.
 
 Protocol on the server's stdin/stdout, one line each::
 
-    job <id> <n>\\n<n bytes: pickled LeafJob>     -> (later) done <id> <exit code>\\n
-    kill\\n                                        -> terminates every running child
+    job <id> <n>\\n<n bytes: pickled LeafJob>  -> pid <id> <pid>\\n, later done <id> <exit code>\\n
+    kill <id> [<signal>]\\n                    -> signals that job's child (SIGTERM by default)
+    kill\\n                                     -> terminates every running child
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import tempfile
 import threading
 import traceback
 from importlib import import_module
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubeline.engine.taskenv import task_environ
@@ -39,59 +39,7 @@ from kubeline.engine.taskenv import task_environ
 if TYPE_CHECKING:
     from kubeline.engine.leaf import LeafJob
 
-__all__ = ["ForkServerClient", "run_once", "run_python_job", "serve"]
-
-
-def _redirect_output(log_path: str) -> None:
-    """Send this process's stdout and stderr (Python's and the C level's) to the log."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-
-
-def _limit_native_threads(env: dict[str, str]) -> None:
-    """Honour OMP_NUM_THREADS & co. set on the task: a forked worker inherited thread pools
-    that already read the environment, so set their limits directly."""
-    value = (
-        env.get("OMP_NUM_THREADS") or env.get("OPENBLAS_NUM_THREADS") or env.get("MKL_NUM_THREADS")
-    )
-    if not value or not value.isdigit():
-        return
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=int(value))
-
-
-def run_python_job(job: LeafJob) -> None:
-    """Worker process body: run a lightweight component with kfp's own executor."""
-    _redirect_output(job.log_path)
-    os.environ.update(job.env)
-    os.environ["_KFP_RUNTIME"] = "true"
-    _limit_native_threads(job.env)
-    program_dir = Path(job.task_root) / ".program"
-    program_dir.mkdir(parents=True, exist_ok=True)
-    module = program_dir / "ephemeral_component.py"
-    module.write_text(job.source, encoding="utf-8")
-    sys.argv = [
-        "kfp.dsl.executor_main",
-        "--component_module_path",
-        str(module),
-        "--executor_input",
-        job.executor_input,
-        "--function_to_execute",
-        job.function,
-    ]
-    from kfp.dsl import executor_main
-
-    executor_main.executor_main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+__all__ = ["ForkServerClient", "ForkedTask", "serve"]
 
 
 def _child(job_bytes: bytes, report: str | None = None) -> None:
@@ -103,16 +51,13 @@ def _child(job_bytes: bytes, report: str | None = None) -> None:
     code = 1
     known = frozenset(sys.modules) if report else frozenset()
     try:
-        run_python_job(pickle.loads(job_bytes))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported in the task's log, then exit 1
-        traceback.print_exc()
-    finally:
+        from kubeline.engine.executors.program import run_job  # imported by serve()
+
+        code = run_job(pickle.loads(job_bytes))
+    except BaseException:  # noqa: BLE001 - a job that cannot be read: exit 1
         with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
+            traceback.print_exc()
+    finally:
         if report:
             with contextlib.suppress(Exception):
                 _report_imports(report, known)
@@ -187,6 +132,7 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     # Unpickling a job imports the job's class and its package: once here, not in every
     # child (30 ms a task otherwise).
     import_module("kubeline.engine.leaf")
+    import_module("kubeline.engine.executors.program")
     # Children share the preloaded objects' memory until they write to it; the garbage
     # collector would touch (and so copy) every page, so park the preloaded objects where
     # it never looks, and let short-lived children skip it altogether.
@@ -207,6 +153,13 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     # The folder is the client's: it makes it and removes it, even if this process is killed.
     reports = os.environ.get(_REPORTS_ENV) or tempfile.mkdtemp(prefix="kubeline-forkserver-")
     _serve_loop(reply, stdin, wake_r, wake_w, reports)
+
+
+def _signal_children(children: dict[int, str], job_id: str | None, signum: int) -> None:
+    for pid, running in children.items():
+        if job_id is None or running == job_id:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
 
 def _serve_loop(  # pragma: no cover - runs in its own process
@@ -236,18 +189,16 @@ def _serve_loop(  # pragma: no cover - runs in its own process
             continue
         data = os.read(stdin, 1 << 20)
         if not data:  # the engine went away: stop what runs and leave
-            for pid in children:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+            _signal_children(children, None, signal.SIGTERM)
             return
         buffer += data
         while b"\n" in buffer:
             line, rest = buffer.split(b"\n", 1)
             words = line.split()
             if words[:1] == [b"kill"]:
-                for pid in children:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
+                signum = int(words[2]) if len(words) > 2 and words[2].isdigit() else 15
+                target = words[1].decode() if len(words) > 1 else None
+                _signal_children(children, target, signum)
                 buffer = rest
                 continue
             if words[:1] != [b"job"] or len(words) != 3 or not words[2].isdigit():
@@ -268,6 +219,43 @@ def _serve_loop(  # pragma: no cover - runs in its own process
                         os.close(fd)
                 _child(payload, os.path.join(reports, str(os.getpid())))
             children[pid] = job_id
+            reply.write(f"pid {job_id} {pid}\n".encode())
+
+
+class ForkedTask:
+    """One job sent to the fork server: its child's pid once forked, its exit code once done."""
+
+    def __init__(self, client: ForkServerClient, job_id: str) -> None:
+        self._client = client
+        self.job_id = job_id
+        self.pid: int | None = None
+        self.code: int | None = None
+        self._started = threading.Event()
+        self._done = threading.Event()
+
+    def _set_pid(self, pid: int) -> None:
+        self.pid = pid
+        self._started.set()
+
+    def _set_code(self, code: int) -> None:
+        self.code = code
+        self._started.set()
+        self._done.set()
+
+    def wait_started(self, timeout: float | None = None) -> int | None:
+        """The child's pid, once forked (None if it ended first or never started)."""
+        self._started.wait(timeout)
+        return self.pid
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code (< 0: killed by that signal; -9 when the server is gone)."""
+        self._done.wait(timeout)
+        return self.code
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        """Send ``signum`` to this job's child (no-op once it ended)."""
+        if not self._done.is_set():
+            self._client._send(f"kill {self.job_id} {int(signum)}\n".encode())
 
 
 class ForkServerClient:
@@ -298,7 +286,7 @@ class ForkServerClient:
         self._alive = True
         self._killed = False
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[threading.Event, list[int]]] = {}
+        self._tasks: dict[str, ForkedTask] = {}
         self._next = 0
         self._reader = threading.Thread(target=self._read, name="kubeline-forkserver", daemon=True)
         self._reader.start()
@@ -308,49 +296,67 @@ class ForkServerClient:
             words = line.split()
             if words[:1] == [b"ready"]:
                 self._ready.set()
-            elif words[:1] == [b"done"]:
+            elif words[:1] in ([b"pid"], [b"done"]) and len(words) == 3:
                 with self._lock:
-                    waiter = self._waiting.pop(words[1].decode(), None)
-                if waiter is not None:
-                    waiter[1].append(int(words[2]))
-                    waiter[0].set()
+                    job_id = words[1].decode()
+                    task = self._tasks.get(job_id)
+                    if words[0] == b"done":
+                        self._tasks.pop(job_id, None)
+                if task is None:
+                    continue
+                if words[0] == b"pid":
+                    task._set_pid(int(words[2]))
+                else:
+                    task._set_code(int(words[2]))
         with self._lock:  # the server died: nothing more will finish
             self._alive = False
-            for event, codes in self._waiting.values():
-                codes.append(-9)
-                event.set()
-            self._waiting.clear()
+            tasks = list(self._tasks.values())
+            self._tasks.clear()
+        for task in tasks:
+            task._set_code(-9)
         self._ready.set()
 
-    def run(self, job: Any) -> int:
-        """Run one job in a forked child; its exit code (-9: the server is gone)."""
+    def _send(self, data: bytes) -> bool:
+        with self._lock:
+            return self._write(data)
+
+    def _write(self, data: bytes) -> bool:
+        try:
+            self._stdin.write(data)
+            self._stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def start(self, job: LeafJob) -> ForkedTask:
+        """Send ``job`` to be forked; waits for the server to be ready, not for the job."""
         self._ready.wait()
         payload = pickle.dumps(job)
-        event, codes = threading.Event(), []
         with self._lock:
-            if not self._alive:
-                return -9
-            if self._killed:  # canceled while this job waited for the server
-                return -15
             self._next += 1
-            job_id = str(self._next)
-            self._waiting[job_id] = (event, codes)
-            try:
-                self._stdin.write(f"job {job_id} {len(payload)}\n".encode() + payload)
-                self._stdin.flush()
-            except (OSError, ValueError):
-                self._waiting.pop(job_id, None)
-                return -9
-        event.wait()
-        return codes[0]
+            task = ForkedTask(self, str(self._next))
+            if not self._alive:
+                task._set_code(-9)
+            elif self._killed:  # canceled while this job waited for the server
+                task._set_code(-15)
+            else:
+                self._tasks[task.job_id] = task
+                header = f"job {task.job_id} {len(payload)}\n".encode()
+                if not self._write(header + payload):
+                    self._tasks.pop(task.job_id, None)
+                    task._set_code(-9)
+        return task
+
+    def run(self, job: LeafJob) -> int:
+        """Run one job in a forked child; its exit code (-9: the server is gone)."""
+        code = self.start(job).wait()
+        return -9 if code is None else code
 
     def kill(self) -> None:
-        """Terminate every running child."""
+        """Terminate every running child, and refuse the jobs sent after."""
         with self._lock:
             self._killed = True
-            with contextlib.suppress(OSError, ValueError):
-                self._stdin.write(b"kill\n")
-                self._stdin.flush()
+            self._write(b"kill\n")
 
     def close(self) -> None:
         """Stop the server: at once if it never ran a job (a run answered from the cache
@@ -367,15 +373,5 @@ class ForkServerClient:
         shutil.rmtree(self._reports, ignore_errors=True)
 
 
-def run_once(job_path: str) -> None:  # pragma: no cover - runs in its own process
-    """Run the pickled job at ``job_path`` in this (fresh) interpreter."""
-    with open(job_path, "rb") as f:
-        job_bytes = f.read()
-    _child(job_bytes)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    if sys.argv[1:2] == ["--once"]:
-        run_once(sys.argv[2])
-    else:
-        serve(sys.argv[1:])
+    serve(sys.argv[1:])

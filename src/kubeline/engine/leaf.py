@@ -86,7 +86,10 @@ def _replace_workspace(words: list[Any], workspace: Path) -> list[Any]:
 
 
 def _workspace_in_input(executor_input: dict[str, Any], workspace: Path) -> dict[str, Any]:
-    return json.loads(_replace_workspace([json.dumps(executor_input)], workspace)[0])
+    resolved: dict[str, Any] = json.loads(
+        _replace_workspace([json.dumps(executor_input)], workspace)[0]
+    )
+    return resolved
 
 
 _WHOLE_ARTIFACTS = re.compile(r"\{\{\$\.(inputs|outputs)\.artifacts\['([^']+)'\]\}\}")
@@ -134,11 +137,14 @@ def _parameter_texts(text: str, values: dict[str, Any]) -> str:
 
 def _resolve_command(
     words: list[str], executor_input_dict: dict[str, Any], ctx: TaskContext
-) -> list[str]:
+) -> tuple[list[str], dict[str, Any]]:
     """kfp.local's ``replace_placeholders``, step by step, with input parameters written
     as the KFP backend writes them: in f-string inputs (references from one input to
     another) and in the command, after concat and if-present placeholders are taken
-    apart and before ``{{$}}`` is, so the executor input's own JSON is left as it is."""
+    apart and before ``{{$}}`` is, so the executor input's own JSON is left as it is.
+
+    Returns the command and the executor input it was resolved with (what ``{{$}}`` is).
+    """
     from kfp.local import placeholder_utils as kfp_placeholders
 
     values = executor_input_dict.get("inputs", {}).get("parameterValues", {})
@@ -170,22 +176,24 @@ def _resolve_command(
             resolved.extend(found)
         elif found is not None:
             resolved.append(found)
-    return resolved
+    return resolved, executor_input_dict
 
 
-def _split_python(words: list[str]) -> tuple[str, list[str]] | None:
-    """(program source, arguments after it) of a lightweight Python component command."""
+def _python_source(words: list[str]) -> str | None:
+    """The program source of a lightweight Python component's command, else None."""
     for i, word in enumerate(words[:-1]):
         if _PROGRAM_MARK in word and '"$@"' in word and _EXECUTOR_MODULE in word:
-            return words[i + 1], words[i + 2 :]
+            return words[i + 1]
     return None
 
 
-def _flag(args: list[str], name: str) -> str:
-    try:
-        return args[args.index(name) + 1]
-    except (ValueError, IndexError):
-        return ""
+def _function_name(compiled: list[Any]) -> str:
+    """The function a lightweight component runs, as compiled (a fixed word, never a
+    placeholder)."""
+    for i, word in enumerate(compiled[:-1]):
+        if word == "--function_to_execute" and isinstance(compiled[i + 1], str):
+            return str(compiled[i + 1])
+    return ""
 
 
 def _own_output_paths(executor_input: Any, task_root: Path) -> None:
@@ -255,7 +263,7 @@ def prepare_job(
         [*container.get("command", []), *container.get("args", [])], ctx.workspace
     )
     words = _replace_artifact_lists(words, executor_input_dict)
-    resolved = _resolve_command(words, executor_input_dict, ctx)
+    resolved, resolved_input = _resolve_command(words, executor_input_dict, ctx)
     env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "name" in e}
     common = {
         "task_path": task_path,
@@ -264,19 +272,18 @@ def prepare_job(
         "env": env,
         "image": container.get("image", ""),
     }
-    python = _split_python(resolved)
-    if python is not None:
-        source, rest = python
+    source = _python_source(resolved)
+    if source is not None:
+        compiled = [*container.get("command", []), *container.get("args", [])]
         job = LeafJob(
             kind="python",
             source=source,
-            function=_flag(rest, "--function_to_execute"),
-            executor_input=_flag(rest, "--executor_input"),
+            function=_function_name(compiled),
+            # As data: the executor builds kfp's command line where it runs the task.
+            executor_input=json.dumps(resolved_input),
             # From the command as compiled: the same for every run of the component, so
             # the parsed result is cached (the resolved one embeds each task's input).
-            requirements=pip_requirements(
-                [*container.get("command", []), *container.get("args", [])]
-            ),
+            requirements=pip_requirements(compiled),
             **common,
         )
         return job, executor_input

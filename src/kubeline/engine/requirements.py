@@ -22,7 +22,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -198,7 +198,7 @@ def requirement_set_key(requirements: list[str]) -> str:
 # --- reading commands -----------------------------------------------------------------
 
 
-def _shell_scripts(words: list[str]) -> Iterator[str]:
+def _shell_scripts(words: Sequence[str]) -> Iterator[str]:
     """Yield the script of each ``sh -c SCRIPT`` (or ``bash -ec SCRIPT``, ...) in ``words``."""
     for index, word in enumerate(words):
         if os.path.basename(word) not in _SHELLS:
@@ -224,14 +224,14 @@ def _shell_tokens(script: str) -> list[str]:
     return list(lexer)
 
 
-def _pip_install_arguments(tokens: list[str]) -> Iterator[list[str]]:
+def _pip_install_arguments(tokens: Sequence[str]) -> Iterator[list[str]]:
     """Yield the words after each ``pip install`` up to the end of that shell command."""
     for index in range(1, len(tokens)):
         if tokens[index] == "install" and _PIP.fullmatch(os.path.basename(tokens[index - 1])):
             yield list(_command_words(tokens[index + 1 :]))
 
 
-def _command_words(tokens: list[str]) -> Iterator[str]:
+def _command_words(tokens: Sequence[str]) -> Iterator[str]:
     for token in tokens:
         if _is_operator(token) or token.startswith("#"):
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-__all__ = ["SECRET_NAMES", "task_environ"]
+__all__ = ["SECRET_NAMES", "task_environ", "without_secrets"]
 
 SECRET_NAMES = frozenset(
     {"KUBELINE_TOKEN", "KUBELINE_SERVE_TOKEN", "KUBELINE_COOKIE", "KUBELINE_DATABASE_URL"}
@@ -20,7 +20,13 @@ SECRET_NAMES = frozenset(
 
 def task_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """``os.environ`` plus ``extra``, without :data:`SECRET_NAMES`."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_NAMES}
+    env = without_secrets(os.environ)
     if extra:
-        env.update((k, v) for k, v in extra.items() if k not in SECRET_NAMES)
+        env.update(without_secrets(extra))
     return env
+
+
+def without_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` less :data:`SECRET_NAMES` (a task's own variables, set on top of a process
+    that already has none)."""
+    return {k: v for k, v in env.items() if k not in SECRET_NAMES}
