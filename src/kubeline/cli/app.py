@@ -150,12 +150,14 @@ def run_command(
         shown,
     )
     from kubeline.engine import parse_assignments, resolve_arguments, run_pipeline
-    from kubeline.pipelines.compile import LIFECYCLE
+    from kubeline.engine.spec import SPEC_SUFFIXES
 
+    compiled = pipeline.lower().endswith(SPEC_SUFFIXES)
+    if compiled:
+        _import_kfp_without_client()
     spec = _load(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
-    lifecycle = pipeline in ("", LIFECYCLE)
-    if lifecycle:
+    if not compiled and _is_lifecycle(pipeline):
         from kubeline.pipelines.lifecycle import check_arguments
 
         check_arguments(arguments)
@@ -202,6 +204,36 @@ def run_command(
                 err.print(f"  {shown(line)}", soft_wrap=True, style="dim")
         err.print(f"Full log: kubeline runs logs {result.run_id} {shown(failed.path)}")
     raise typer.Exit(1)
+
+
+def _import_kfp_without_client() -> None:
+    """Import the ``kfp`` package as KFP's own task containers do (``_KFP_RUNTIME=true``).
+
+    Its ``__init__`` then skips ``kfp.client``, which imports the whole Kubernetes client
+    (0.3-0.5 s), and ``kfp.dsl``; running a compiled pipeline needs neither. Later imports
+    (``from kfp import dsl``, ``kfp.pipeline_spec``, ``kfp.local``) work as usual, since the
+    variable is only set while the package itself is imported; only ``kfp.Client``, which
+    ``kubeline run`` never uses, is then missing from this process's ``kfp``.
+    """
+    if "kfp" in sys.modules:
+        return
+    import os
+
+    before = os.environ.get("_KFP_RUNTIME")
+    os.environ["_KFP_RUNTIME"] = "true"
+    try:
+        import kfp  # noqa: F401 - imported for its side effect on sys.modules
+    finally:
+        if before is None:
+            del os.environ["_KFP_RUNTIME"]
+        else:
+            os.environ["_KFP_RUNTIME"] = before
+
+
+def _is_lifecycle(ref: str) -> bool:
+    from kubeline.pipelines.compile import LIFECYCLE
+
+    return ref in ("", LIFECYCLE)
 
 
 def _tail(path: Path, lines: int) -> list[str]:
@@ -609,21 +641,37 @@ def runs_logs(
         sys.stdout.flush()
 
 
+#: The commands this module defines. For them, ``main`` does not import the command
+#: modules (models, cluster, deploy: kind, rich tables, hashing...): ``kubeline run`` is
+#: timed by its users, whole process, and pays for what it imports.
+_OWN_COMMANDS = frozenset({"compile", "run", "server", "ui", "submit", "runs"})
+
+
 def _add_command_modules() -> None:
+    """Add the model, cluster and deploy commands to :data:`app`, each once."""
     from kubeline.cli import cluster, deploy, models
 
-    app.add_typer(models.models_app, name="models")
-    app.add_typer(cluster.cluster_app, name="cluster")
-    app.add_typer(deploy.deploy_app, name="deploy")
-    app.command("serve")(models.serve_command)
+    groups = {"models": models.models_app, "cluster": cluster.cluster_app}
+    groups["deploy"] = deploy.deploy_app
+    present = {group.name for group in app.registered_groups}
+    for name, group in groups.items():
+        if name not in present:
+            app.add_typer(group, name=name)
+    if not any(command.name == "serve" for command in app.registered_commands):
+        app.command("serve")(models.serve_command)
 
 
-_add_command_modules()
+def _command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the root's
+    options are flags: ``--verbose``, ``-v``, ``--version``, ``--help``)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and maps errors to one line and an exit code."""
     err = _stderr()
+    if _command_of(sys.argv[1:] if argv is None else argv) not in _OWN_COMMANDS:
+        _add_command_modules()  # also for `kubeline --help` and unknown commands
     try:
         code = app(args=argv, prog_name="kubeline", standalone_mode=False)
         return code if isinstance(code, int) else 0
