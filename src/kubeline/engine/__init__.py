@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeline.engine.arguments import parse_assignments, resolve_arguments
+from kubeline.engine.arguments import CheckedArguments, parse_assignments, resolve_arguments
+from kubeline.engine.options import RunOptions
 from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
+
+if TYPE_CHECKING:
+    from kubeline.engine.forkserver import ForkServerClient
 
 __all__ = [
     "FINAL_STATES",
+    "CheckedArguments",
+    "RunOptions",
     "RunResult",
     "TaskEvent",
     "kubeline_home",
@@ -42,6 +49,8 @@ def run_pipeline(
     on_event: Callable[[TaskEvent], None] | None = None,
     allow_installs: bool = False,
     preload: list[str] | None = None,
+    display_name: str = "",
+    options: RunOptions | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
 
@@ -50,31 +59,37 @@ def run_pipeline(
         arguments: pipeline parameters by name; checked and converted to their types.
         home: where runs are kept (default :func:`kubeline_home`).
         enable_caching: False runs every task again (``--no-cache``).
-        workers: tasks running at once (default: the number of cores).
+        workers: tasks running at once (default: as many as keep the cores busy).
         on_event: called with a :class:`TaskEvent` as tasks start and end.
         allow_installs: let tasks whose ``pip install`` this environment does not satisfy
             run in a cached virtual environment with those packages.
         preload: extra modules the warm worker parent imports once.
+        display_name: the run's name in lists (default: its id).
+        options: all of the above as one :class:`RunOptions` (then they are ignored).
 
     Raises:
         kubeline.errors.ConfigError: the arguments do not match the pipeline's inputs
             (raised before anything runs).
     """
-    resolve_arguments(spec, arguments or {})  # refuse bad arguments before starting anything
-    fork_server = _start_fork_server(spec, preload)
+    if options is None:
+        options = RunOptions(
+            enable_caching=enable_caching,
+            workers=workers,
+            on_event=on_event,
+            allow_installs=allow_installs,
+            preload=tuple(preload or ()),
+            display_name=display_name,
+        )
+    checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
+    fork_server = options.fork_server or _start_fork_server(spec, list(options.preload))
     from kubeline.engine.runner import run_spec
 
     try:
         return run_spec(
             spec,
-            arguments,
+            checked,
             home=home or kubeline_home(),
-            enable_caching=enable_caching,
-            workers=workers,
-            on_event=on_event,
-            allow_installs=allow_installs,
-            preload=preload,
-            fork_server=fork_server,
+            options=replace(options, fork_server=fork_server),
         )
     except BaseException:
         if fork_server is not None:
@@ -82,13 +97,13 @@ def run_pipeline(
         raise
 
 
-def _start_fork_server(spec: dict[str, Any], preload: list[str] | None) -> Any:
+def _start_fork_server(spec: dict[str, Any], preload: list[str]) -> ForkServerClient | None:
     """Start the warm worker parent first, so its imports overlap the engine's own."""
     from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
 
     imports = component_imports(spec)
     if not imports or not hasattr(os, "fork"):
         return None
-    from kubeline.engine.forkserver import ForkServerClient
+    from kubeline.engine.forkserver import ForkServerClient as Client
 
-    return ForkServerClient(importable([*DEFAULT_PRELOAD, *imports, *(preload or [])]))
+    return Client(importable([*DEFAULT_PRELOAD, *imports, *preload]))

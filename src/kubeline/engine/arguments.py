@@ -9,7 +9,13 @@ from typing import Any
 
 from kubeline.errors import ConfigError
 
-__all__ = ["TYPE_WORDS", "convert_argument", "parse_assignments", "resolve_arguments"]
+__all__ = [
+    "TYPE_WORDS",
+    "CheckedArguments",
+    "convert_argument",
+    "parse_assignments",
+    "resolve_arguments",
+]
 
 TYPE_WORDS = {
     "STRING": "a string",
@@ -22,6 +28,11 @@ TYPE_WORDS = {
 }
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
+
+
+class CheckedArguments(dict[str, Any]):
+    """Arguments :func:`resolve_arguments` checked and converted: the layers below the edge
+    take them as they are instead of checking them again."""
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -99,13 +110,16 @@ def convert_argument(name: str, kind: str, value: Any) -> Any:
     return value
 
 
-def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> CheckedArguments:
     """Check ``given`` against ``spec['root']['inputDefinitions']`` and convert each value
-    to its declared type. Defaults are left to the pipeline.
+    to its declared type. Defaults are left to the pipeline. Arguments already checked
+    (a :class:`CheckedArguments`) are returned as they are.
 
     Raises:
         ConfigError: an unknown name, a missing required input, or a value of the wrong type.
     """
+    if isinstance(given, CheckedArguments):
+        return given
     inputs = spec.get("root", {}).get("inputDefinitions", {})
     params: dict[str, dict[str, Any]] = inputs.get("parameters", {})
     artifacts: dict[str, Any] = inputs.get("artifacts", {})
@@ -123,7 +137,7 @@ def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> dict[str, 
                 "started with a value yet. Wrap the pipeline and import the artifact with "
                 "dsl.importer."
             )
-    resolved: dict[str, Any] = {}
+    resolved = CheckedArguments()
     missing = []
     for name, definition in params.items():
         if name in given:

@@ -13,6 +13,14 @@ from kubeline.store.records import RunRecord, TaskRecord
 
 __all__ = ["FINAL_STATES", "RunResult", "TaskEvent"]
 
+# What a user error's text starts with, in rows recorded before errors were data.
+_USER_ERRORS = (
+    "kubeline.errors.DataError",
+    "kubeline.errors.DataValidationError",
+    "kubeline.errors.ConfigError",
+    "kubeline.errors.UserError",
+)
+
 #: KFP's final run and task states.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
 
@@ -74,20 +82,24 @@ class RunResult:
 
     @property
     def user_error(self) -> bool:
-        """The failure is kubeline's word on the user's input (a kubeline UserError)."""
+        """The failure is kubeline's word on the user's input (a kubeline UserError), as
+        the failed task's structured error says."""
         task = self.failed_task
-        return bool(
-            task
-            and task.error
-            and task.error.startswith(
-                (
-                    "kubeline.errors.DataError",
-                    "kubeline.errors.DataValidationError",
-                    "kubeline.errors.ConfigError",
-                    "kubeline.errors.UserError",
-                )
-            )
-        )
+        if task is None:
+            return False
+        if task.error_type is None and task.error:
+            # A row recorded before errors were data: its text is all there is.
+            return task.error.startswith(_USER_ERRORS)
+        return task.user_error
+
+    @property
+    def error_message(self) -> str | None:
+        """The failed task's error without its type: what a user error says to fix."""
+        task = self.failed_task
+        if task is None or not task.error:
+            return None
+        kind = task.error_type or task.error.split(": ", 1)[0]
+        return task.error.removeprefix(f"{kind}: ")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document ``kubeline run --output json`` prints."""

@@ -1,4 +1,4 @@
-"""Start a run: record it, run its scheduler on a worker pool, and record how it ended.
+"""Start a run: record it, drive its plan with an executor, and record how it ended.
 
 This is what ``kubeline run``, :func:`kubeline.run` and the server call.
 """
@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,16 +18,19 @@ from typing import Any
 import yaml
 
 from kubeline.engine.arguments import resolve_arguments
-from kubeline.engine.forkserver import ForkServerClient
+from kubeline.engine.executors import Executor, local_executor
+from kubeline.engine.inputs import RunContext
+from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.platform import platform_notes
 from kubeline.engine.preload import component_imports
+from kubeline.engine.recorder import Recorder, plain_outputs
 from kubeline.engine.requirements import PipInstall
-from kubeline.engine.results import RunResult, TaskEvent
+from kubeline.engine.results import RunResult
 from kubeline.engine.safepath import check_spec_names, ensure_inside, is_ordinary, run_id_prefix
 from kubeline.engine.scheduler import Scheduler
-from kubeline.engine.workers import WorkerPool
+from kubeline.engine.spec import pipeline_view
 from kubeline.errors import ConfigError
-from kubeline.store import RunRecord, RunStore, open_store, process_alive
+from kubeline.store import RunRecord, RunStore, database_url, open_store, process_alive
 
 __all__ = [
     "ORPHAN_REASON",
@@ -56,24 +60,7 @@ def new_run_id(pipeline_name: str) -> str:
 
 def recover_orphans(store: RunStore) -> list[str]:
     """Mark FAILED the runs a killed process left RUNNING."""
-    return store.fail_orphaned_runs(process_alive, ORPHAN_REASON)
-
-
-def _plain_outputs(params: dict[str, Any], arts: dict[str, list[Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(params)
-    for name, refs in arts.items():
-        items = [
-            {
-                "name": r.name,
-                "uri": r.uri,
-                "type": r.schema_title,
-                "metadata": r.metadata,
-                "artifact_id": r.artifact_id,
-            }
-            for r in refs
-        ]
-        out[name] = items[0] if len(items) == 1 else items
-    return out
+    return store.runs.fail_orphaned(process_alive, ORPHAN_REASON)
 
 
 class RunControl:
@@ -109,13 +96,13 @@ def record_run(
     *,
     home: Path,
     store: RunStore,
-    enable_caching: bool = True,
-    display_name: str = "",
+    options: RunOptions = DEFAULT_OPTIONS,
     run_id: str | None = None,
     state: str = "PENDING",
     extra: dict[str, Any] | None = None,
 ) -> RunRecord:
-    """Check the arguments and record a run that has not started yet (its folder too).
+    """Check the arguments (unless already checked) and record a run that has not started
+    yet (its folder too). Caching and the display name come from ``options``.
 
     Raises:
         kubeline.errors.ConfigError: the arguments do not match the pipeline, or ``run_id``
@@ -135,7 +122,7 @@ def record_run(
     if not extra.get("experiment_id"):
         # As in Kubeflow Pipelines, a run named into no experiment goes to Default, so runs
         # of 'kubeline run' list, filter and compare like those started from the UI.
-        extra["experiment_id"] = store.ensure_default_experiment().experiment_id
+        extra["experiment_id"] = store.experiments.ensure_default().experiment_id
     root = ensure_inside(home / "runs" / run_id, home / "runs")
     (root / "logs").mkdir(parents=True, exist_ok=True)
     (root / "workspace").mkdir(exist_ok=True)
@@ -148,17 +135,16 @@ def record_run(
         pipeline_name=name,
         state=state,
         created_at=_now(),
-        display_name=display_name or run_id,
+        display_name=options.display_name or run_id,
         spec=spec,
-        arguments=resolved,
+        arguments=dict(resolved),
         root=str(root),
-        cache_enabled=enable_caching,
+        cache_enabled=options.enable_caching,
         host=socket.gethostname(),
         pid=os.getpid(),
         **extra,
     )
-    store.add_run(record)
-    store.update_experiment(extra["experiment_id"], last_run_created_at=record.created_at)
+    Recorder.add_run(store, record)
     return record
 
 
@@ -167,36 +153,29 @@ def execute_run(
     *,
     home: Path,
     store: RunStore,
-    workers: int | None = None,
-    on_event: Callable[[TaskEvent], None] | None = None,
-    allow_installs: bool = False,
-    preload: list[str] | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
     control: RunControl | None = None,
-    fork_server: ForkServerClient | None = None,
 ) -> RunResult:
-    """Run a recorded run to its end and record how it ended.
-
-    ``fork_server``, started early by the caller, lets its imports overlap the engine's.
-    """
+    """Run a recorded run to its end and record how it ended. Caching follows the record
+    (``options.enable_caching`` was recorded with it)."""
     spec, run_id = record.spec, record.run_id
-    store.update_run(
-        run_id, state="RUNNING", started_at=_now(), pid=os.getpid(), host=socket.gethostname()
-    )
-    pool = WorkerPool(
-        workers, [*component_imports(spec), *(preload or [])], fork_server=fork_server
-    )
+    recorder = Recorder(store, run_id, models_root=home / "models")
+    recorder.run_started()
+    executor = _executor(spec, options)
     scheduler = Scheduler(
-        run_id=run_id,
-        spec=spec,
+        view=pipeline_view(spec),
         arguments=record.arguments,
-        store=store,
-        pool=pool,
-        run_root=Path(record.root),
-        enable_caching=record.cache_enabled,
-        on_event=on_event,
-        allow_installs=allow_installs,
-        install_venv=_venv_installer(home) if allow_installs else None,
-        models_root=home / "models",
+        run=RunContext(
+            run_id=run_id, job_id=str(uuid.uuid4()), created_at=_now(), root=Path(record.root)
+        ),
+        recorder=recorder,
+        executor=executor,
+        options=RunOptions(
+            enable_caching=record.cache_enabled,
+            on_event=options.on_event,
+            allow_installs=options.allow_installs,
+        ),
+        install_venv=_venv_installer(home) if options.allow_installs else None,
     )
     if control is not None:
         control.attach(scheduler)
@@ -206,24 +185,20 @@ def execute_run(
     except KeyboardInterrupt:
         state, error = "CANCELED", "Interrupted (Ctrl-C): running tasks were stopped."
     finally:
-        pool.close()
+        executor.close()
     canceled = state == "CANCELED"
     if canceled and error is None:
         error = control.reason if control and control.reason else "The run was canceled."
         if control is not None:
             state = control.canceled_state
     params, arts = scheduler.outputs()
-    tasks = store.list_tasks(run_id)
+    tasks = recorder.tasks()
     if state == "FAILED" and not canceled:
         failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
         first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
         error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."
-    store.update_run(
-        run_id, state=state, finished_at=_now(), error=error, outputs=_plain_outputs(params, arts)
-    )
-    run = store.get_run(run_id)
-    assert run is not None
-    return RunResult(run=run, tasks=tasks, notes=platform_notes(spec))
+    recorder.run_ended(state, error, plain_outputs(params, arts))
+    return RunResult(run=recorder.run(), tasks=tasks, notes=platform_notes(spec))
 
 
 def run_spec(
@@ -232,41 +207,29 @@ def run_spec(
     *,
     home: Path,
     store: RunStore | None = None,
-    enable_caching: bool = True,
-    workers: int | None = None,
-    on_event: Callable[[TaskEvent], None] | None = None,
-    allow_installs: bool = False,
-    preload: list[str] | None = None,
-    display_name: str = "",
-    fork_server: ForkServerClient | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
 ) -> RunResult:
     """Record a run of a compiled PipelineSpec, run it to its end, return what happened.
+    A store it opens itself it closes.
 
     Raises:
         kubeline.errors.ConfigError: the arguments do not match the pipeline (before
             anything is recorded or run).
     """
-    resolve_arguments(spec, arguments or {})  # refuse before touching the store
-    store = store or open_store(home)
+    checked = resolve_arguments(spec, arguments or {})  # refuse before touching the store
+    if store is None:
+        with open_store(database_url(home)) as own:
+            return run_spec(spec, checked, home=home, store=own, options=options)
     recover_orphans(store)
-    record = record_run(
-        spec,
-        arguments,
-        home=home,
-        store=store,
-        enable_caching=enable_caching,
-        display_name=display_name,
-    )
-    return execute_run(
-        record,
-        home=home,
-        store=store,
-        workers=workers,
-        on_event=on_event,
-        allow_installs=allow_installs,
-        preload=preload,
-        fork_server=fork_server,
-    )
+    record = record_run(spec, checked, home=home, store=store, options=options)
+    return execute_run(record, home=home, store=store, options=options)
+
+
+def _executor(spec: dict[str, Any], options: RunOptions) -> Executor:
+    """The executor of a local run, its warm parent preloading what the components
+    import."""
+    preload = [*component_imports(spec), *options.preload]
+    return local_executor(options.workers, preload, options.fork_server)
 
 
 def _venv_installer(home: Path) -> Callable[[list[PipInstall], Path], str]:

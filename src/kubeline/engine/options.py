@@ -1,0 +1,46 @@
+"""How a run runs: one frozen object passed from the edge (CLI, Python API, server) down to
+the scheduler, instead of the same keyword arguments repeated at every level."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kubeline.engine.results import TaskEvent
+
+if TYPE_CHECKING:
+    from kubeline.engine.forkserver import ForkServerClient
+
+__all__ = ["DEFAULT_OPTIONS", "RunOptions"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options of one run.
+
+    Args:
+        enable_caching: False runs every task again (``--no-cache``).
+        workers: tasks running at once (``--workers``); None lets the process's
+            admission decide.
+        on_event: called with a :class:`~kubeline.engine.results.TaskEvent` as tasks
+            start and end (from the run's thread; it must not block).
+        allow_installs: tasks whose ``pip install`` this environment does not satisfy run
+            in a cached virtual environment with those packages.
+        preload: extra modules the warm worker parent imports once.
+        display_name: the run's name in lists (default: its id).
+        fork_server: a warm worker parent the caller started early (its imports overlap
+            the engine's); the run closes it.
+    """
+
+    enable_caching: bool = True
+    workers: int | None = None
+    on_event: Callable[[TaskEvent], None] | None = None
+    allow_installs: bool = False
+    preload: tuple[str, ...] = ()
+    display_name: str = ""
+    fork_server: ForkServerClient | None = None
+
+
+#: A run with every option at its default.
+DEFAULT_OPTIONS = RunOptions()

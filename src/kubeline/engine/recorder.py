@@ -1,0 +1,259 @@
+"""The recorder: the only code that writes a run's rows (the run, its tasks, their
+artifacts and cache entries) and calls the model registry's hook.
+
+The scheduler tells it what happened to each node of the plan; it keeps what the rows
+need beside the plan's state (when a task started and ended, its cache key, log and exit
+code, its error as data) and writes each fact once, from the run's own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kubeline.engine.artifacts import ArtifactRef, local_path
+from kubeline.engine.executors.base import TaskError
+from kubeline.engine.plan import FAILED, Node
+from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
+from kubeline.store import ArtifactRecord, CacheRecord, RunRecord, RunStore, TaskRecord
+
+__all__ = ["Recorder", "TaskFacts", "plain_outputs"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class TaskFacts:
+    """What a task's row holds beyond the plan's state."""
+
+    started: datetime | None = None
+    finished: datetime | None = None
+    cache_key: str | None = None
+    log_path: str | None = None
+    exit_code: int | None = None
+    error: TaskError | None = None  # the structured error, when the task wrote one
+    recorded: bool = False
+
+
+def _io(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
+    return {
+        "parameters": params,
+        "artifacts": {k: [r.uri for r in v] for k, v in arts.items()},
+        "artifact_ids": {k: [r.artifact_id for r in v if r.artifact_id] for k, v in arts.items()},
+    }
+
+
+def plain_outputs(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
+    """A run's outputs as its row keeps them: parameters as they are, an artifact as a
+    small dict (a list of them for a list output)."""
+    out: dict[str, Any] = dict(params)
+    for name, refs in arts.items():
+        items = [
+            {
+                "name": r.name,
+                "uri": r.uri,
+                "type": r.schema_title,
+                "metadata": r.metadata,
+                "artifact_id": r.artifact_id,
+            }
+            for r in refs
+        ]
+        out[name] = items[0] if len(items) == 1 else items
+    return out
+
+
+class Recorder:
+    """Writes one run's rows.
+
+    Args:
+        store: where.
+        run_id: the run.
+        models_root: where the registry keeps its copies of registered models (None: no
+            copy, the version points at the run's files).
+    """
+
+    def __init__(self, store: RunStore, run_id: str, models_root: Path | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.models_root = models_root
+        self._facts: dict[str, TaskFacts] = {}
+
+    # ---------------------------------------------------------------------- runs
+    @staticmethod
+    def add_run(store: RunStore, record: RunRecord) -> None:
+        """Record a run that has not started yet, and date its experiment's last run."""
+        store.runs.add(record)
+        if record.experiment_id:
+            store.experiments.update(record.experiment_id, last_run_created_at=record.created_at)
+
+    def run_started(self) -> None:
+        self.store.runs.update(
+            self.run_id,
+            state="RUNNING",
+            started_at=_now(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+
+    def run_ended(self, state: str, error: str | None, outputs: dict[str, Any]) -> None:
+        self.store.runs.update(
+            self.run_id, state=state, finished_at=_now(), error=error, outputs=outputs
+        )
+
+    def tasks(self) -> list[TaskRecord]:
+        return self.store.tasks.list(self.run_id)
+
+    def run(self) -> RunRecord:
+        run = self.store.runs.get(self.run_id)
+        assert run is not None
+        return run
+
+    # --------------------------------------------------------------------- tasks
+    def facts(self, node: Node) -> TaskFacts:
+        found = self._facts.get(node.task_id)
+        if found is None:
+            found = self._facts[node.task_id] = TaskFacts()
+        return found
+
+    def begin(self, node: Node, parent: Node | None = None) -> None:
+        """``node`` started now: its row, with its inputs and the artifacts it reads."""
+        self.facts(node).started = _now()
+        self._add(node, parent)
+
+    def attempt(self, node: Node) -> None:
+        """Another attempt of ``node`` is handed to the executor."""
+        self.store.tasks.update(node.task_id, attempts=node.attempts, state=node.state)
+
+    def started_at(self, node: Node, when: datetime) -> None:
+        """When an executor really started ``node`` (it may have queued)."""
+        self.facts(node).started = when
+        self.store.tasks.update(node.task_id, started_at=when)
+
+    def finish(self, node: Node) -> None:
+        """``node`` reached its final state: its end, outputs and error."""
+        facts = self.facts(node)
+        facts.finished = _now()
+        if not facts.recorded:
+            self._add(node, None)
+        # The structured error only when it is the one the node failed with.
+        error = facts.error
+        if error is not None and (node.state != FAILED or node.error != str(error)):
+            error = None
+        self.store.tasks.update(
+            node.task_id,
+            state=node.state,
+            finished_at=facts.finished,
+            error=node.error,
+            error_type=(error.type or None) if error is not None else None,
+            user_error=error.user_error if error is not None else False,
+            cache_hit=node.cache_hit,
+            exit_code=facts.exit_code,
+            attempts=node.attempts,
+            kind=node.kind or "executor",
+            outputs=_io(node.params_out, node.arts_out),
+        )
+
+    def _add(self, node: Node, parent: Node | None) -> None:
+        facts = self.facts(node)
+        if facts.recorded:
+            return
+        facts.recorded = True
+        owner = parent or node.parent
+        task = node.task
+        self.store.tasks.add(
+            TaskRecord(
+                task_id=node.task_id,
+                run_id=self.run_id,
+                name=node.name,
+                path=node.path,
+                kind=node.kind or "executor",
+                state=node.state,
+                parent_task_id=owner.task_id if owner else None,
+                component=task.component if task else "",
+                display_name=task.display_name if task else node.name,
+                created_at=_now(),
+                started_at=facts.started,
+                cache_key=facts.cache_key,
+                inputs=_io(node.params_in, node.arts_in),
+                log_path=facts.log_path,
+            )
+        )
+        for name, refs in node.arts_in.items():
+            for ref in refs:
+                if ref.artifact_id:
+                    self.store.artifacts.add_consumer(ref.artifact_id, node.task_id, name)
+
+    # ---------------------------------------------------------- artifacts, cache
+    def artifact(self, node: Node, output: str, ref: ArtifactRef) -> ArtifactRef:
+        """Record an artifact ``node`` produced; the reference with its new id."""
+        ref = replace(ref, artifact_id=uuid.uuid4().hex)
+        size = None
+        path = local_path(ref.uri)
+        if path is not None and path.is_file():
+            size = path.stat().st_size
+        self.store.artifacts.add(
+            ArtifactRecord(
+                artifact_id=ref.artifact_id or "",
+                run_id=self.run_id,
+                producer_task_id=node.task_id,
+                output_name=output,
+                uri=ref.uri,
+                schema_title=ref.schema_title,
+                metadata=ref.metadata,
+                digest=ref.digest,
+                size=size,
+                created_at=_now(),
+                name=ref.name,
+            )
+        )
+        return ref
+
+    def artifacts(
+        self, node: Node, outputs: dict[str, list[ArtifactRef]]
+    ) -> dict[str, list[ArtifactRef]]:
+        return {
+            name: [self.artifact(node, name, r) for r in refs] for name, refs in outputs.items()
+        }
+
+    def cached(self, key: str) -> CacheRecord | None:
+        return self.store.cache.get(key)
+
+    def put_cache(self, node: Node) -> None:
+        """Keep ``node``'s outputs under its cache key (when it has one)."""
+        key = self.facts(node).cache_key
+        if key is None:
+            return
+        self.store.cache.put(
+            CacheRecord(
+                key=key,
+                component=node.task.component if node.task else "",
+                outputs=node.params_out,
+                artifacts={k: [r.to_dict() for r in v] for k, v in node.arts_out.items()},
+                created_at=_now(),
+                run_id=self.run_id,
+                task_id=node.task_id,
+            )
+        )
+
+    def register_models(self, node: Node) -> str | None:
+        """Register the Model outputs of ``node`` that ask to be; the error when one
+        cannot be (the task then fails), else None."""
+        for refs in node.arts_out.values():
+            for ref in refs:
+                if not wants_registration(ref):
+                    continue
+                try:
+                    version = model_version_from(ref, run_id=self.run_id, task_id=node.task_id)
+                    if self.models_root is not None:
+                        version = keep_copy(version, self.models_root)
+                    self.store.models.register_version(version)
+                except Exception as exc:  # noqa: BLE001 - the task fails, not the engine
+                    return f"could not register the model: {exc}"
+        return None
