@@ -185,7 +185,7 @@ class RequestGuard:
         if method.upper() not in _WRITES:
             return None
         site = fetch_site.strip().lower() if fetch_site is not None else None
-        if site is not None and site not in _SAFE_FETCH_SITES:
+        if fetch_site is not None and site not in _SAFE_FETCH_SITES:
             return (
                 f"Cross-site request refused (Sec-Fetch-Site: {fetch_site[:40]}): only this "
                 "server's own pages may change anything here."

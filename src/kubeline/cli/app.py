@@ -678,7 +678,13 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except TyperException as exc:  # a usage error: unknown option, bad choice...
-        exc.show()
+        # typer's (vendored click) usage errors print themselves with the usage line; the
+        # base class declares no show(), so a bare TyperException prints its message.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(exc.format_message(), markup=False, highlight=False)
         return 2
     except (typer.Abort, KeyboardInterrupt):
         err.print("[yellow]Interrupted.[/]")

@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
 from sklearn import datasets as sk_datasets
@@ -30,7 +31,8 @@ __all__ = [
 
 DEFAULT_TARGET = "target"
 
-BUNDLED_DATASETS: dict[str, Callable[..., object]] = {
+# scikit-learn ships no type hints: its loaders return an untyped Bunch.
+BUNDLED_DATASETS: dict[str, Callable[..., Any]] = {
     "breast_cancer": sk_datasets.load_breast_cancer,
     "digits": sk_datasets.load_digits,
     "iris": sk_datasets.load_iris,
@@ -46,7 +48,7 @@ def _bundled(name: str) -> pd.DataFrame:
     frame = bunch.frame.copy()
     names = [str(n) for n in bunch.target_names]
     # Class names ("malignant", "setosa") read better in reports than codes 0, 1, 2.
-    frame[DEFAULT_TARGET] = pd.Categorical.from_codes(frame[DEFAULT_TARGET], names).astype(str)
+    frame[DEFAULT_TARGET] = pd.Categorical.from_codes(frame[DEFAULT_TARGET], pd.Index(names)).astype(str)
     frame.columns = [str(c) for c in frame.columns]
     return frame
 

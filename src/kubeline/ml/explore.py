@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,8 @@ class DatasetProfile:
     @property
     def imbalance_ratio(self) -> float:
         counts = list(self.class_counts.values())
-        return max(counts) / min(counts) if counts and min(counts) else float("inf")
+        smallest = min(counts, default=0)
+        return max(counts) / smallest if smallest else float("inf")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,34 +94,33 @@ def profile_dataset(frame: pd.DataFrame, target: str) -> DatasetProfile:
     for name in features.columns:
         col = features[name]
         missing = int(col.isna().sum())
-        common = {
-            "name": str(name),
-            "dtype": str(col.dtype),
-            "missing": missing,
-            "missing_fraction": missing / len(col) if len(col) else 0.0,
-            "unique": int(col.nunique(dropna=True)),
-        }
+        base = ColumnProfile(
+            name=str(name),
+            dtype=str(col.dtype),
+            kind="categorical",
+            missing=missing,
+            missing_fraction=missing / len(col) if len(col) else 0.0,
+            unique=int(col.nunique(dropna=True)),
+        )
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             values = col.to_numpy(dtype=float)
             present = values[~np.isnan(values)]
-            stats = {
-                "mean": float(present.mean()) if present.size else None,
-                "std": float(present.std(ddof=1)) if present.size > 1 else None,
-                "min": float(present.min()) if present.size else None,
-                "max": float(present.max()) if present.size else None,
-                "skew": float(pd.Series(present).skew()) if present.size > 2 else None,
-            }
-            if stats["skew"] is not None and np.isnan(stats["skew"]):
-                stats["skew"] = 0.0
-            columns.append(ColumnProfile(kind="numeric", **common, **stats))
+            skew = float(pd.Series(present).skew()) if present.size > 2 else None
+            columns.append(
+                replace(
+                    base,
+                    kind="numeric",
+                    mean=float(present.mean()) if present.size else None,
+                    std=float(present.std(ddof=1)) if present.size > 1 else None,
+                    min=float(present.min()) if present.size else None,
+                    max=float(present.max()) if present.size else None,
+                    skew=0.0 if skew is not None and np.isnan(skew) else skew,
+                )
+            )
             association.append((str(name), _correlation_ratio(values, codes)))
         else:
             top = col.mode(dropna=True)
-            columns.append(
-                ColumnProfile(
-                    kind="categorical", top=str(top.iloc[0]) if len(top) else None, **common
-                )
-            )
+            columns.append(replace(base, top=str(top.iloc[0]) if len(top) else None))
     association.sort(key=lambda item: (-item[1], item[0]))
     counts = labels.astype(str).value_counts().sort_index()
     return DatasetProfile(

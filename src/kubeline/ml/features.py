@@ -97,7 +97,8 @@ def plan_features(
             values = train[name].dropna()
             if values.empty or values.min() < 0 or values.nunique() < 3:
                 continue
-            if abs(float(values.skew())) > skew_threshold:
+            skew = values.skew()  # a numpy float (float64, float32...) for a numeric column
+            if isinstance(skew, (float, np.floating)) and abs(float(skew)) > skew_threshold:
                 logs.append(name)
     return FeatureSpec(log_columns=logs, ratios=pairs)
 

@@ -179,7 +179,7 @@ class ServedModel:
         # getattr answers None where scikit-learn hides an unusable method (available_if),
         # e.g. SVC(probability=False) or a Pipeline whose last step has no predict_proba.
         proba = is_classifier and callable(getattr(estimator, "predict_proba", None))
-        predict_datatype = v2_datatype(_clean(classes).dtype) if is_classifier else "FP64"
+        predict_datatype = v2_datatype(_clean(classes).dtype) if classes is not None else "FP64"
         return cls(
             entry=entry,
             estimator=estimator,

@@ -26,9 +26,11 @@ __all__ = ["PROTOCOL", "NoDelayHTTPProtocol"]
 PROTOCOL = "kubeline.serving.transport:NoDelayHTTPProtocol"
 
 
-class NoDelayHTTPProtocol(_Protocol):  # type: ignore[misc, valid-type]
+class NoDelayHTTPProtocol(_Protocol):
     """uvicorn's protocol, sending small responses at once (see the module's docstring)."""
 
+    # asyncio.Protocol takes any BaseTransport; uvicorn's protocols (and so this one) need
+    # a stream transport, a narrower parameter than the base class's: hence the ignore.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -244,7 +244,7 @@ def _roc_rows(confidence: Any) -> list[tuple[float, float, float | None]]:
             continue
         fpr, tpr = entry.get("falsePositiveRate"), entry.get("recall")
         threshold = entry.get("confidenceThreshold")
-        if all(_finite(v) for v in (fpr, tpr)):
+        if _finite(fpr) and _finite(tpr):
             rows.append((float(fpr), float(tpr), float(threshold) if _finite(threshold) else None))
     return sorted(rows, key=lambda r: (r[0], r[1]))
 
@@ -259,7 +259,7 @@ def _thin_rows(
     return [rows[round(k * step)] for k in range(_ROC_TABLE_POINTS)]
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return (
         isinstance(value, (int, float))
         and not isinstance(value, bool)

@@ -53,7 +53,8 @@ def _visualizations(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Previews of the run's visual artifacts: (the run's own, those of loop iterations)."""
     by_id = {t.task_id: t for t in tasks.values()}
-    main, looped = [], []
+    main: list[dict[str, Any]] = []
+    looped: list[dict[str, Any]] = []
     order = {title: i for i, title in enumerate(_VISUAL)}
     chosen = [a for a in artifacts if a.schema_title in order]
     chosen.sort(key=lambda a: (order[a.schema_title], a.created_at is None, a.created_at))
