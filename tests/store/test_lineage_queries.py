@@ -29,8 +29,8 @@ def _artifact(artifact_id: str, run_id: str, task_id: str, **fields: Any) -> Art
 @pytest.fixture
 def lineage_store(store: RunStore) -> RunStore:
     """Two runs: 'nightly train' (make-data -> train -> evaluate) and 'Ad hoc' (one task)."""
-    store.add_run(make_run("run-a", display_name="nightly train", pipeline_name="lifecycle"))
-    store.add_run(make_run("run-b", display_name="Ad hoc", pipeline_name="scratch"))
+    store.runs.add(make_run("run-a", display_name="nightly train", pipeline_name="lifecycle"))
+    store.runs.add(make_run("run-b", display_name="Ad hoc", pipeline_name="scratch"))
     for i, (task_id, run_id, name, state, hit) in enumerate(
         [
             ("data", "run-a", "make-data", "SUCCEEDED", False),
@@ -40,7 +40,7 @@ def lineage_store(store: RunStore) -> RunStore:
             ("other", "run-b", "Evaluate-Again", "RUNNING", False),
         ]
     ):
-        store.add_task(
+        store.tasks.add(
             make_task(
                 task_id,
                 run_id=run_id,
@@ -61,7 +61,7 @@ def lineage_store(store: RunStore) -> RunStore:
             ("notes", "run-b", "other", "system.Markdown", "notes"),
         ]
     ):
-        store.add_artifact(
+        store.artifacts.add(
             _artifact(
                 artifact_id,
                 run_id,
@@ -72,10 +72,10 @@ def lineage_store(store: RunStore) -> RunStore:
                 created_at=T0 + timedelta(seconds=i),
             )
         )
-    store.add_consumer("table", "train", "table")
-    store.add_consumer("table", "eval", "table")
-    store.add_consumer("model", "eval", "model")
-    store.add_consumer("table", "dag", "pipelinechannel--make-data-table")  # passed on
+    store.artifacts.add_consumer("table", "train", "table")
+    store.artifacts.add_consumer("table", "eval", "table")
+    store.artifacts.add_consumer("model", "eval", "model")
+    store.artifacts.add_consumer("table", "dag", "pipelinechannel--make-data-table")  # passed on
     return store
 
 
@@ -85,9 +85,9 @@ def _ids(records: list[Any]) -> list[str]:
 
 class TestArtifactsOfEveryRun:
     def test_newest_first_and_paged(self, lineage_store: RunStore) -> None:
-        assert _ids(lineage_store.search_artifacts()) == ["notes", "metrics", "model", "table"]
-        assert _ids(lineage_store.search_artifacts(limit=2, offset=1)) == ["metrics", "model"]
-        assert lineage_store.count_artifacts() == 4
+        assert _ids(lineage_store.artifacts.search()) == ["notes", "metrics", "model", "table"]
+        assert _ids(lineage_store.artifacts.search(limit=2, offset=1)) == ["metrics", "model"]
+        assert lineage_store.artifacts.count() == 4
 
     @pytest.mark.parametrize(
         ("filters", "expected"),
@@ -107,11 +107,11 @@ class TestArtifactsOfEveryRun:
     def test_filters(
         self, lineage_store: RunStore, filters: dict[str, str], expected: list[str]
     ) -> None:
-        assert _ids(lineage_store.search_artifacts(**filters)) == expected
-        assert lineage_store.count_artifacts(**filters) == len(expected)
+        assert _ids(lineage_store.artifacts.search(**filters)) == expected
+        assert lineage_store.artifacts.count(**filters) == len(expected)
 
     def test_types_are_the_filters_choices(self, lineage_store: RunStore) -> None:
-        assert lineage_store.artifact_types() == [
+        assert lineage_store.artifacts.types() == [
             "system.Dataset",
             "system.Markdown",
             "system.Metrics",
@@ -119,25 +119,25 @@ class TestArtifactsOfEveryRun:
         ]
 
     def test_by_ids_and_by_producers(self, lineage_store: RunStore) -> None:
-        found = lineage_store.list_artifacts(artifact_ids=["model", "table", "nope"])
+        found = lineage_store.artifacts.list(artifact_ids=["model", "table", "nope"])
         assert sorted(_ids(found)) == ["model", "table"]
-        found = lineage_store.list_artifacts(producer_task_ids=["data", "eval"])
+        found = lineage_store.artifacts.list(producer_task_ids=["data", "eval"])
         assert sorted(_ids(found)) == ["metrics", "table"]
-        assert lineage_store.list_artifacts(artifact_ids=[]) == []
+        assert lineage_store.artifacts.list(artifact_ids=[]) == []
 
     def test_negative_paging_is_refused(self, lineage_store: RunStore) -> None:
         with pytest.raises(ValueError, match="limit and offset"):
-            lineage_store.search_artifacts(offset=-1)
+            lineage_store.artifacts.search(offset=-1)
         with pytest.raises(ValueError, match="limit and offset"):
-            lineage_store.search_tasks(limit=-1)
+            lineage_store.tasks.search(limit=-1)
 
 
 class TestTasksOfEveryRun:
     def test_executions_leave_out_dags_newest_first(self, lineage_store: RunStore) -> None:
-        assert _ids(lineage_store.search_tasks()) == ["other", "eval", "train", "data"]
-        assert lineage_store.count_tasks() == 4
-        assert "dag" in _ids(lineage_store.search_tasks(kinds=None))
-        assert _ids(lineage_store.search_tasks(limit=1, offset=1)) == ["eval"]
+        assert _ids(lineage_store.tasks.search()) == ["other", "eval", "train", "data"]
+        assert lineage_store.tasks.count() == 4
+        assert "dag" in _ids(lineage_store.tasks.search(kinds=None))
+        assert _ids(lineage_store.tasks.search(limit=1, offset=1)) == ["eval"]
 
     @pytest.mark.parametrize(
         ("filters", "expected"),
@@ -154,26 +154,27 @@ class TestTasksOfEveryRun:
     def test_filters(
         self, lineage_store: RunStore, filters: dict[str, str], expected: list[str]
     ) -> None:
-        assert _ids(lineage_store.search_tasks(**filters)) == expected
-        assert lineage_store.count_tasks(**filters) == len(expected)
+        assert _ids(lineage_store.tasks.search(**filters)) == expected
+        assert lineage_store.tasks.count(**filters) == len(expected)
 
     def test_cache_hits_of_older_stores_count_as_cached(self, lineage_store: RunStore) -> None:
-        lineage_store.update_task("data", state="CACHED", cache_hit=False)
-        assert sorted(_ids(lineage_store.search_tasks(state="CACHED"))) == ["data", "train"]
+        lineage_store.tasks.update("data", state="CACHED", cache_hit=False)
+        assert sorted(_ids(lineage_store.tasks.search(state="CACHED"))) == ["data", "train"]
 
     def test_get_tasks_by_ids(self, lineage_store: RunStore) -> None:
-        assert sorted(_ids(lineage_store.get_tasks(["eval", "data", "nope"]))) == ["data", "eval"]
-        assert lineage_store.get_tasks([]) == []
+        found = lineage_store.tasks.get_many(["eval", "data", "nope"])
+        assert sorted(_ids(found)) == ["data", "eval"]
+        assert lineage_store.tasks.get_many([]) == []
 
 
 def test_lineage_both_ways(lineage_store: RunStore) -> None:
-    assert lineage_store.consumers("table") == [
+    assert lineage_store.artifacts.consumers("table") == [
         ("dag", "pipelinechannel--make-data-table"),
         ("eval", "table"),
         ("train", "table"),
     ]
-    assert lineage_store.inputs_of("eval") == [("model", "model"), ("table", "table")]
-    assert lineage_store.inputs_of("data") == []
+    assert lineage_store.artifacts.inputs_of("eval") == [("model", "model"), ("table", "table")]
+    assert lineage_store.artifacts.inputs_of("data") == []
 
 
 def test_opening_adds_the_lineage_indexes_an_older_database_lacks(store_url: str) -> None:
@@ -290,15 +291,15 @@ def _plans(path: Path, call: Any) -> tuple[Any, list[str]]:
 @pytest.mark.parametrize(
     ("what", "call", "count"),
     [
-        ("artifacts", lambda s: s.search_artifacts(limit=20), 20),
-        ("a late page", lambda s: s.search_artifacts(limit=20, offset=20_000), 20),
-        ("models", lambda s: s.search_artifacts(schema_title="system.Model", limit=20), 20),
-        ("one run's", lambda s: s.search_artifacts(run_id="lifecycle-00042", limit=20), 4),
-        ("executions", lambda s: s.search_tasks(limit=20), 20),
-        ("failed ones", lambda s: s.search_tasks(state="FAILED", limit=20), 1),
-        ("inputs of a task", lambda s: s.inputs_of("lifecycle-00042-train"), 1),
-        ("consumers", lambda s: s.consumers("lifecycle-00042-train-out"), 1),
-        ("readers", lambda s: s.readers("lifecycle-00042-train-out", limit=12), 1),
+        ("artifacts", lambda s: s.artifacts.search(limit=20), 20),
+        ("a late page", lambda s: s.artifacts.search(limit=20, offset=20_000), 20),
+        ("models", lambda s: s.artifacts.search(schema_title="system.Model", limit=20), 20),
+        ("one run's", lambda s: s.artifacts.search(run_id="lifecycle-00042", limit=20), 4),
+        ("executions", lambda s: s.tasks.search(limit=20), 20),
+        ("failed ones", lambda s: s.tasks.search(state="FAILED", limit=20), 1),
+        ("inputs of a task", lambda s: s.artifacts.inputs_of("lifecycle-00042-train"), 1),
+        ("consumers", lambda s: s.artifacts.consumers("lifecycle-00042-train-out"), 1),
+        ("readers", lambda s: s.artifacts.readers("lifecycle-00042-train-out", limit=12), 1),
     ],
 )
 def test_pages_stay_on_indexes_with_10000_runs(
@@ -323,16 +324,16 @@ def test_pages_stay_on_indexes_with_10000_runs(
 def test_counts_and_filters_with_10000_runs(big_store: tuple[RunStore, Path]) -> None:
     store, _ = big_store
     started = time.perf_counter()
-    assert store.count_artifacts() == _RUNS * 4
-    assert store.count_artifacts(schema_title="system.Model") == _RUNS
-    assert store.count_tasks(state="FAILED") == 1
-    assert store.count_tasks(state="CACHED") == _RUNS * 2
-    found = store.search_artifacts(run_contains="run 4242", limit=20)
+    assert store.artifacts.count() == _RUNS * 4
+    assert store.artifacts.count(schema_title="system.Model") == _RUNS
+    assert store.tasks.count(state="FAILED") == 1
+    assert store.tasks.count(state="CACHED") == _RUNS * 2
+    found = store.artifacts.search(run_contains="run 4242", limit=20)
     assert {a.run_id for a in found} == {"lifecycle-04242"}
-    assert [t.task_id for t in store.search_tasks(name_contains="EVAL", limit=3)] == [
+    assert [t.task_id for t in store.tasks.search(name_contains="EVAL", limit=3)] == [
         f"lifecycle-{i:05d}-evaluate" for i in (9999, 9998, 9997)
     ]
-    assert store.artifact_types() == ["system.Dataset", "system.Metrics", "system.Model"]
+    assert store.artifacts.types() == ["system.Dataset", "system.Metrics", "system.Model"]
     # Generous: a full scan of 40,000 rows takes tens of milliseconds; a page per row
     # fetched, or a sort of everything per request, would take seconds.
     assert time.perf_counter() - started < 5.0
@@ -341,18 +342,21 @@ def test_counts_and_filters_with_10000_runs(big_store: tuple[RunStore, Path]) ->
 def test_readers_are_the_tasks_that_execute_in_the_order_they_were_made(
     lineage_store: RunStore,
 ) -> None:
-    readers = lineage_store.readers("table")
+    readers = lineage_store.artifacts.readers("table")
     assert [(task.task_id, name) for task, name in readers] == [
         ("train", "table"),
         ("eval", "table"),
     ]
-    assert readers[0][0] == lineage_store.get_task("train")  # whole records
-    assert lineage_store.count_readers("table") == 2
-    everyone = lineage_store.readers("table", kinds=None)
+    assert readers[0][0] == lineage_store.tasks.get("train")  # whole records
+    assert lineage_store.artifacts.count_readers("table") == 2
+    everyone = lineage_store.artifacts.readers("table", kinds=None)
     assert [task.task_id for task, _ in everyone] == ["train", "eval", "dag"]
-    assert lineage_store.count_readers("table", kinds=None) == 3
-    assert [task.task_id for task, _ in lineage_store.readers("table", limit=1)] == ["train"]
-    lineage_store.add_consumer("table", "eval", "again")  # one task, two inputs: one reader
-    assert lineage_store.count_readers("table") == 2
-    assert len(lineage_store.readers("table")) == 3
-    assert lineage_store.readers("nope") == [] and lineage_store.count_readers("nope") == 0
+    assert lineage_store.artifacts.count_readers("table", kinds=None) == 3
+    first = lineage_store.artifacts.readers("table", limit=1)
+    assert [task.task_id for task, _ in first] == ["train"]
+    # One task, two inputs: one reader.
+    lineage_store.artifacts.add_consumer("table", "eval", "again")
+    assert lineage_store.artifacts.count_readers("table") == 2
+    assert len(lineage_store.artifacts.readers("table")) == 3
+    assert lineage_store.artifacts.readers("nope") == []
+    assert lineage_store.artifacts.count_readers("nope") == 0

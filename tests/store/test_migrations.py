@@ -51,34 +51,34 @@ def test_the_fixture_is_an_old_store(tmp_path: Path) -> None:
 def test_old_cli_runs_land_in_default_and_the_version_is_recorded(tmp_path: Path) -> None:
     path = _old_store(tmp_path / "kubeline.db")
     with RunStore.for_home(tmp_path) as store:
-        default = store.get_experiment_by_name("Default")
+        default = store.experiments.get_by_name("Default")
         assert default is not None
-        runs = store.list_runs(limit=10)
+        runs = store.runs.list(limit=10)
         assert len(runs) == 3
         by_experiment = sorted(r.experiment_id or "" for r in runs)
         assert by_experiment == sorted([default.experiment_id] * 2 + ["exp-tuning"])
         # The run already in an experiment keeps it; Default says when its newest run was.
         moved = [r for r in runs if r.experiment_id == default.experiment_id]
         assert default.last_run_created_at == max(r.created_at for r in moved)
-        assert store.count_runs(experiment_id=default.experiment_id) == 2
+        assert store.runs.count(experiment_id=default.experiment_id) == 2
         # Tasks and everything else are untouched.
-        assert all(len(store.list_tasks(r.run_id)) == 1 for r in moved)
+        assert all(len(store.tasks.list(r.run_id)) == 1 for r in moved)
     assert _version(path) == SCHEMA_VERSION
 
 
 def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     _old_store(tmp_path / "kubeline.db")
     with RunStore.for_home(tmp_path) as store:
-        first = {r.run_id: r for r in store.list_runs(limit=10)}
-        experiments = store.list_experiments(limit=10)
+        first = {r.run_id: r for r in store.runs.list(limit=10)}
+        experiments = store.experiments.list(limit=10)
     with RunStore.for_home(tmp_path) as store:
-        assert {r.run_id: r for r in store.list_runs(limit=10)} == first
-        assert store.list_experiments(limit=10) == experiments
+        assert {r.run_id: r for r in store.runs.list(limit=10)} == first
+        assert store.experiments.list(limit=10) == experiments
 
 
 def test_a_new_store_is_at_the_current_version_with_no_default_added(tmp_path: Path) -> None:
     with RunStore.for_home(tmp_path) as store:
-        assert store.list_experiments(limit=10) == []
+        assert store.experiments.list(limit=10) == []
     assert _version(tmp_path / "kubeline.db") == SCHEMA_VERSION
 
 
@@ -88,9 +88,9 @@ def test_a_current_store_keeps_runs_outside_experiments_that_the_store_is_given(
     """The migration is a one-off: the store itself still takes what it is given (the
     engine, not the store, puts new runs in Default)."""
     with RunStore.for_home(tmp_path) as store:
-        store.add_run(make_run("r1", experiment_id=None))
+        store.runs.add(make_run("r1", experiment_id=None))
     with RunStore.for_home(tmp_path) as store:
-        run = store.get_run("r1")
+        run = store.runs.get("r1")
         assert run is not None and run.experiment_id is None
 
 

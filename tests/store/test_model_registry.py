@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from kubeline.store import ModelVersionRecord, RunStore, open_store, schema
+from kubeline.errors import NotFoundError
+from kubeline.store import ModelVersionRecord, RunStore, schema
 from kubeline.store.model_registry import version_from_metadata
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RunStore:
-    return open_store(tmp_path)
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    with RunStore.for_home(tmp_path) as store:
+        yield store
 
 
 def version(name: str = "m", digest: str | None = "d1", **fields: object) -> ModelVersionRecord:
@@ -45,20 +48,20 @@ def test_columns_match_record_fields(table: object, record: str) -> None:
 
 
 def test_versions_are_numbered_per_name_and_the_model_is_made(store: RunStore) -> None:
-    first, new = store.register_model_version(version(digest="a"))
-    second, _ = store.register_model_version(version(digest="b"))
-    other, _ = store.register_model_version(version(name="n", digest="a"))
+    first, new = store.models.register_version(version(digest="a"))
+    second, _ = store.models.register_version(version(digest="b"))
+    other, _ = store.models.register_version(version(name="n", digest="a"))
     assert (first.version, second.version, other.version) == (1, 2, 1)
     assert new
-    assert [m.name for m in store.list_models()] == ["m", "n"]
-    assert [v.version for v in store.list_model_versions("m")] == [2, 1]  # newest first
+    assert [m.name for m in store.models.list()] == ["m", "n"]
+    assert [v.version for v in store.models.list_versions("m")] == [2, 1]  # newest first
 
 
 def test_the_same_content_is_the_same_version(store: RunStore) -> None:
-    first, _ = store.register_model_version(version(digest="same"))
-    again, new = store.register_model_version(version(digest="same", run_id="later"))
+    first, _ = store.models.register_version(version(digest="same"))
+    again, new = store.models.register_version(version(digest="same", run_id="later"))
     assert not new and again.version == first.version and again.run_id is None
-    assert len(store.list_model_versions("m")) == 1
+    assert len(store.models.list_versions("m")) == 1
 
 
 def test_concurrent_registrations_get_distinct_numbers(store: RunStore) -> None:
@@ -66,7 +69,7 @@ def test_concurrent_registrations_get_distinct_numbers(store: RunStore) -> None:
     lock = threading.Lock()
 
     def register(i: int) -> None:
-        record, _ = store.register_model_version(version(digest=f"d{i}"))
+        record, _ = store.models.register_version(version(digest=f"d{i}"))
         with lock:
             numbers.append(record.version)
 
@@ -79,26 +82,26 @@ def test_concurrent_registrations_get_distinct_numbers(store: RunStore) -> None:
 
 
 def test_aliases_move_and_must_name_a_version(store: RunStore) -> None:
-    store.register_model_version(version(digest="a"))
-    store.register_model_version(version(digest="b"))
-    store.set_model_alias("m", "production", 1)
-    store.set_model_alias("m", "production", 2)
-    store.set_model_alias("m", "staging", 1)
-    assert {(a.alias, a.version) for a in store.model_aliases("m")} == {
+    store.models.register_version(version(digest="a"))
+    store.models.register_version(version(digest="b"))
+    store.models.set_alias("m", "production", 1)
+    store.models.set_alias("m", "production", 2)
+    store.models.set_alias("m", "staging", 1)
+    assert {(a.alias, a.version) for a in store.models.aliases("m")} == {
         ("production", 2),
         ("staging", 1),
     }
-    with pytest.raises(ValueError, match="no version 7"):
-        store.set_model_alias("m", "production", 7)
-    assert store.delete_model_alias("m", "staging")
-    assert not store.delete_model_alias("m", "staging")
+    with pytest.raises(NotFoundError, match="no version 7"):
+        store.models.set_alias("m", "production", 7)
+    assert store.models.delete_alias("m", "staging")
+    assert not store.models.delete_alias("m", "staging")
 
 
 def test_deleting_a_model_removes_its_versions_and_aliases(store: RunStore) -> None:
-    store.register_model_version(version(digest="a"))
-    store.set_model_alias("m", "production", 1)
-    assert store.delete_model("m")
-    assert store.list_model_versions("m") == [] and store.model_aliases("m") == []
+    store.models.register_version(version(digest="a"))
+    store.models.set_alias("m", "production", 1)
+    assert store.models.delete("m")
+    assert store.models.list_versions("m") == [] and store.models.aliases("m") == []
 
 
 def test_metadata_fills_the_version() -> None:

@@ -35,101 +35,101 @@ class TestRunStore:
 
     def test_run_round_trips_every_field(self, store: RunStore) -> None:
         run = make_run()
-        store.add_run(run)
-        got = store.get_run(run.run_id)
+        store.runs.add(run)
+        got = store.runs.get(run.run_id)
         assert got == run
         assert len(_datetimes(got)) == 3
         _assert_utc(got)
 
     def test_task_round_trips_every_field(self, store: RunStore) -> None:
-        store.add_run(make_run())
+        store.runs.add(make_run())
         parent = make_task("dag-1", kind="dag")
         child = make_task("task-1", parent_task_id="dag-1")
-        store.add_task(parent)
-        store.add_task(child)
-        got = store.get_task("task-1")
+        store.tasks.add(parent)
+        store.tasks.add(child)
+        got = store.tasks.get("task-1")
         assert got == child
         assert len(_datetimes(got)) == 3
         _assert_utc(got)
 
     def test_artifact_round_trips_every_field(self, store: RunStore) -> None:
-        store.add_run(make_run())
-        store.add_task(make_task())
+        store.runs.add(make_run())
+        store.tasks.add(make_task())
         artifact = make_artifact()
-        store.add_artifact(artifact)
-        got = store.get_artifact(artifact.artifact_id)
+        store.artifacts.add(artifact)
+        got = store.artifacts.get(artifact.artifact_id)
         assert got == artifact
         _assert_utc(got)
 
     def test_cache_round_trips_every_field(self, store: RunStore) -> None:
         record = make_cache()
-        store.put_cache(record)
-        got = store.get_cache(record.key)
+        store.cache.put(record)
+        got = store.cache.get(record.key)
         assert got == record
         _assert_utc(got)
 
     def test_defaults_and_nones_round_trip(self, store: RunStore) -> None:
         run = RunRecord(run_id="r", pipeline_name="p", state="PENDING", created_at=T0)
         task = TaskRecord(task_id="t", run_id="r", name="n", path="n", kind="dag", state="PENDING")
-        store.add_run(run)
-        store.add_task(task)
-        assert store.get_run("r") == run
-        assert store.get_task("t") == task
+        store.runs.add(run)
+        store.tasks.add(task)
+        assert store.runs.get("r") == run
+        assert store.tasks.get("t") == task
 
     def test_missing_records_are_none(self, store: RunStore) -> None:
-        assert store.get_run("nope") is None
-        assert store.get_task("nope") is None
-        assert store.get_artifact("nope") is None
-        assert store.get_cache("nope") is None
+        assert store.runs.get("nope") is None
+        assert store.tasks.get("nope") is None
+        assert store.artifacts.get("nope") is None
+        assert store.cache.get("nope") is None
 
     def test_naive_datetime_is_refused(self, store: RunStore) -> None:
         with pytest.raises(ValueError, match=r"created_at=.* is a naive datetime"):
-            store.add_run(make_run(created_at=datetime(2024, 5, 1, 12)))
-        store.add_run(make_run())
+            store.runs.add(make_run(created_at=datetime(2024, 5, 1, 12)))
+        store.runs.add(make_run())
         with pytest.raises(ValueError, match=r"finished_at=.* is a naive datetime"):
-            store.update_run("run-1", finished_at=datetime(2024, 5, 1, 12))
+            store.runs.update("run-1", finished_at=datetime(2024, 5, 1, 12))
 
     # updates
 
     def test_update_run_sets_only_the_given_fields(self, store: RunStore) -> None:
-        store.add_run(make_run(state="RUNNING", outputs={}))
+        store.runs.add(make_run(state="RUNNING", outputs={}))
         finished = T0 + timedelta(hours=1)
-        assert store.update_run(
+        assert store.runs.update(
             "run-1", state="SUCCEEDED", outputs={"a": {"b": 1}}, finished_at=finished
         )
-        assert store.get_run("run-1") == make_run(
+        assert store.runs.get("run-1") == make_run(
             state="SUCCEEDED", outputs={"a": {"b": 1}}, finished_at=finished
         )
 
     def test_update_task_sets_only_the_given_fields(self, store: RunStore) -> None:
-        store.add_run(make_run())
-        store.add_task(make_task(state="RUNNING", exit_code=None))
-        assert store.update_task("task-1", state="FAILED", exit_code=137)
-        assert store.get_task("task-1") == make_task(state="FAILED", exit_code=137)
+        store.runs.add(make_run())
+        store.tasks.add(make_task(state="RUNNING", exit_code=None))
+        assert store.tasks.update("task-1", state="FAILED", exit_code=137)
+        assert store.tasks.get("task-1") == make_task(state="FAILED", exit_code=137)
 
     def test_update_of_missing_record_returns_false(self, store: RunStore) -> None:
-        assert not store.update_run("nope", state="FAILED")
-        assert not store.update_task("nope", state="FAILED")
+        assert not store.runs.update("nope", state="FAILED")
+        assert not store.tasks.update("nope", state="FAILED")
 
     @pytest.mark.parametrize(
-        ("method", "key", "bad"),
+        ("section", "key", "bad"),
         [
-            ("update_run", "run-1", "colour"),
-            ("update_run", "run-1", "run_id"),
-            ("update_task", "task-1", "colour"),
-            ("update_task", "task-1", "task_id"),
+            ("runs", "run-1", "colour"),
+            ("runs", "run-1", "run_id"),
+            ("tasks", "task-1", "colour"),
+            ("tasks", "task-1", "task_id"),
         ],
         ids=["run-unknown", "run-key", "task-unknown", "task-key"],
     )
     def test_update_rejects_fields_it_cannot_set(
-        self, store: RunStore, method: str, key: str, bad: str
+        self, store: RunStore, section: str, key: str, bad: str
     ) -> None:
-        store.add_run(make_run())
-        store.add_task(make_task())
+        store.runs.add(make_run())
+        store.tasks.add(make_task())
         with pytest.raises(ValueError, match=f"cannot update .* field\\(s\\) '{bad}'; expected"):
-            getattr(store, method)(key, state="FAILED", **{bad: "x"})
-        assert store.get_run("run-1") == make_run()
-        assert store.get_task("task-1") == make_task()
+            getattr(store, section).update(key, state="FAILED", **{bad: "x"})
+        assert store.runs.get("run-1") == make_run()
+        assert store.tasks.get("task-1") == make_task()
 
     # listing runs
 
@@ -158,7 +158,7 @@ class TestRunStore:
             ],
             start=1,
         ):
-            store.add_run(
+            store.runs.add(
                 make_run(
                     f"r{i}",
                     created_at=T0 + timedelta(minutes=i),
@@ -168,9 +168,9 @@ class TestRunStore:
                     storage_state=storage,
                 )
             )
-        got = store.list_runs(**filters, descending=False)
+        got = store.runs.list(**filters, descending=False)
         assert [run.run_id for run in got] == expected
-        assert store.count_runs(**filters) == len(expected)
+        assert store.runs.count(**filters) == len(expected)
 
     @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
     @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ class TestRunStore:
             ("r4", 2, 3, "bravo", "RUNNING", "c", 10),
         ]
         for run_id, created, finished, display, state, pipeline, pid in rows:
-            store.add_run(
+            store.runs.add(
                 make_run(
                     run_id,
                     created_at=T0 + timedelta(hours=created),
@@ -196,33 +196,33 @@ class TestRunStore:
                     pid=pid,
                 )
             )
-        runs = [store.get_run(row[0]) for row in rows]
+        runs = [store.runs.get(row[0]) for row in rows]
         expected = sorted(runs, key=lambda run: getattr(run, order_by), reverse=descending)
-        got = store.list_runs(order_by=order_by, descending=descending)
+        got = store.runs.list(order_by=order_by, descending=descending)
         assert [run.run_id for run in got] == [run.run_id for run in expected]
 
     @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
     def test_list_runs_puts_missing_values_last(self, store: RunStore, descending: bool) -> None:
-        store.add_run(make_run("unfinished", finished_at=None))
-        store.add_run(make_run("early", finished_at=T0))
-        store.add_run(make_run("late", finished_at=T0 + timedelta(hours=1)))
-        got = store.list_runs(order_by="finished_at", descending=descending)
+        store.runs.add(make_run("unfinished", finished_at=None))
+        store.runs.add(make_run("early", finished_at=T0))
+        store.runs.add(make_run("late", finished_at=T0 + timedelta(hours=1)))
+        got = store.runs.list(order_by="finished_at", descending=descending)
         finished = ["late", "early"] if descending else ["early", "late"]
         assert [run.run_id for run in got] == [*finished, "unfinished"]
 
     def test_list_runs_pages(self, store: RunStore) -> None:
         for i in range(7):
             # Two runs share each creation time: ties must not make pages overlap.
-            store.add_run(make_run(f"r{i}", created_at=T0 + timedelta(minutes=i // 2)))
-        everything = store.list_runs(limit=100)
-        pages = [store.list_runs(limit=3, offset=offset) for offset in (0, 3, 6)]
+            store.runs.add(make_run(f"r{i}", created_at=T0 + timedelta(minutes=i // 2)))
+        everything = store.runs.list(limit=100)
+        pages = [store.runs.list(limit=3, offset=offset) for offset in (0, 3, 6)]
         assert [len(page) for page in pages] == [3, 3, 1]
         assert [run for page in pages for run in page] == everything
         assert [run.created_at for run in everything] == sorted(
             (run.created_at for run in everything), reverse=True
         )
-        assert store.list_runs(limit=3, offset=7) == []
-        assert store.count_runs() == 7
+        assert store.runs.list(limit=3, offset=7) == []
+        assert store.runs.count() == 7
 
     @pytest.mark.parametrize(
         ("kwargs", "message"),
@@ -239,7 +239,7 @@ class TestRunStore:
         self, store: RunStore, kwargs: dict[str, object], message: str
     ) -> None:
         with pytest.raises(ValueError, match=message):
-            store.list_runs(**kwargs)
+            store.runs.list(**kwargs)
 
     @pytest.mark.parametrize(
         ("prefix", "expected"),
@@ -255,40 +255,40 @@ class TestRunStore:
     )
     def test_find_runs_by_prefix(self, store: RunStore, prefix: str, expected: list[str]) -> None:
         for i, run_id in enumerate(["abc123", "abc456", "abd000", "a_c"]):
-            store.add_run(make_run(run_id, created_at=T0 + timedelta(minutes=i)))
-        assert [run.run_id for run in store.find_runs(prefix)] == expected
+            store.runs.add(make_run(run_id, created_at=T0 + timedelta(minutes=i)))
+        assert [run.run_id for run in store.runs.find(prefix)] == expected
 
     # tasks and artifacts
 
     def test_list_tasks_by_creation_then_path(self, store: RunStore) -> None:
-        store.add_run(make_run())
-        store.add_run(make_run("other"))
-        store.add_task(make_task("t-b", path="b", created_at=T0))
-        store.add_task(make_task("t-late", path="a-late", created_at=T0 + timedelta(seconds=1)))
-        store.add_task(make_task("t-a", path="a", created_at=T0))
-        store.add_task(make_task("t-other", run_id="other"))
-        assert [task.task_id for task in store.list_tasks("run-1")] == ["t-a", "t-b", "t-late"]
+        store.runs.add(make_run())
+        store.runs.add(make_run("other"))
+        store.tasks.add(make_task("t-b", path="b", created_at=T0))
+        store.tasks.add(make_task("t-late", path="a-late", created_at=T0 + timedelta(seconds=1)))
+        store.tasks.add(make_task("t-a", path="a", created_at=T0))
+        store.tasks.add(make_task("t-other", run_id="other"))
+        assert [task.task_id for task in store.tasks.list("run-1")] == ["t-a", "t-b", "t-late"]
 
     def test_task_path_is_unique_in_its_run(self, store: RunStore) -> None:
-        store.add_run(make_run())
-        store.add_run(make_run("other"))
-        store.add_task(make_task("t1", path="train"))
-        store.add_task(make_task("t2", run_id="other", path="train"))
+        store.runs.add(make_run())
+        store.runs.add(make_run("other"))
+        store.tasks.add(make_task("t1", path="train"))
+        store.tasks.add(make_task("t2", run_id="other", path="train"))
         with pytest.raises(Exception, match=r"(?i)unique"):
-            store.add_task(make_task("t3", path="train"))
+            store.tasks.add(make_task("t3", path="train"))
 
     def test_list_artifacts_filters(self, store: RunStore) -> None:
-        store.add_run(make_run())
-        store.add_run(make_run("other"))
-        store.add_task(make_task("t1"))
-        store.add_task(make_task("t2"))
-        store.add_task(make_task("t3", run_id="other"))
-        store.add_artifact(make_artifact("a1", producer_task_id="t1"))
-        store.add_artifact(make_artifact("a2", producer_task_id="t2"))
-        store.add_artifact(make_artifact("a3", run_id="other", producer_task_id="t3"))
+        store.runs.add(make_run())
+        store.runs.add(make_run("other"))
+        store.tasks.add(make_task("t1"))
+        store.tasks.add(make_task("t2"))
+        store.tasks.add(make_task("t3", run_id="other"))
+        store.artifacts.add(make_artifact("a1", producer_task_id="t1"))
+        store.artifacts.add(make_artifact("a2", producer_task_id="t2"))
+        store.artifacts.add(make_artifact("a3", run_id="other", producer_task_id="t3"))
 
         def ids(**filters: str) -> list[str]:
-            return sorted(a.artifact_id for a in store.list_artifacts(**filters))
+            return sorted(a.artifact_id for a in store.artifacts.list(**filters))
 
         assert ids() == ["a1", "a2", "a3"]
         assert ids(run_id="run-1") == ["a1", "a2"]
@@ -296,50 +296,51 @@ class TestRunStore:
         assert ids(run_id="other", producer_task_id="t1") == []
 
     def test_consumers(self, store: RunStore) -> None:
-        store.add_run(make_run())
+        store.runs.add(make_run())
         for task_id in ("t1", "t2", "t3"):
-            store.add_task(make_task(task_id))
-        store.add_artifact(make_artifact("a1", producer_task_id="t1"))
-        store.add_consumer("a1", "t3", "model")
-        store.add_consumer("a1", "t2", "model")
-        store.add_consumer("a1", "t2", "baseline")
-        store.add_consumer("a1", "t2", "model")  # again, as a retried task would
-        assert store.consumers("a1") == [("t2", "baseline"), ("t2", "model"), ("t3", "model")]
-        assert store.consumers("nope") == []
+            store.tasks.add(make_task(task_id))
+        store.artifacts.add(make_artifact("a1", producer_task_id="t1"))
+        store.artifacts.add_consumer("a1", "t3", "model")
+        store.artifacts.add_consumer("a1", "t2", "model")
+        store.artifacts.add_consumer("a1", "t2", "baseline")
+        store.artifacts.add_consumer("a1", "t2", "model")  # again, as a retried task would
+        expected = [("t2", "baseline"), ("t2", "model"), ("t3", "model")]
+        assert store.artifacts.consumers("a1") == expected
+        assert store.artifacts.consumers("nope") == []
 
     def test_delete_run_cascades(self, store: RunStore) -> None:
         for run_id in ("run-1", "keep"):
-            store.add_run(make_run(run_id))
-            store.add_task(make_task(f"{run_id}-dag", run_id=run_id, kind="dag"))
-            store.add_task(make_task(f"{run_id}-t", run_id=run_id, parent_task_id=f"{run_id}-dag"))
-            store.add_artifact(make_artifact(f"{run_id}-a", run_id, f"{run_id}-dag"))
-            store.add_consumer(f"{run_id}-a", f"{run_id}-t", "data")
-        store.put_cache(make_cache(run_id="run-1"))
+            store.runs.add(make_run(run_id))
+            store.tasks.add(make_task(f"{run_id}-dag", run_id=run_id, kind="dag"))
+            store.tasks.add(make_task(f"{run_id}-t", run_id=run_id, parent_task_id=f"{run_id}-dag"))
+            store.artifacts.add(make_artifact(f"{run_id}-a", run_id, f"{run_id}-dag"))
+            store.artifacts.add_consumer(f"{run_id}-a", f"{run_id}-t", "data")
+        store.cache.put(make_cache(run_id="run-1"))
 
-        assert store.delete_run("run-1")
+        assert store.runs.delete("run-1")
 
-        assert store.get_run("run-1") is None
-        assert store.list_tasks("run-1") == []
-        assert store.get_task("run-1-t") is None
-        assert store.list_artifacts(run_id="run-1") == []
-        assert store.consumers("run-1-a") == []
-        assert not store.delete_run("run-1")
+        assert store.runs.get("run-1") is None
+        assert store.tasks.list("run-1") == []
+        assert store.tasks.get("run-1-t") is None
+        assert store.artifacts.list(run_id="run-1") == []
+        assert store.artifacts.consumers("run-1-a") == []
+        assert not store.runs.delete("run-1")
         # The other run is whole, and the cache outlives the run that filled it.
-        assert store.get_run("keep") == make_run("keep")
-        assert len(store.list_tasks("keep")) == 2
-        assert store.consumers("keep-a") == [("keep-t", "data")]
-        assert store.get_cache(make_cache().key) is not None
+        assert store.runs.get("keep") == make_run("keep")
+        assert len(store.tasks.list("keep")) == 2
+        assert store.artifacts.consumers("keep-a") == [("keep-t", "data")]
+        assert store.cache.get(make_cache().key) is not None
 
     # cache
 
     def test_cache_put_replace_delete(self, store: RunStore) -> None:
-        store.put_cache(make_cache())
+        store.cache.put(make_cache())
         newer = make_cache(outputs={"score": 0.95}, artifacts={}, run_id="run-2", task_id="t9")
-        store.put_cache(newer)
-        assert store.get_cache(newer.key) == newer
-        store.delete_cache(newer.key)
-        assert store.get_cache(newer.key) is None
-        store.delete_cache(newer.key)  # deleting what is gone is fine
+        store.cache.put(newer)
+        assert store.cache.get(newer.key) == newer
+        store.cache.delete(newer.key)
+        assert store.cache.get(newer.key) is None
+        store.cache.delete(newer.key)  # deleting what is gone is fine
 
     # recovery
 
@@ -353,9 +354,9 @@ class TestRunStore:
             "dead-failed": "FAILED",
         }
         for run_id, state in states.items():
-            store.add_run(make_run(run_id, state=state, error=None, finished_at=None))
+            store.runs.add(make_run(run_id, state=state, error=None, finished_at=None))
             for task_state in ("RUNNING", "PENDING", "SUCCEEDED"):
-                store.add_task(
+                store.tasks.add(
                     make_task(
                         f"{run_id}/{task_state}",
                         run_id=run_id,
@@ -370,13 +371,13 @@ class TestRunStore:
             asked.append(run.run_id)
             return run.run_id.startswith("alive")
 
-        changed = store.fail_orphaned_runs(is_alive, "the engine process died")
+        changed = store.runs.fail_orphaned(is_alive, "the engine process died")
 
         assert sorted(changed) == ["dead-canceling", "dead-pending", "dead-running"]
         assert sorted(asked) == ["alive-running", *sorted(changed)]
         for run_id, state in states.items():
-            run = store.get_run(run_id)
-            tasks = {task.path: task for task in store.list_tasks(run_id)}
+            run = store.runs.get(run_id)
+            tasks = {task.path: task for task in store.tasks.list(run_id)}
             if run_id in changed:
                 assert (run.state, run.error) == ("FAILED", "the engine process died")
                 assert run.finished_at is not None
@@ -395,35 +396,35 @@ class TestRunStore:
                     "RUNNING",
                     "SUCCEEDED",
                 ]
-        assert store.fail_orphaned_runs(is_alive, "again") == []
+        assert store.runs.fail_orphaned(is_alive, "again") == []
 
     # several users of one database
 
     def test_two_stores_see_each_others_writes(self, store: RunStore, store_url: str) -> None:
         with RunStore(store_url) as other:
-            store.add_run(make_run(state="RUNNING"))
-            assert other.get_run("run-1") == make_run(state="RUNNING")
-            other.update_run("run-1", state="SUCCEEDED")
-            assert store.get_run("run-1").state == "SUCCEEDED"
-            other.put_cache(make_cache())
-            assert store.get_cache(make_cache().key) == make_cache()
-            assert store.delete_run("run-1")
-            assert other.get_run("run-1") is None
+            store.runs.add(make_run(state="RUNNING"))
+            assert other.runs.get("run-1") == make_run(state="RUNNING")
+            other.runs.update("run-1", state="SUCCEEDED")
+            assert store.runs.get("run-1").state == "SUCCEEDED"
+            other.cache.put(make_cache())
+            assert store.cache.get(make_cache().key) == make_cache()
+            assert store.runs.delete("run-1")
+            assert other.runs.get("run-1") is None
 
     def test_threads_write_concurrently(self, store: RunStore) -> None:
-        store.add_run(make_run())
+        store.runs.add(make_run())
         threads, per_thread = 8, 50
         start = threading.Barrier(threads)  # all threads write at once
 
         def add_tasks(thread: int) -> None:
             start.wait()
             for i in range(per_thread):
-                store.add_task(make_task(f"t{thread}-{i}"))
+                store.tasks.add(make_task(f"t{thread}-{i}"))
 
         with ThreadPoolExecutor(threads) as pool:
             for future in [pool.submit(add_tasks, thread) for thread in range(threads)]:
                 future.result()  # re-raises a thread's error here
-        assert len(store.list_tasks("run-1")) == threads * per_thread
+        assert len(store.tasks.list("run-1")) == threads * per_thread
 
     def test_processes_write_concurrently(self, store: RunStore, store_url: str) -> None:
         script = (
@@ -432,16 +433,16 @@ class TestRunStore:
             "from tests.store.conftest import make_run\n"
             "with RunStore(sys.argv[1]) as store:\n"
             "    for i in range(50):\n"
-            "        store.add_run(make_run(f'child-{i}'))\n"
+            "        store.runs.add(make_run(f'child-{i}'))\n"
         )
         repo = Path(__file__).resolve().parents[2]
         child = subprocess.Popen([sys.executable, "-c", script, store_url], cwd=repo)
         try:
             for i in range(50):
-                store.add_run(make_run(f"parent-{i}"))
+                store.runs.add(make_run(f"parent-{i}"))
         finally:
             assert child.wait(timeout=120) == 0
-        assert store.count_runs() == 100
+        assert store.runs.count() == 100
 
 
 class TestProcessAlive:
@@ -464,18 +465,18 @@ class TestProcessAlive:
         child = subprocess.Popen([sys.executable, "-c", "pass"])
         child.wait()
         here = socket.gethostname()
-        store.add_run(make_run("dead", state="RUNNING", host=here, pid=child.pid))
-        store.add_run(make_run("me", state="RUNNING", host=here, pid=os.getpid()))
-        assert store.fail_orphaned_runs(process_alive, "process gone") == ["dead"]
+        store.runs.add(make_run("dead", state="RUNNING", host=here, pid=child.pid))
+        store.runs.add(make_run("me", state="RUNNING", host=here, pid=os.getpid()))
+        assert store.runs.fail_orphaned(process_alive, "process gone") == ["dead"]
 
 
 def test_for_home_creates_the_folder_and_file(tmp_path: Path) -> None:
     home = tmp_path / "a" / "kubeline home #1"  # a space and a '#' a URL would misread
     with RunStore.for_home(home) as store:
-        store.add_run(make_run())
+        store.runs.add(make_run())
     assert (home / "kubeline.db").is_file()
     with RunStore.for_home(home) as store:
-        assert store.get_run("run-1") == make_run()
+        assert store.runs.get("run-1") == make_run()
 
 
 def test_opening_adds_indexes_an_older_database_lacks(store_url: str) -> None:
@@ -524,7 +525,6 @@ def test_exported_members() -> None:
     assert sorted(kubeline.store.__all__) == [
         "ArtifactRecord",
         "CacheRecord",
-        "DuplicateError",
         "ExperimentRecord",
         "ModelAliasRecord",
         "ModelRecord",
@@ -535,6 +535,7 @@ def test_exported_members() -> None:
         "RunRecord",
         "RunStore",
         "TaskRecord",
+        "database_url",
         "open_store",
         "process_alive",
     ]

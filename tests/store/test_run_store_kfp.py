@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from kubeline.errors import AlreadyExistsError, NotFoundError, UserError
 from kubeline.store import (
-    DuplicateError,
     ExperimentRecord,
     PipelineRecord,
     PipelineVersionRecord,
@@ -60,8 +60,8 @@ class _Kind:
 
 
 def _pipeline_store(store: RunStore) -> RunStore:
-    if store.get_pipeline("pipe-1") is None:
-        store.add_pipeline(make_pipeline())
+    if store.pipelines.get("pipe-1") is None:
+        store.pipelines.add(make_pipeline())
     return store
 
 
@@ -71,45 +71,45 @@ _KINDS = {
         name="display_name",
         same="state",
         make=make_run,
-        add=RunStore.add_run,
-        list=RunStore.list_runs,
-        count=RunStore.count_runs,
+        add=lambda store, record: store.runs.add(record),
+        list=lambda store, **kw: store.runs.list(**kw),
+        count=lambda store: store.runs.count(),
     ),
     "pipelines": _Kind(
         key="pipeline_id",
         name="name",
         same="namespace",
         make=make_pipeline,
-        add=RunStore.add_pipeline,
-        list=RunStore.list_pipelines,
-        count=RunStore.count_pipelines,
+        add=lambda store, record: store.pipelines.add(record),
+        list=lambda store, **kw: store.pipelines.list(**kw),
+        count=lambda store: store.pipelines.count(),
     ),
     "versions": _Kind(
         key="pipeline_version_id",
         name="name",
         same="pipeline_id",
         make=make_version,
-        add=lambda store, version: _pipeline_store(store).add_pipeline_version(version),
-        list=lambda store, **kw: store.list_pipeline_versions("pipe-1", **kw),
-        count=lambda store: store.count_pipeline_versions("pipe-1"),
+        add=lambda store, version: _pipeline_store(store).pipeline_versions.add(version),
+        list=lambda store, **kw: store.pipeline_versions.list("pipe-1", **kw),
+        count=lambda store: store.pipeline_versions.count("pipe-1"),
     ),
     "experiments": _Kind(
         key="experiment_id",
         name="name",
         same="storage_state",
         make=make_experiment,
-        add=RunStore.add_experiment,
-        list=RunStore.list_experiments,
-        count=RunStore.count_experiments,
+        add=lambda store, record: store.experiments.add(record),
+        list=lambda store, **kw: store.experiments.list(**kw),
+        count=lambda store: store.experiments.count(),
     ),
     "recurring-runs": _Kind(
         key="recurring_run_id",
         name="name",
         same="experiment_id",
         make=make_recurring_run,
-        add=RunStore.add_recurring_run,
-        list=RunStore.list_recurring_runs,
-        count=RunStore.count_recurring_runs,
+        add=lambda store, record: store.recurring_runs.add(record),
+        list=lambda store, **kw: store.recurring_runs.list(**kw),
+        count=lambda store: store.recurring_runs.count(),
     ),
 }
 
@@ -124,25 +124,25 @@ class TestKfpRecords:
 
     def test_pipeline_round_trips_every_field(self, store: RunStore) -> None:
         pipeline = make_pipeline()
-        store.add_pipeline(pipeline)
-        for got in (store.get_pipeline("pipe-1"), store.get_pipeline_by_name("iris", "team-a")):
+        store.pipelines.add(pipeline)
+        for got in (store.pipelines.get("pipe-1"), store.pipelines.get_by_name("iris", "team-a")):
             assert got == pipeline
             _assert_utc(got)
 
     def test_pipeline_version_round_trips_every_field(self, store: RunStore) -> None:
-        store.add_pipeline(make_pipeline())
+        store.pipelines.add(make_pipeline())
         version = make_version()
-        store.add_pipeline_version(version)
-        got = store.get_pipeline_version("ver-1")
+        store.pipeline_versions.add(version)
+        got = store.pipeline_versions.get("ver-1")
         assert got == version
         _assert_utc(got)
 
     def test_experiment_round_trips_every_field(self, store: RunStore) -> None:
         experiment = make_experiment()
-        store.add_experiment(experiment)
+        store.experiments.add(experiment)
         for got in (
-            store.get_experiment("exp-1"),
-            store.get_experiment_by_name("tuning", "team-a"),
+            store.experiments.get("exp-1"),
+            store.experiments.get_by_name("tuning", "team-a"),
         ):
             assert got == experiment
             assert len(_datetimes(got)) == 2
@@ -150,8 +150,8 @@ class TestKfpRecords:
 
     def test_recurring_run_round_trips_every_field(self, store: RunStore) -> None:
         recurring_run = make_recurring_run()
-        store.add_recurring_run(recurring_run)
-        got = store.get_recurring_run("rec-1")
+        store.recurring_runs.add(recurring_run)
+        got = store.recurring_runs.get("rec-1")
         assert got == recurring_run
         assert len(_datetimes(got)) == 6
         _assert_utc(got)
@@ -165,34 +165,34 @@ class TestKfpRecords:
         recurring_run = RecurringRunRecord(
             recurring_run_id="r", name="r", created_at=T0, updated_at=T0
         )
-        store.add_pipeline(pipeline)
-        store.add_pipeline_version(version)
-        store.add_experiment(experiment)
-        store.add_recurring_run(recurring_run)
-        assert store.get_pipeline("p") == pipeline
-        assert store.get_pipeline_by_name("p") == pipeline
-        assert store.get_pipeline_version("v") == version
-        assert store.get_experiment("e") == experiment
-        assert store.get_experiment_by_name("e") == experiment
-        assert store.get_recurring_run("r") == recurring_run
+        store.pipelines.add(pipeline)
+        store.pipeline_versions.add(version)
+        store.experiments.add(experiment)
+        store.recurring_runs.add(recurring_run)
+        assert store.pipelines.get("p") == pipeline
+        assert store.pipelines.get_by_name("p") == pipeline
+        assert store.pipeline_versions.get("v") == version
+        assert store.experiments.get("e") == experiment
+        assert store.experiments.get_by_name("e") == experiment
+        assert store.recurring_runs.get("r") == recurring_run
 
     def test_missing_records(self, store: RunStore) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_experiment(make_experiment())
-        assert store.get_pipeline("nope") is None
-        assert store.get_pipeline_by_name("iris") is None  # it lives in namespace team-a
-        assert store.get_pipeline_version("nope") is None
-        assert store.latest_pipeline_version("pipe-1") is None
-        assert store.get_experiment("nope") is None
-        assert store.get_experiment_by_name("tuning", "team-b") is None
-        assert store.get_recurring_run("nope") is None
-        assert not store.update_pipeline("nope", name="x")
-        assert not store.update_experiment("nope", name="x")
-        assert not store.update_recurring_run("nope", enabled=True)
-        assert not store.delete_pipeline("nope")
-        assert not store.delete_pipeline_version("nope")
-        assert not store.delete_experiment("nope")
-        assert not store.delete_recurring_run("nope")
+        store.pipelines.add(make_pipeline())
+        store.experiments.add(make_experiment())
+        assert store.pipelines.get("nope") is None
+        assert store.pipelines.get_by_name("iris") is None  # it lives in namespace team-a
+        assert store.pipeline_versions.get("nope") is None
+        assert store.pipeline_versions.latest("pipe-1") is None
+        assert store.experiments.get("nope") is None
+        assert store.experiments.get_by_name("tuning", "team-b") is None
+        assert store.recurring_runs.get("nope") is None
+        assert not store.pipelines.update("nope", name="x")
+        assert not store.experiments.update("nope", name="x")
+        assert not store.recurring_runs.update("nope", enabled=True)
+        assert not store.pipelines.delete("nope")
+        assert not store.pipeline_versions.delete("nope")
+        assert not store.experiments.delete("nope")
+        assert not store.recurring_runs.delete("nope")
 
     # duplicates
 
@@ -200,40 +200,40 @@ class TestKfpRecords:
         ("add_twice", "message"),
         [
             (
-                lambda store: store.add_pipeline(make_pipeline("pipe-4")),
+                lambda store: store.pipelines.add(make_pipeline("pipe-4")),
                 "a pipeline with namespace='team-a' and name='iris' already exists; "
                 "choose another name",
             ),
             (
-                lambda store: store.add_pipeline(make_pipeline(name="wine")),
+                lambda store: store.pipelines.add(make_pipeline(name="wine")),
                 "a pipeline with pipeline_id='pipe-1' already exists; choose another pipeline_id",
             ),
             (
-                lambda store: store.add_pipeline_version(make_version("ver-2")),
+                lambda store: store.pipeline_versions.add(make_version("ver-2")),
                 "a pipeline version with pipeline_id='pipe-1' and name='v1' already exists",
             ),
             (
-                lambda store: store.add_pipeline_version(make_version(name="v2")),
+                lambda store: store.pipeline_versions.add(make_version(name="v2")),
                 "a pipeline version with pipeline_version_id='ver-1' already exists",
             ),
             (
-                lambda store: store.add_experiment(make_experiment("exp-4")),
+                lambda store: store.experiments.add(make_experiment("exp-4")),
                 "an experiment with namespace='team-a' and name='tuning' already exists",
             ),
             (
-                lambda store: store.add_recurring_run(make_recurring_run(name="other")),
+                lambda store: store.recurring_runs.add(make_recurring_run(name="other")),
                 "a recurring run with recurring_run_id='rec-1' already exists",
             ),
             (
-                lambda store: store.update_pipeline("pipe-3", name="iris"),
+                lambda store: store.pipelines.update("pipe-3", name="iris"),
                 "a pipeline with namespace='team-a' and name='iris' already exists",
             ),
             (
-                lambda store: store.update_pipeline("pipe-2", namespace="team-a"),
+                lambda store: store.pipelines.update("pipe-2", namespace="team-a"),
                 "a pipeline with namespace='team-a' and name='iris' already exists",
             ),
             (
-                lambda store: store.update_experiment("exp-3", name="tuning"),
+                lambda store: store.experiments.update("exp-3", name="tuning"),
                 "experiment with namespace='team-a' and name='tuning' already exists",
             ),
         ],
@@ -252,160 +252,160 @@ class TestKfpRecords:
     def test_duplicates_are_refused(
         self, store: RunStore, add_twice: Callable[[RunStore], None], message: str
     ) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_pipeline(make_pipeline("pipe-2", namespace="team-b"))  # the same name
-        store.add_pipeline(make_pipeline("pipe-3", name="wine"))
-        store.add_pipeline_version(make_version())
-        store.add_pipeline_version(make_version("ver-9", pipeline_id="pipe-2"))  # the same name
-        store.add_experiment(make_experiment())
-        store.add_experiment(make_experiment("exp-2", namespace="team-b"))  # the same name
-        store.add_experiment(make_experiment("exp-3", name="other"))
-        store.add_recurring_run(make_recurring_run())
-        with pytest.raises(DuplicateError, match=message):
+        store.pipelines.add(make_pipeline())
+        store.pipelines.add(make_pipeline("pipe-2", namespace="team-b"))  # the same name
+        store.pipelines.add(make_pipeline("pipe-3", name="wine"))
+        store.pipeline_versions.add(make_version())
+        store.pipeline_versions.add(make_version("ver-9", pipeline_id="pipe-2"))  # the same name
+        store.experiments.add(make_experiment())
+        store.experiments.add(make_experiment("exp-2", namespace="team-b"))  # the same name
+        store.experiments.add(make_experiment("exp-3", name="other"))
+        store.recurring_runs.add(make_recurring_run())
+        with pytest.raises(AlreadyExistsError, match=message):
             add_twice(store)
         # Nothing changed.
-        assert [p.name for p in store.list_pipelines(order_by="pipeline_id")] == [
+        assert [p.name for p in store.pipelines.list(order_by="pipeline_id")] == [
             "wine",
             "iris",
             "iris",
         ]
-        assert store.get_pipeline("pipe-2") == make_pipeline("pipe-2", namespace="team-b")
-        assert store.count_pipeline_versions("pipe-1") == 1
-        assert store.get_experiment("exp-3") == make_experiment("exp-3", name="other")
-        assert store.get_recurring_run("rec-1") == make_recurring_run()
+        assert store.pipelines.get("pipe-2") == make_pipeline("pipe-2", namespace="team-b")
+        assert store.pipeline_versions.count("pipe-1") == 1
+        assert store.experiments.get("exp-3") == make_experiment("exp-3", name="other")
+        assert store.recurring_runs.get("rec-1") == make_recurring_run()
 
-    def test_duplicate_error_is_a_value_error(self) -> None:
-        assert issubclass(DuplicateError, ValueError)
+    def test_duplicates_are_user_errors(self) -> None:
+        # The CLI and the API map UserErrors to exit code 2 and a 4xx status.
+        assert issubclass(AlreadyExistsError, UserError)
 
     def test_version_of_a_missing_pipeline_is_refused(self, store: RunStore) -> None:
         message = (
             "pipeline_id='nope' names no pipeline; add that pipeline before the pipeline version"
         )
-        with pytest.raises(ValueError, match=message) as caught:
-            store.add_pipeline_version(make_version(pipeline_id="nope"))
-        assert not isinstance(caught.value, DuplicateError)
-        assert store.get_pipeline_version("ver-1") is None
+        with pytest.raises(NotFoundError, match=message):
+            store.pipeline_versions.add(make_version(pipeline_id="nope"))
+        assert store.pipeline_versions.get("ver-1") is None
 
     # updates
 
     def test_updates_set_only_the_given_fields(self, store: RunStore) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_experiment(make_experiment())
-        store.add_recurring_run(make_recurring_run())
+        store.pipelines.add(make_pipeline())
+        store.experiments.add(make_experiment())
+        store.recurring_runs.add(make_recurring_run())
         fired = T0 + timedelta(days=2)
 
-        assert store.update_pipeline("pipe-1", description="Now with a forest.", name="iris2")
-        assert store.update_experiment("exp-1", storage_state="AVAILABLE")
-        assert store.update_recurring_run("rec-1", last_fired_at=fired, next_fire_at=None)
+        assert store.pipelines.update("pipe-1", description="Now with a forest.", name="iris2")
+        assert store.experiments.update("exp-1", storage_state="AVAILABLE")
+        assert store.recurring_runs.update("rec-1", last_fired_at=fired, next_fire_at=None)
 
-        assert store.get_pipeline("pipe-1") == make_pipeline(
+        assert store.pipelines.get("pipe-1") == make_pipeline(
             description="Now with a forest.", name="iris2"
         )
-        assert store.get_experiment("exp-1") == make_experiment(storage_state="AVAILABLE")
+        assert store.experiments.get("exp-1") == make_experiment(storage_state="AVAILABLE")
         # updated_at stays: the scheduler moves next_fire_at without touching it.
-        assert store.get_recurring_run("rec-1") == make_recurring_run(
+        assert store.recurring_runs.get("rec-1") == make_recurring_run(
             last_fired_at=fired, next_fire_at=None
         )
 
     @pytest.mark.parametrize(
-        ("method", "key", "bad"),
+        ("section", "key", "bad"),
         [
-            ("update_pipeline", "pipe-1", "colour"),
-            ("update_pipeline", "pipe-1", "pipeline_id"),
-            ("update_experiment", "exp-1", "experiment_id"),
-            ("update_recurring_run", "rec-1", "recurring_run_id"),
-            ("update_recurring_run", "rec-1", "state"),
+            ("pipelines", "pipe-1", "colour"),
+            ("pipelines", "pipe-1", "pipeline_id"),
+            ("experiments", "exp-1", "experiment_id"),
+            ("recurring_runs", "rec-1", "recurring_run_id"),
+            ("recurring_runs", "rec-1", "state"),
         ],
         ids=["pipeline-unknown", "pipeline-key", "experiment-key", "recurring-key", "recurring"],
     )
     def test_update_rejects_fields_it_cannot_set(
-        self, store: RunStore, method: str, key: str, bad: str
+        self, store: RunStore, section: str, key: str, bad: str
     ) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_experiment(make_experiment())
-        store.add_recurring_run(make_recurring_run())
+        store.pipelines.add(make_pipeline())
+        store.experiments.add(make_experiment())
+        store.recurring_runs.add(make_recurring_run())
         with pytest.raises(ValueError, match=f"cannot update .* field\\(s\\) '{bad}'; expected"):
-            getattr(store, method)(key, description="changed", **{bad: "x"})
-        assert store.get_pipeline("pipe-1") == make_pipeline()
-        assert store.get_experiment("exp-1") == make_experiment()
-        assert store.get_recurring_run("rec-1") == make_recurring_run()
+            getattr(store, section).update(key, description="changed", **{bad: "x"})
+        assert store.pipelines.get("pipe-1") == make_pipeline()
+        assert store.experiments.get("exp-1") == make_experiment()
+        assert store.recurring_runs.get("rec-1") == make_recurring_run()
 
     # deletes
 
     def test_delete_pipeline_cascades_to_its_versions_only(self, store: RunStore) -> None:
         for pipeline_id in ("pipe-1", "keep"):
-            store.add_pipeline(make_pipeline(pipeline_id, name=pipeline_id))
+            store.pipelines.add(make_pipeline(pipeline_id, name=pipeline_id))
             for name in ("v1", "v2"):
                 version_id = f"{pipeline_id}-{name}"
-                store.add_pipeline_version(make_version(version_id, pipeline_id, name=name))
-        store.add_run(make_run(pipeline_id="pipe-1", pipeline_version_id="pipe-1-v1"))
-        store.add_recurring_run(make_recurring_run(pipeline_id="pipe-1"))
+                store.pipeline_versions.add(make_version(version_id, pipeline_id, name=name))
+        store.runs.add(make_run(pipeline_id="pipe-1", pipeline_version_id="pipe-1-v1"))
+        store.recurring_runs.add(make_recurring_run(pipeline_id="pipe-1"))
 
-        assert store.delete_pipeline("pipe-1")
+        assert store.pipelines.delete("pipe-1")
 
-        assert store.get_pipeline("pipe-1") is None
-        assert store.get_pipeline_version("pipe-1-v1") is None
-        assert store.list_pipeline_versions("pipe-1") == []
-        assert not store.delete_pipeline("pipe-1")
-        assert store.count_pipeline_versions("keep") == 2
+        assert store.pipelines.get("pipe-1") is None
+        assert store.pipeline_versions.get("pipe-1-v1") is None
+        assert store.pipeline_versions.list("pipe-1") == []
+        assert not store.pipelines.delete("pipe-1")
+        assert store.pipeline_versions.count("keep") == 2
         # As in KFP, runs and schedules of a deleted pipeline keep its ids.
-        assert store.get_run("run-1").pipeline_version_id == "pipe-1-v1"
-        assert store.get_recurring_run("rec-1").pipeline_id == "pipe-1"
+        assert store.runs.get("run-1").pipeline_version_id == "pipe-1-v1"
+        assert store.recurring_runs.get("rec-1").pipeline_id == "pipe-1"
 
     def test_delete_pipeline_version(self, store: RunStore) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_pipeline_version(make_version("ver-1", name="v1"))
-        store.add_pipeline_version(make_version("ver-2", name="v2"))
-        assert store.delete_pipeline_version("ver-1")
-        assert not store.delete_pipeline_version("ver-1")
-        assert [v.pipeline_version_id for v in store.list_pipeline_versions("pipe-1")] == ["ver-2"]
-        assert store.get_pipeline("pipe-1") == make_pipeline()
+        store.pipelines.add(make_pipeline())
+        store.pipeline_versions.add(make_version("ver-1", name="v1"))
+        store.pipeline_versions.add(make_version("ver-2", name="v2"))
+        assert store.pipeline_versions.delete("ver-1")
+        assert not store.pipeline_versions.delete("ver-1")
+        assert [v.pipeline_version_id for v in store.pipeline_versions.list("pipe-1")] == ["ver-2"]
+        assert store.pipelines.get("pipe-1") == make_pipeline()
         # Its name is free again.
-        store.add_pipeline_version(make_version("ver-3", name="v1"))
+        store.pipeline_versions.add(make_version("ver-3", name="v1"))
 
     def test_delete_experiment_keeps_its_runs(self, store: RunStore) -> None:
-        store.add_experiment(make_experiment())
-        store.add_run(make_run(experiment_id="exp-1"))
-        store.add_recurring_run(make_recurring_run(experiment_id="exp-1"))
-        assert store.delete_experiment("exp-1")
-        assert store.get_experiment("exp-1") is None
-        assert store.get_run("run-1") == make_run(experiment_id="exp-1")
-        assert store.get_recurring_run("rec-1") == make_recurring_run(experiment_id="exp-1")
-        assert store.delete_recurring_run("rec-1")
-        assert store.get_recurring_run("rec-1") is None
+        store.experiments.add(make_experiment())
+        store.runs.add(make_run(experiment_id="exp-1"))
+        store.recurring_runs.add(make_recurring_run(experiment_id="exp-1"))
+        assert store.experiments.delete("exp-1")
+        assert store.experiments.get("exp-1") is None
+        assert store.runs.get("run-1") == make_run(experiment_id="exp-1")
+        assert store.recurring_runs.get("rec-1") == make_recurring_run(experiment_id="exp-1")
+        assert store.recurring_runs.delete("rec-1")
+        assert store.recurring_runs.get("rec-1") is None
 
     # versions
 
     def test_latest_pipeline_version(self, store: RunStore) -> None:
-        store.add_pipeline(make_pipeline())
-        store.add_pipeline(make_pipeline("other", name="other"))
-        store.add_pipeline_version(make_version("a", name="old", created_at=_minutes(1)))
+        store.pipelines.add(make_pipeline())
+        store.pipelines.add(make_pipeline("other", name="other"))
+        store.pipeline_versions.add(make_version("a", name="old", created_at=_minutes(1)))
         # Two versions made in the same instant: the larger id counts as the later one.
-        store.add_pipeline_version(make_version("c", name="new-c", created_at=_minutes(2)))
-        store.add_pipeline_version(make_version("b", name="new-b", created_at=_minutes(2)))
-        store.add_pipeline_version(make_version("z", "other", created_at=_minutes(9)))
-        assert store.latest_pipeline_version("pipe-1").pipeline_version_id == "c"
-        assert store.latest_pipeline_version("other").pipeline_version_id == "z"
-        assert [v.pipeline_version_id for v in store.list_pipeline_versions("pipe-1")] == [
+        store.pipeline_versions.add(make_version("c", name="new-c", created_at=_minutes(2)))
+        store.pipeline_versions.add(make_version("b", name="new-b", created_at=_minutes(2)))
+        store.pipeline_versions.add(make_version("z", "other", created_at=_minutes(9)))
+        assert store.pipeline_versions.latest("pipe-1").pipeline_version_id == "c"
+        assert store.pipeline_versions.latest("other").pipeline_version_id == "z"
+        assert [v.pipeline_version_id for v in store.pipeline_versions.list("pipe-1")] == [
             "c",
             "b",
             "a",
         ]
-        assert store.count_pipeline_versions("pipe-1") == 3
+        assert store.pipeline_versions.count("pipe-1") == 3
 
     # the default experiment
 
     def test_ensure_default_experiment_creates_it_once(self, store: RunStore) -> None:
-        default = store.ensure_default_experiment()
+        default = store.experiments.ensure_default()
         assert (default.name, default.namespace, default.storage_state) == (
             "Default",
             "",
             "AVAILABLE",
         )
         _assert_utc(default)
-        assert store.get_experiment(default.experiment_id) == default
-        assert store.ensure_default_experiment() == default
-        assert store.count_experiments() == 1
+        assert store.experiments.get(default.experiment_id) == default
+        assert store.experiments.ensure_default() == default
+        assert store.experiments.count() == 1
 
     def test_ensure_default_experiment_from_threads_at_once(self, store: RunStore) -> None:
         threads = 8
@@ -413,12 +413,12 @@ class TestKfpRecords:
 
         def ensure(_: int) -> ExperimentRecord:
             start.wait()
-            return store.ensure_default_experiment()
+            return store.experiments.ensure_default()
 
         with ThreadPoolExecutor(threads) as pool:
             got = list(pool.map(ensure, range(threads)))
-        assert store.count_experiments() == 1
-        (default,) = store.list_experiments()
+        assert store.experiments.count() == 1
+        (default,) = store.experiments.list()
         assert got == [default] * threads
 
     def test_ensure_default_experiment_after_losing_the_race(
@@ -426,8 +426,8 @@ class TestKfpRecords:
     ) -> None:
         # Threads lose the race only now and then; here this store always does.
         with RunStore(store_url) as other:
-            theirs = other.ensure_default_experiment()
-        real = store.get_experiment_by_name
+            theirs = other.experiments.ensure_default()
+        real = store.experiments.get_by_name
         missed: list[str] = []
 
         def first_look_misses(name: str, namespace: str = "") -> ExperimentRecord | None:
@@ -436,10 +436,10 @@ class TestKfpRecords:
                 return None  # as if the other store added it just after this look
             return real(name, namespace)
 
-        monkeypatch.setattr(store, "get_experiment_by_name", first_look_misses)
-        assert store.ensure_default_experiment() == theirs
+        monkeypatch.setattr(store.experiments, "get_by_name", first_look_misses)
+        assert store.experiments.ensure_default() == theirs
         assert missed == ["Default"]
-        assert store.count_experiments() == 1
+        assert store.experiments.count() == 1
 
     # recurring runs
 
@@ -474,23 +474,23 @@ class TestKfpRecords:
         self, store: RunStore, fields: dict[str, Any], due: bool
     ) -> None:
         values = {"enabled": True, "end_time": None, **fields}
-        store.add_recurring_run(make_recurring_run(**values))
-        got = store.due_recurring_runs(_minutes(60))
+        store.recurring_runs.add(make_recurring_run(**values))
+        got = store.recurring_runs.due(_minutes(60))
         assert [r.recurring_run_id for r in got] == (["rec-1"] if due else [])
 
     def test_due_recurring_runs_earliest_first(self, store: RunStore) -> None:
         for recurring_run_id, minute in [("b", 30), ("c", 10), ("a", 30), ("later", 90)]:
-            store.add_recurring_run(
+            store.recurring_runs.add(
                 make_recurring_run(
                     recurring_run_id, enabled=True, end_time=None, next_fire_at=_minutes(minute)
                 )
             )
-        got = store.due_recurring_runs(_minutes(60).astimezone(CEST))
+        got = store.recurring_runs.due(_minutes(60).astimezone(CEST))
         assert [r.recurring_run_id for r in got] == ["c", "a", "b"]
 
     def test_due_recurring_runs_refuses_a_naive_now(self, store: RunStore) -> None:
         with pytest.raises(ValueError, match="now=2024-05-01T12:00:00 is a naive datetime"):
-            store.due_recurring_runs(datetime(2024, 5, 1, 12))
+            store.recurring_runs.due(datetime(2024, 5, 1, 12))
 
     def test_list_recurring_runs_by_experiment_and_enabled(self, store: RunStore) -> None:
         for recurring_run_id, experiment_id, enabled in [
@@ -498,13 +498,13 @@ class TestKfpRecords:
             ("r2", "exp-a", False),
             ("r3", "exp-b", True),
         ]:
-            store.add_recurring_run(
+            store.recurring_runs.add(
                 make_recurring_run(recurring_run_id, experiment_id=experiment_id, enabled=enabled)
             )
 
         def ids(**kw: Any) -> list[str]:
-            got = store.list_recurring_runs(order_by="recurring_run_id", descending=False, **kw)
-            assert store.count_recurring_runs(**kw) == len(got)
+            got = store.recurring_runs.list(order_by="recurring_run_id", descending=False, **kw)
+            assert store.recurring_runs.count(**kw) == len(got)
             return [r.recurring_run_id for r in got]
 
         assert ids() == ["r1", "r2", "r3"]
@@ -515,13 +515,13 @@ class TestKfpRecords:
         assert ids(filters=[("experiment_id", "NOT_EQUALS", "exp-a")]) == ["r3"]
 
     def test_list_experiments_by_storage_state(self, store: RunStore) -> None:
-        store.add_experiment(make_experiment("e1", name="a", storage_state="AVAILABLE"))
-        store.add_experiment(make_experiment("e2", name="b", storage_state="ARCHIVED"))
-        store.add_experiment(make_experiment("e3", name="c", namespace="team-b"))
-        archived = store.list_experiments(storage_state="ARCHIVED", order_by="name")
+        store.experiments.add(make_experiment("e1", name="a", storage_state="AVAILABLE"))
+        store.experiments.add(make_experiment("e2", name="b", storage_state="ARCHIVED"))
+        store.experiments.add(make_experiment("e3", name="c", namespace="team-b"))
+        archived = store.experiments.list(storage_state="ARCHIVED", order_by="name")
         assert [e.experiment_id for e in archived] == ["e3", "e2"]
-        assert store.count_experiments(storage_state="AVAILABLE") == 1
-        assert store.count_experiments(filters=[("namespace", "EQUALS", "team-b")]) == 1
+        assert store.experiments.count(storage_state="AVAILABLE") == 1
+        assert store.experiments.count(filters=[("namespace", "EQUALS", "team-b")]) == 1
 
 
 # filters
@@ -535,7 +535,7 @@ def _add_runs(store: RunStore) -> None:
         ("r4", "FAILED", "score", "score a_b", "exp-a", 40, True),
     ]
     for i, (run_id, state, pipeline, display, experiment, pid, cache) in enumerate(rows, 1):
-        store.add_run(
+        store.runs.add(
             make_run(
                 run_id,
                 created_at=_minutes(i),
@@ -586,18 +586,18 @@ def test_list_and_count_runs_with_filters(
     store: RunStore, filters: list[tuple[str, str, Any]], expected: list[str]
 ) -> None:
     _add_runs(store)
-    got = store.list_runs(filters=filters, descending=False)
+    got = store.runs.list(filters=filters, descending=False)
     assert [run.run_id for run in got] == expected
-    assert store.count_runs(filters=filters) == len(expected)
+    assert store.runs.count(filters=filters) == len(expected)
 
 
 def test_run_filters_and_keyword_filters_combine(store: RunStore) -> None:
     _add_runs(store)
     filters = [("display_name", "IS_SUBSTRING", "score")]
-    got = store.list_runs(state="FAILED", filters=filters)
+    got = store.runs.list(state="FAILED", filters=filters)
     assert [run.run_id for run in got] == ["r4"]
-    assert store.count_runs(state="FAILED", filters=filters) == 1
-    assert store.count_runs(state="FAILED") == 2
+    assert store.runs.count(state="FAILED", filters=filters) == 1
+    assert store.runs.count(state="FAILED") == 2
 
 
 def _add_pipelines(store: RunStore) -> None:
@@ -608,7 +608,7 @@ def _add_pipelines(store: RunStore) -> None:
         ("p4", "wine 100%", "team-b"),
     ]
     for i, (pipeline_id, name, namespace) in enumerate(rows, 1):
-        store.add_pipeline(
+        store.pipelines.add(
             make_pipeline(pipeline_id, name=name, namespace=namespace, created_at=_minutes(i))
         )
 
@@ -645,21 +645,21 @@ def test_list_and_count_pipelines_with_filters(
     store: RunStore, kwargs: dict[str, Any], expected: list[str]
 ) -> None:
     _add_pipelines(store)
-    got = store.list_pipelines(descending=False, **kwargs)
+    got = store.pipelines.list(descending=False, **kwargs)
     assert [pipeline.pipeline_id for pipeline in got] == expected
-    assert store.count_pipelines(**kwargs) == len(expected)
+    assert store.pipelines.count(**kwargs) == len(expected)
 
 
 def test_list_pipeline_versions_with_filters(store: RunStore) -> None:
-    store.add_pipeline(make_pipeline())
-    store.add_pipeline(make_pipeline("other", name="other"))
+    store.pipelines.add(make_pipeline())
+    store.pipelines.add(make_pipeline("other", name="other"))
     for i, name in enumerate(["v1", "v2", "v10"]):
-        store.add_pipeline_version(make_version(name, name=name, created_at=_minutes(i)))
-    store.add_pipeline_version(make_version("other-v1", "other", name="v1"))
+        store.pipeline_versions.add(make_version(name, name=name, created_at=_minutes(i)))
+    store.pipeline_versions.add(make_version("other-v1", "other", name="v1"))
     filters = [("name", "IN", ["v1", "v10"])]
-    got = store.list_pipeline_versions("pipe-1", filters=filters, order_by="name")
+    got = store.pipeline_versions.list("pipe-1", filters=filters, order_by="name")
     assert [v.pipeline_version_id for v in got] == ["v10", "v1"]
-    assert store.count_pipeline_versions("pipe-1", filters=filters) == 2
+    assert store.pipeline_versions.count("pipe-1", filters=filters) == 2
 
 
 _BAD_FILTERS = {
@@ -711,44 +711,44 @@ _BAD_FILTERS = {
 @pytest.mark.parametrize(("bad", "message"), list(_BAD_FILTERS.values()), ids=list(_BAD_FILTERS))
 def test_run_filters_refuse_bad_filters(store: RunStore, bad: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        store.list_runs(filters=[bad])
+        store.runs.list(filters=[bad])
     with pytest.raises(ValueError, match=message):
-        store.count_runs(filters=[bad])
+        store.runs.count(filters=[bad])
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (
-            lambda store: store.list_pipelines(filters=[("state", "EQUALS", "x")]),
+            lambda store: store.pipelines.list(filters=[("state", "EQUALS", "x")]),
             "cannot filter pipelines by 'state'; expected one of created_at, description,",
         ),
         (
-            lambda store: store.count_pipeline_versions("p", filters=[("spec", "EQUALS", {})]),
+            lambda store: store.pipeline_versions.count("p", filters=[("spec", "EQUALS", {})]),
             "cannot filter pipeline versions by 'spec'; expected one of created_at,",
         ),
         (
-            lambda store: store.count_experiments(filters=[("state", "EQUALS", "x")]),
+            lambda store: store.experiments.count(filters=[("state", "EQUALS", "x")]),
             "cannot filter experiments by 'state'",
         ),
         (
-            lambda store: store.list_recurring_runs(filters=[("arguments", "EQUALS", {})]),
+            lambda store: store.recurring_runs.list(filters=[("arguments", "EQUALS", {})]),
             "cannot filter recurring runs by 'arguments'; expected one of cache_enabled,",
         ),
         (
-            lambda store: store.list_pipeline_versions("p", order_by="spec"),
+            lambda store: store.pipeline_versions.list("p", order_by="spec"),
             "cannot order pipeline versions by 'spec'; expected one of created_at,",
         ),
         (
-            lambda store: store.list_experiments(order_by="state"),
+            lambda store: store.experiments.list(order_by="state"),
             "cannot order experiments by 'state'; expected one of created_at, description,",
         ),
         (
-            lambda store: store.list_recurring_runs(limit=-1),
+            lambda store: store.recurring_runs.list(limit=-1),
             "limit and offset must be >= 0, got -1 and 0",
         ),
         (
-            lambda store: store.list_pipelines(offset=-1),
+            lambda store: store.pipelines.list(offset=-1),
             "limit and offset must be >= 0, got 50 and -1",
         ),
     ],
@@ -812,9 +812,9 @@ def test_lists_page_without_overlap(
 
 @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
 def test_lists_put_missing_values_last(store: RunStore, descending: bool) -> None:
-    store.add_experiment(make_experiment("never", name="a", last_run_created_at=None))
-    store.add_experiment(make_experiment("early", name="b", last_run_created_at=_minutes(1)))
-    store.add_experiment(make_experiment("late", name="c", last_run_created_at=_minutes(2)))
-    got = store.list_experiments(order_by="last_run_created_at", descending=descending)
+    store.experiments.add(make_experiment("never", name="a", last_run_created_at=None))
+    store.experiments.add(make_experiment("early", name="b", last_run_created_at=_minutes(1)))
+    store.experiments.add(make_experiment("late", name="c", last_run_created_at=_minutes(2)))
+    got = store.experiments.list(order_by="last_run_created_at", descending=descending)
     ran = ["late", "early"] if descending else ["early", "late"]
     assert [e.experiment_id for e in got] == [*ran, "never"]

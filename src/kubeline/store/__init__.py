@@ -2,7 +2,9 @@
 pipelines, experiments and recurring runs of its KFP API.
 
 One SQL database (SQLite at ``$KUBELINE_HOME/kubeline.db`` by default) read by the CLI, the
-engine and the server. Only the engine's parent process and the server write it: workers
+engine and the server. Its URL is resolved at the edge (the CLI, the server's app factory,
+``kubeline.run``) by :func:`database_url` and handed to :func:`open_store`; nothing below
+reads the environment. Only the engine's parent process and the server write it: workers
 send plain, picklable results back to their parent, which records them. Callers trade in
 the plain records of :mod:`kubeline.store.records`, never in database rows or sessions.
 """
@@ -10,6 +12,7 @@ the plain records of :mod:`kubeline.store.records`, never in database rows or se
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,25 +31,30 @@ from kubeline.store.records import (
 )
 
 if TYPE_CHECKING:
-    from kubeline.store.run_store import DuplicateError, RunStore, process_alive
+    import sqlalchemy as sa
+
+    from kubeline.store.processes import process_alive
+    from kubeline.store.run_store import RunStore
 
 # SQLAlchemy loads only when the store itself is used: the records are plain dataclasses,
 # and a task's worker process, which imports them, never opens the database.
-_LAZY = {"DuplicateError", "RunStore", "process_alive"}
+_LAZY = {"RunStore": "kubeline.store.run_store", "process_alive": "kubeline.store.processes"}
+
+#: The environment variable :func:`database_url` reads: any SQLAlchemy URL.
+DATABASE_URL_VARIABLE = "KUBELINE_DATABASE_URL"
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from kubeline.store import run_store
+        import importlib
 
-        return getattr(run_store, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kubeline.store' has no attribute {name!r}")
 
 
 __all__ = [
     "ArtifactRecord",
     "CacheRecord",
-    "DuplicateError",
     "ExperimentRecord",
     "ModelAliasRecord",
     "ModelRecord",
@@ -57,15 +65,33 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "TaskRecord",
+    "database_url",
     "open_store",
     "process_alive",
 ]
 
 
-def open_store(home: Path) -> RunStore:
-    """The store for ``home``: ``$KUBELINE_DATABASE_URL`` when set (any SQLAlchemy URL,
-    e.g. PostgreSQL), else the SQLite file ``home/kubeline.db``."""
+def open_store(url: str | sa.URL) -> RunStore:
+    """The store at ``url`` (any SQLAlchemy URL; :func:`database_url` gives kubeline's).
+
+    Close it when done, e.g. ``with open_store(url) as store:``.
+    """
     from kubeline.store.run_store import RunStore
 
-    url = os.environ.get("KUBELINE_DATABASE_URL")
-    return RunStore(url) if url else RunStore.for_home(home)
+    return RunStore(url)
+
+
+def database_url(home: Path, environ: Mapping[str, str] | None = None) -> str | sa.URL:
+    """The store's URL, resolved at the edge: ``$KUBELINE_DATABASE_URL`` when set (e.g.
+    PostgreSQL), else the SQLite file ``home/kubeline.db``.
+
+    Args:
+        home: kubeline's home folder (``$KUBELINE_HOME``, resolved by the caller).
+        environ: The environment to read; the process's when ``None``.
+    """
+    url = (os.environ if environ is None else environ).get(DATABASE_URL_VARIABLE)
+    if url:
+        return url
+    from kubeline.store.run_store import sqlite_url
+
+    return sqlite_url(home)

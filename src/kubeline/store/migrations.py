@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from kubeline.store.schema import experiments, metadata, runs
+from kubeline.store.schema import experiments, metadata, runs, tasks
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 #: The version this kubeline writes. 2: every run is in an experiment (Default when none
-#: was named), as in Kubeflow Pipelines.
-SCHEMA_VERSION = 2
+#: was named), as in Kubeflow Pipelines. 3: a task carries its error as data
+#: (``error_type``, ``user_error``).
+SCHEMA_VERSION = 3
 
 DEFAULT_EXPERIMENT = "Default"
 DEFAULT_EXPERIMENT_DESCRIPTION = (
@@ -130,5 +131,26 @@ def _to_2(conn: sa.Connection) -> None:
         )
 
 
+def _to_3(conn: sa.Connection) -> None:
+    """Tasks gain ``error_type`` (NULL: unknown, as for every task before) and
+    ``user_error`` (false)."""
+    _add_columns(conn, tasks, "error_type", "user_error")
+
+
+def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    """Add the columns ``names`` of ``table`` as the schema declares them, unless there.
+
+    A new database has them already: ``create_all`` has just made the table, and the
+    database reads as version 1 until its version row is written.
+    """
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        column = sa.schema.CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+        quoted = conn.dialect.identifier_preparer.format_table(table)
+        conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {column}")
+
+
 #: The step that brings a database to each version, from the one before.
-_STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2}
+_STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2, 3: _to_3}

@@ -1,38 +1,33 @@
-"""The model registry's part of the store: models, numbered versions, movable aliases.
-
-Kept apart from the run tables' methods; :class:`~kubeline.store.run_store.RunStore`
-inherits these, so one store object serves both and they share one database.
-"""
+"""The model registry's tables in the store: models, numbered versions, movable aliases
+(``store.models``), and the version a Model artifact's metadata describes."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from kubeline.errors import NotFoundError
+from kubeline.store.database import Database, values_of
 from kubeline.store.records import ModelAliasRecord, ModelRecord, ModelVersionRecord
 from kubeline.store.schema import model_aliases, model_versions, models
 
-if TYPE_CHECKING:
-    from kubeline.store.run_store import RunStore
-
-__all__ = ["ModelRegistryStore", "version_from_metadata"]
+__all__ = ["ModelRegistry", "version_from_metadata"]
 
 
-def _row(record: Any) -> dict[str, Any]:
-    from kubeline.store.run_store import _values
+class ModelRegistry:
+    """Models, their versions and aliases (``store.models``). A version keeps its lineage
+    (run, task, artifact) as plain ids: deleting a run leaves the model it produced."""
 
-    return _values(record)
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-
-class ModelRegistryStore:
-    """Registry methods, mixed into the run store (they use its engine and helpers)."""
-
-    def register_model_version(
-        self: RunStore, version: ModelVersionRecord, *, description: str = ""
+    def register_version(
+        self, version: ModelVersionRecord, *, description: str = ""
     ) -> tuple[ModelVersionRecord, bool]:
         """Record ``version`` as the next version of its model (made when missing).
 
@@ -43,7 +38,7 @@ class ModelRegistryStore:
         Returns:
             The recorded version, and whether it is new.
         """
-        with self._writer.begin() as conn:
+        with self._db.write() as conn:
             found = conn.execute(sa.select(models.c.name).where(models.c.name == version.name))
             if found.first() is None:
                 conn.execute(
@@ -66,71 +61,71 @@ class ModelRegistryStore:
                 )
             ).scalar_one()
             record = replace(version, version=(latest or 0) + 1)
-            conn.execute(model_versions.insert().values(_row(record)))
+            conn.execute(model_versions.insert().values(values_of(record)))
             return record, True
 
-    def get_model(self: RunStore, name: str) -> ModelRecord | None:
-        return self._get(models, ModelRecord, name)
+    def get(self, name: str) -> ModelRecord | None:
+        return self._db.get(models, ModelRecord, name)
 
-    def list_models(self: RunStore) -> list[ModelRecord]:
-        return self._all(ModelRecord, sa.select(models).order_by(models.c.name))
+    def list(self) -> list[ModelRecord]:
+        return self._db.all(ModelRecord, sa.select(models).order_by(models.c.name))
 
-    def delete_model(self: RunStore, name: str) -> bool:
+    def delete(self, name: str) -> bool:
         """Delete a model with its versions and aliases (not the files of its versions)."""
-        return self._delete(models, name)
+        return self._db.delete(models, name)
 
-    def get_model_version(self: RunStore, name: str, version: int) -> ModelVersionRecord | None:
+    def get_version(self, name: str, version: int) -> ModelVersionRecord | None:
         query = sa.select(model_versions).where(
             model_versions.c.name == name, model_versions.c.version == version
         )
-        found = self._all(ModelVersionRecord, query)
+        found = self._db.all(ModelVersionRecord, query)
         return found[0] if found else None
 
-    def list_model_versions(self: RunStore, name: str | None = None) -> list[ModelVersionRecord]:
+    def list_versions(self, name: str | None = None) -> builtins.list[ModelVersionRecord]:
         """Versions of one model (or of all), newest first."""
         query = sa.select(model_versions).order_by(
             model_versions.c.name, model_versions.c.version.desc()
         )
         if name is not None:
             query = query.where(model_versions.c.name == name)
-        return self._all(ModelVersionRecord, query)
+        return self._db.all(ModelVersionRecord, query)
 
-    def model_versions_of_run(self: RunStore, run_id: str) -> list[ModelVersionRecord]:
+    def versions_of_run(self, run_id: str) -> builtins.list[ModelVersionRecord]:
         query = sa.select(model_versions).where(model_versions.c.run_id == run_id)
-        return self._all(ModelVersionRecord, query.order_by(model_versions.c.name))
+        return self._db.all(ModelVersionRecord, query.order_by(model_versions.c.name))
 
-    def set_model_alias(self: RunStore, name: str, alias: str, version: int) -> ModelAliasRecord:
+    def set_alias(self, name: str, alias: str, version: int) -> ModelAliasRecord:
         """Point ``alias`` at ``version`` of ``name``, moving it if it pointed elsewhere.
 
         Raises:
-            ValueError: the model has no such version.
+            NotFoundError: the model has no such version.
         """
-        if self.get_model_version(name, version) is None:
-            raise ValueError(f"model {name!r} has no version {version}")
+        if self.get_version(name, version) is None:
+            raise NotFoundError(f"model {name!r} has no version {version}")
         record = ModelAliasRecord(name, alias, version, datetime.now(timezone.utc))
-        with self._writer.begin() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 model_aliases.delete().where(
                     model_aliases.c.name == name, model_aliases.c.alias == alias
                 )
             )
-            conn.execute(model_aliases.insert().values(_row(record)))
+            conn.execute(model_aliases.insert().values(values_of(record)))
         return record
 
-    def delete_model_alias(self: RunStore, name: str, alias: str) -> bool:
-        with self._writer.begin() as conn:
+    def delete_alias(self, name: str, alias: str) -> bool:
+        with self._db.write() as conn:
             deleted = conn.execute(
                 model_aliases.delete().where(
                     model_aliases.c.name == name, model_aliases.c.alias == alias
                 )
             )
-            return deleted.rowcount > 0
+            return bool(deleted.rowcount > 0)
 
-    def model_aliases(self: RunStore, name: str | None = None) -> list[ModelAliasRecord]:
+    def aliases(self, name: str | None = None) -> builtins.list[ModelAliasRecord]:
         query = sa.select(model_aliases).order_by(model_aliases.c.name, model_aliases.c.alias)
         if name is not None:
             query = query.where(model_aliases.c.name == name)
-        return self._all(ModelAliasRecord, query)
+        return self._db.all(ModelAliasRecord, query)
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -74,6 +74,10 @@ class TaskRecord:
     inputs: dict[str, Any] = field(default_factory=dict)  # parameter values by name
     outputs: dict[str, Any] = field(default_factory=dict)  # parameter values by name
     log_path: str | None = None
+    # The error as data: its type (e.g. "kubeline.errors.DataError", "ValueError") and
+    # whether the user can fix it (bad data or parameters) rather than the code.
+    error_type: str | None = None
+    user_error: bool = False
 
 
 @dataclass

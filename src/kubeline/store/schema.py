@@ -126,6 +126,10 @@ tasks = sa.Table(
     sa.Column("inputs", sa.JSON, nullable=False),
     sa.Column("outputs", sa.JSON, nullable=False),
     sa.Column("log_path", sa.String),
+    # Schema version 3: the error as data (its exception type, and whether the user can fix
+    # it), so nobody matches the error's text.
+    sa.Column("error_type", sa.String),
+    sa.Column("user_error", sa.Boolean, nullable=False, server_default=sa.false()),
     # TaskRecord promises that a path names one task inside its run.
     sa.UniqueConstraint("run_id", "path"),
     # The executions list across runs: newest first, a page at a time, and of one state.

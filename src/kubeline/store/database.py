@@ -1,0 +1,294 @@
+"""The connection to the store's database, and the table operations every section shares.
+
+Every write is one transaction, so a crash never leaves half of one. On SQLite the store
+is shared by the threads of a process and by several processes (the CLI and the server on
+one file): WAL lets readers go on while one writer writes, and writers take the lock up
+front (``BEGIN IMMEDIATE``) so that they queue for ``busy_timeout`` instead of failing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import Field, fields
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kubeline.errors import AlreadyExistsError, NotFoundError
+from kubeline.store.filters import check_aware, columns_of
+from kubeline.store.migrations import migrate
+from kubeline.store.schema import metadata
+
+__all__ = ["Database", "Record", "noun", "upsert", "values_of"]
+
+
+class Record(Protocol):
+    """A record class of :mod:`kubeline.store.records`: built from a row's columns."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    def __init__(self, **values: Any) -> None: ...
+
+
+R = TypeVar("R", bound=Record)
+
+# Execution option that marks a connection as a writer (see _begin_sqlite).
+_WRITE = "kubeline_write"
+
+
+class Database:
+    """One database's engine, and the reads and writes of whole records.
+
+    Args:
+        url: A SQLAlchemy database URL, e.g. ``sqlite:///path/to/kubeline.db`` or
+            ``postgresql://user@host/db``. Missing tables are created, an older schema is
+            migrated, and a SQLite file's folder is made if missing.
+    """
+
+    def __init__(self, url: str | sa.URL) -> None:
+        url = sa.make_url(url)
+        if url.get_backend_name() == "sqlite":
+            if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+            sa.event.listen(engine, "connect", _connect_sqlite)
+            sa.event.listen(engine, "begin", _begin_sqlite)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        self.engine = engine
+        self._writer = engine.execution_options(**{_WRITE: True})
+        with self.write() as conn:
+            metadata.create_all(conn)
+            # create_all skips the indexes of tables that already exist, so a database made
+            # by an older kubeline would miss those added since (the runs' pipeline ids).
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+            # A database made by an older kubeline gets its data moved to today's rules.
+            migrate(conn)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def read(self) -> sa.Connection:
+        """A connection for reading, to use in a ``with`` block."""
+        return self.engine.connect()
+
+    def write(self) -> AbstractContextManager[sa.Connection]:
+        """A write transaction, to use in a ``with`` block (commits at its end)."""
+        return self._writer.begin()
+
+    def insert(self, table: sa.Table, record: Record) -> None:
+        with self.write() as conn:
+            conn.execute(table.insert().values(values_of(record)))
+
+    def add(self, table: sa.Table, record: Record) -> None:
+        """Insert a record, saying which constraint it breaks if it breaks one.
+
+        Raises:
+            AlreadyExistsError: Its key, or its name where names are unique, is taken.
+            NotFoundError: A row it refers to does not exist.
+        """
+        values = values_of(record)
+        try:
+            with self.write() as conn:
+                conn.execute(table.insert().values(values))
+        except sa.exc.IntegrityError as exc:
+            self._explain(exc, table, type(record), values)
+            raise
+
+    def update(
+        self, table: sa.Table, record_type: type[R], key: str, values: dict[str, Any]
+    ) -> bool:
+        """Set some fields of the row ``key``; whether it exists.
+
+        Raises:
+            ValueError: A name is not a field of ``record_type``, or is its key.
+            AlreadyExistsError: A new value takes a unique name.
+        """
+        (key_column,) = table.primary_key.columns
+        allowed = {f.name for f in fields(record_type)} - {key_column.name}
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(
+                f"cannot update {record_type.__name__} field(s) {', '.join(map(repr, unknown))}; "
+                f"expected any of {', '.join(sorted(allowed))}"
+            )
+        if not values:
+            return self.get(table, record_type, key) is not None
+        check_aware(values)
+        try:
+            with self.write() as conn:
+                update = table.update().where(key_column == key).values(values)
+                return bool(conn.execute(update).rowcount > 0)
+        except sa.exc.IntegrityError as exc:
+            current = self.get(table, record_type, key)
+            if current is not None:
+                self._explain(exc, table, record_type, {**values_of(current), **values}, key=key)
+            raise
+
+    def delete(self, table: sa.Table, key: str) -> bool:
+        """Delete the row ``key`` (and what cascades from it); whether it existed."""
+        (key_column,) = table.primary_key.columns
+        with self.write() as conn:
+            return bool(conn.execute(table.delete().where(key_column == key)).rowcount > 0)
+
+    def get(self, table: sa.Table, record_type: type[R], key: str) -> R | None:
+        (key_column,) = table.primary_key.columns
+        records = self.all(record_type, sa.select(table).where(key_column == key))
+        return records[0] if records else None
+
+    def all(self, record_type: type[R], query: sa.Select[Any]) -> list[R]:
+        with self.read() as conn:
+            return [record_type(**row._mapping) for row in conn.execute(query)]
+
+    def page(
+        self,
+        table: sa.Table,
+        record_type: type[R],
+        where: Sequence[sa.ColumnElement[bool]],
+        order_by: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> list[R]:
+        """One page of ``table``, sorted by ``order_by`` with ties broken by creation time,
+        then key; rows without a value sort last either way, the same on every database."""
+        columns = columns_of(table)
+        if order_by not in columns:
+            raise ValueError(
+                f"cannot order {table.name.replace('_', ' ')} by {order_by!r}; "
+                f"expected one of {', '.join(sorted(columns))}"
+            )
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must be >= 0, got {limit} and {offset}")
+        (key_column,) = table.primary_key.columns
+        keys = [
+            columns[order_by],
+            *(c for c in (table.c.created_at, key_column) if c.name != order_by),
+        ]
+        query = (
+            sa.select(table)
+            .where(*where)
+            .order_by(*((k.desc() if descending else k.asc()).nulls_last() for k in keys))
+            .limit(limit)
+            .offset(offset)
+        )
+        return self.all(record_type, query)
+
+    def count(self, table: sa.Table, where: Sequence[sa.ColumnElement[bool]]) -> int:
+        query = sa.select(sa.func.count()).select_from(table).where(*where)
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def _explain(
+        self,
+        exc: sa.exc.IntegrityError,
+        table: sa.Table,
+        record_type: type,
+        row: dict[str, Any],
+        *,
+        key: str | None = None,
+    ) -> None:
+        """Turn ``exc``, met writing ``row`` to ``table``, into an AlreadyExistsError or a
+        NotFoundError that names the offending values, if a look at the table shows the
+        cause; else return, and the caller re-raises ``exc``. ``key`` is the primary key of
+        an updated row, which is no duplicate of itself.
+
+        Looking is simpler than parsing each database's message, and finds a concurrent
+        writer that took the name first just the same.
+        """
+        record_noun = noun(record_type)
+        (key_column,) = table.primary_key.columns
+        unique = [
+            table.primary_key,
+            *(c for c in table.constraints if isinstance(c, sa.UniqueConstraint)),
+        ]
+        with self.read() as conn:
+            for constraint in unique:
+                columns = list(constraint.columns)
+                match = [column == row[column.name] for column in columns]
+                if key is not None:
+                    match.append(key_column != key)
+                if conn.execute(sa.select(key_column).where(*match).limit(1)).first():
+                    taken = " and ".join(f"{c.name}={row[c.name]!r}" for c in columns)
+                    article = "an" if record_noun[0] in "aeiou" else "a"
+                    raise AlreadyExistsError(
+                        f"{article} {record_noun} with {taken} already exists; "
+                        f"choose another {columns[-1].name}"
+                    ) from exc
+            for foreign_key in table.foreign_keys:
+                value = row[foreign_key.parent.name]
+                target = foreign_key.column
+                query = sa.select(target).where(target == value)
+                if value is not None and conn.execute(query).first() is None:
+                    missing = noun(target.table)
+                    raise NotFoundError(
+                        f"{foreign_key.parent.name}={value!r} names no {missing}; "
+                        f"add that {missing} before the {record_noun}"
+                    ) from exc
+
+
+def values_of(record: Record) -> dict[str, Any]:
+    """A record's fields by name, checked to hold no naive datetime."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    check_aware(values)
+    return values
+
+
+def noun(thing: type | sa.Table | sa.FromClause) -> str:
+    """``PipelineVersionRecord`` or table ``pipeline_versions`` -> "pipeline version"."""
+    if isinstance(thing, type):
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", thing.__name__.removesuffix("Record")).lower()
+    return str(getattr(thing, "name", "row")).replace("_", " ").removesuffix("s")
+
+
+def upsert(conn: sa.Connection, table: sa.Table, values: dict[str, Any], *, replace: bool) -> None:
+    """Insert a row, replacing (or keeping) a row with the same primary key.
+
+    SQLite and PostgreSQL do this in one statement, which no concurrent writer can split.
+    """
+    key = [column.name for column in table.primary_key.columns]
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        insert = dialect.insert(table).values(values)
+        if replace:
+            rest = {name: insert.excluded[name] for name in values if name not in key}
+            conn.execute(insert.on_conflict_do_update(index_elements=key, set_=rest))
+        else:
+            conn.execute(insert.on_conflict_do_nothing(index_elements=key))
+        return
+    # Other databases: two statements in the caller's transaction.
+    match = sa.and_(*(table.c[name] == values[name] for name in key))
+    if replace:
+        conn.execute(table.delete().where(match))
+    elif conn.execute(sa.select(sa.literal(1)).select_from(table).where(match)).first():
+        return
+    conn.execute(table.insert().values(values))
+
+
+def _connect_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # Leave BEGIN to _begin_sqlite: the sqlite3 module would otherwise open transactions
+    # lazily, and a reader that turns writer mid-transaction fails at once with "database is
+    # locked" instead of waiting for busy_timeout.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching to WAL needs a lock another process may hold.
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(conn: sa.Connection) -> None:
+    # Writers take the write lock at BEGIN, where busy_timeout applies; readers take none.
+    mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
