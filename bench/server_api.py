@@ -53,7 +53,7 @@ def _fill(store: object, count: int) -> str:
     for i in range(count):
         at = start + timedelta(seconds=i)
         last = f"filler-{i:05d}"
-        store.add_run(
+        store.runs.add(
             RunRecord(  # type: ignore[attr-defined]
                 run_id=last,
                 pipeline_name="filler",

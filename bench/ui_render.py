@@ -60,11 +60,11 @@ def _fill(home: Path, count: int) -> dict[str, int]:
     Metrics artifact, a third a number, a third nothing but log a Metrics artifact (the
     list's fallback)."""
     from kubeline.pipelines.compile import compile_function
-    from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, open_store
+    from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, database_url, open_store
 
     spec = compile_function(filler)
-    store = open_store(home)
-    experiment = store.ensure_default_experiment().experiment_id
+    store = open_store(database_url(home))
+    experiment = store.experiments.ensure_default().experiment_id
     start = datetime.now(timezone.utc) - timedelta(days=30)
     kinds = {"Metrics output": 0, "numeric output": 0, "Metrics artifact only": 0}
     states = ("SUCCEEDED",) * 8 + ("FAILED", "CANCELED")
@@ -87,7 +87,7 @@ def _fill(home: Path, count: int) -> dict[str, int]:
         elif kind == "numeric output":
             outputs["Output"] = accuracy
         state = states[i % len(states)]
-        store.add_run(
+        store.runs.add(
             RunRecord(
                 run_id=run_id,
                 pipeline_name="ui-filler",
@@ -104,7 +104,7 @@ def _fill(home: Path, count: int) -> dict[str, int]:
                 experiment_id=experiment,
             )
         )
-        store.add_task(
+        store.tasks.add(
             TaskRecord(
                 task_id=f"{run_id}-train",
                 run_id=run_id,
@@ -122,7 +122,7 @@ def _fill(home: Path, count: int) -> dict[str, int]:
             )
         )
         if kind == "Metrics artifact only":
-            store.add_artifact(
+            store.artifacts.add(
                 ArtifactRecord(
                     artifact_id=f"{run_id}-metrics",
                     run_id=run_id,

@@ -42,9 +42,9 @@ def register_model(artifact: str | os.PathLike[str], name: str | None = None) ->
     """
     from kubeline.engine import kubeline_home
     from kubeline.registry import register
-    from kubeline.store import open_store
+    from kubeline.store import database_url, open_store
 
-    with open_store(kubeline_home()) as store:
+    with open_store(database_url(kubeline_home())) as store:
         kept = kubeline_home() / "models"
         return register(store, os.fspath(artifact), name, models_root=kept)[0]
 
@@ -54,9 +54,9 @@ def get_model(reference: str) -> Any:
     signature, metrics and lineage (a :class:`~kubeline.store.ModelVersionRecord`)."""
     from kubeline.engine import kubeline_home
     from kubeline.registry import resolve
-    from kubeline.store import open_store
+    from kubeline.store import database_url, open_store
 
-    with open_store(kubeline_home()) as store:
+    with open_store(database_url(kubeline_home())) as store:
         return resolve(store, reference)
 
 

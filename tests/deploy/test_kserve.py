@@ -383,15 +383,15 @@ def registered(kubeline_home: Path, tmp_path: Path) -> ModelVersionRecord:
     from sklearn.linear_model import LogisticRegression
 
     from kubeline.serving.registry import register_file
-    from kubeline.store import open_store
+    from kubeline.store import database_url, open_store
 
     frame = load_iris(as_frame=True)
     model = LogisticRegression(max_iter=500).fit(frame.data, frame.target)
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
-    with contextlib.closing(open_store(kubeline_home)) as store:
+    with contextlib.closing(open_store(database_url(kubeline_home))) as store:
         version, _ = register_file(store, path, "iris-classifier", models_root=kubeline_home)
-        store.set_model_alias("iris-classifier", "production", version.version)
+        store.models.set_alias("iris-classifier", "production", version.version)
     return version
 
 
@@ -597,14 +597,14 @@ def test_the_kubeline_containers_command_serves_the_registered_model(
     from sklearn.linear_model import LogisticRegression
 
     from kubeline.serving.registry import register_file
-    from kubeline.store import open_store
+    from kubeline.store import database_url, open_store
     from tests.live import free_port
 
     frame = load_iris(as_frame=True).frame
     model = LogisticRegression(max_iter=500).fit(frame.drop(columns="target"), frame.target)
     source = tmp_path / "fitted.joblib"
     joblib.dump(model, source)
-    with open_store(kubeline_home) as store:
+    with open_store(database_url(kubeline_home)) as store:
         version, _ = register_file(store, source, "iris", models_root=kubeline_home / "models")
     mnt = tmp_path / "mnt-models"
     shutil.copytree(Path(version.uri).parent, mnt)

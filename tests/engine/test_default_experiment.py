@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubeline.engine.runner import record_run
 from kubeline.pipelines.compile import compile_function
-from kubeline.store import ExperimentRecord, RunStore, open_store
+from kubeline.store import ExperimentRecord, RunStore, database_url, open_store
 from tests.conftest import run_cli
 from tests.engine import pipelines as p
 from tests.store.conftest import T0
@@ -17,10 +17,10 @@ def test_python_api_run_lands_in_default(kubeline_home: Path) -> None:
     import kubeline
 
     result = kubeline.run(p.two_step, {"text": "api"})
-    with open_store(kubeline_home) as store:
-        default = store.get_experiment_by_name("Default")
+    with open_store(database_url(kubeline_home)) as store:
+        default = store.experiments.get_by_name("Default")
         assert default is not None
-        run = store.get_run(result.run_id)
+        run = store.runs.get(result.run_id)
         assert run is not None and run.experiment_id == default.experiment_id
         assert default.last_run_created_at == run.created_at
 
@@ -32,15 +32,15 @@ def test_cli_run_lands_in_default(kubeline_home: Path, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(compile_function(p.two_step)), encoding="utf-8")
     done = run_cli("run", str(path), "-p", "text=cli", home=kubeline_home)
     assert done.returncode == 0, done.stderr
-    with open_store(kubeline_home) as store:
-        default = store.get_experiment_by_name("Default")
+    with open_store(database_url(kubeline_home)) as store:
+        default = store.experiments.get_by_name("Default")
         assert default is not None
-        assert [r.experiment_id for r in store.list_runs()] == [default.experiment_id]
+        assert [r.experiment_id for r in store.runs.list()] == [default.experiment_id]
 
 
 def test_a_named_experiment_is_kept(tmp_path: Path) -> None:
     with RunStore.for_home(tmp_path) as store:
-        store.add_experiment(
+        store.experiments.add(
             ExperimentRecord(
                 experiment_id="exp-1", name="tuning", created_at=T0, display_name="tuning"
             )
@@ -52,6 +52,6 @@ def test_a_named_experiment_is_kept(tmp_path: Path) -> None:
             extra={"experiment_id": "exp-1"},
         )
         assert record.experiment_id == "exp-1"
-        assert store.get_experiment_by_name("Default") is None
-        tuning = store.get_experiment("exp-1")
+        assert store.experiments.get_by_name("Default") is None
+        tuning = store.experiments.get("exp-1")
         assert tuning is not None and tuning.last_run_created_at == record.created_at

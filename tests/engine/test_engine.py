@@ -203,7 +203,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_failed(kubeline_home: Pa
         check=True,
     )
     now = datetime.now(timezone.utc)
-    store.add_run(
+    store.runs.add(
         RunRecord(
             run_id="orphan",
             pipeline_name="x",
@@ -213,7 +213,7 @@ def test_a_run_left_running_by_a_dead_process_is_marked_failed(kubeline_home: Pa
             pid=int(dead.stdout),
         )
     )
-    store.add_task(
+    store.tasks.add(
         TaskRecord(
             task_id="t1",
             run_id="orphan",
@@ -225,10 +225,10 @@ def test_a_run_left_running_by_a_dead_process_is_marked_failed(kubeline_home: Pa
         )
     )
     run_pipeline(spec_of(p.host_commands), {})
-    orphan = store.get_run("orphan")
+    orphan = store.runs.get("orphan")
     assert orphan is not None and orphan.state == "FAILED"
     assert orphan.error == ORPHAN_REASON
-    assert store.list_tasks("orphan")[0].state == "FAILED"
+    assert store.tasks.list("orphan")[0].state == "FAILED"
 
 
 def test_ctrl_c_cancels_the_run_and_leaves_the_store_consistent(
@@ -250,18 +250,18 @@ def test_ctrl_c_cancels_the_run_and_leaves_the_store_consistent(
     store = RunStore.for_home(kubeline_home)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # until the task is running (bounded poll)
-        runs = store.list_runs()
+        runs = store.runs.list()
         if runs and any(
-            t.state == "RUNNING" and t.kind == "executor" for t in store.list_tasks(runs[0].run_id)
+            t.state == "RUNNING" and t.kind == "executor" for t in store.tasks.list(runs[0].run_id)
         ):
             break
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    run = store.list_runs()[0]
+    run = store.runs.list()[0]
     assert run.state == "CANCELED"
-    assert {t.state for t in store.list_tasks(run.run_id)} == {"CANCELED"}
+    assert {t.state for t in store.tasks.list(run.run_id)} == {"CANCELED"}
     assert "Traceback" not in stderr
 
 

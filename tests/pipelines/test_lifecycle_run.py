@@ -8,7 +8,7 @@ import pytest
 
 from kubeline.engine import RunResult, kubeline_home, run_pipeline
 from kubeline.pipelines.compile import compile_to_spec
-from kubeline.store import open_store
+from kubeline.store import database_url, open_store
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +31,8 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
     assert result.state == "SUCCEEDED", result.error
     assert result.outputs["accuracy"] >= 0.95
     assert result.outputs["decision"].startswith("registered breast-cancer-classifier")
-    with open_store(kubeline_home()) as store:
-        (version,) = store.list_model_versions("breast-cancer-classifier")
+    with open_store(database_url(kubeline_home())) as store:
+        (version,) = store.models.list_versions("breast-cancer-classifier")
         assert version.version == 1 and version.run_id == result.run_id
         assert version.framework == "sklearn" and version.signature["features"][0] == "mean radius"
         assert version.signature["classes"] == ["benign", "malignant"]
@@ -44,7 +44,7 @@ def test_breast_cancer_reaches_095_and_is_registered_with_a_card(spec: dict) -> 
         assert f"(content {version.digest[:16]})" in result.outputs["decision"]
         # The same model again (the cached re-run) is the same version, not a new one.
         assert run_pipeline(spec, {}).state == "SUCCEEDED"
-        assert [v.version for v in store.list_model_versions("breast-cancer-classifier")] == [1]
+        assert [v.version for v in store.models.list_versions("breast-cancer-classifier")] == [1]
     metrics = result.outputs["metrics"]["metadata"]
     assert {
         "accuracy",

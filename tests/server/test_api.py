@@ -153,11 +153,11 @@ def test_artifact_read_out_is_bounded_and_stays_in_the_store(
     assert part.content == b"x" * 100
     assert part.headers["X-Kubeline-Truncated"] == "true"
     store = live_server.server.config.app.state.store
-    record = store.get_artifact(artifact_id)
+    record = store.artifacts.get(artifact_id)
     outside = dataclasses.replace(
         record, artifact_id="outside", uri=str(Path(os.sep) / "etc" / "hostname")
     )
-    store.add_artifact(outside)  # a record pointing outside the store must not be served
+    store.artifacts.add(outside)  # a record pointing outside the store must not be served
     response = http.get("/kubeline/api/artifacts/outside/content")
     assert response.status_code == 403
 

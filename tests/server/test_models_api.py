@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from kubeline.engine import run_pipeline
 from kubeline.pipelines.compile import compile_function
 from kubeline.serving.registry import register_file
-from kubeline.store import ArtifactRecord, open_store
+from kubeline.store import ArtifactRecord, database_url, open_store
 from tests.engine import pipelines as p
 from tests.server import model_pipelines as mp
 from tests.server.conftest import LiveServer, start_server
@@ -36,7 +36,7 @@ def fit(tmp_path: Path, c: float) -> Path:
 def test_versions_aliases_and_pages(
     live_server: LiveServer, http: httpx.Client, tmp_path: Path
 ) -> None:
-    with open_store(live_server.home) as store:
+    with open_store(database_url(live_server.home)) as store:
         register_file(store, fit(tmp_path, 1.0), "iris")
         register_file(store, fit(tmp_path, 0.01), "iris")
     listed = http.get("/kubeline/api/models").json()["models"]
@@ -87,11 +87,11 @@ def test_a_card_outside_home_is_never_shown(
 ) -> None:
     secret = tmp_path / "secret.md"
     secret.write_text("# top secret")
-    with open_store(live_server.home) as store:
+    with open_store(database_url(live_server.home)) as store:
         version, _ = register_file(store, fit(tmp_path, 1.0), "iris")
         from dataclasses import replace
 
-        store.register_model_version(replace(version, digest="other", card_uri=str(secret)))
+        store.models.register_version(replace(version, digest="other", card_uri=str(secret)))
     page = http.get("/models/iris", params={"version": 2}).text
     assert "top secret" not in page and "No model card" in page
 
@@ -134,9 +134,9 @@ def run_on_server(http: httpx.Client, spec: dict, parameters: dict) -> dict:
 
 
 def model_artifact(home: Path, run_id: str) -> ArtifactRecord:
-    with open_store(home) as store:
+    with open_store(database_url(home)) as store:
         (found,) = [
-            a for a in store.list_artifacts(run_id=run_id) if a.schema_title == "system.Model"
+            a for a in store.artifacts.list(run_id=run_id) if a.schema_title == "system.Model"
         ]
     return found
 
@@ -205,10 +205,10 @@ def test_a_model_outside_its_run_is_refused_unopened(
             model.unlink()
             _symlink_or_skip(model, outside)
         else:  # a URI that starts in the run's folder and climbs out of it
-            with open_store(live_server.home) as store:
+            with open_store(database_url(live_server.home)) as store:
                 climbing = os.path.join(model.parent, os.path.relpath(outside, model.parent))
                 artifact = replace(artifact, artifact_id="climbing", uri=climbing)
-                store.add_artifact(artifact)
+                store.artifacts.add(artifact)
     assert result.state == "SUCCEEDED", result.error
     made = http.post(
         "/kubeline/api/models:register", json={"artifact_id": artifact.artifact_id, "name": "x"}

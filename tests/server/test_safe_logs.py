@@ -72,8 +72,8 @@ def test_hostile_task_names_run_contained_and_their_logs_are_served(
         assert made.status_code == 200, made.text
         run_id = made.json()["run_id"]
         assert _wait(http, run_id)["state"] == "SUCCEEDED"
-        run = _store(server).get_run(run_id)
-        tasks = {t.name: t for t in _store(server).list_tasks(run_id)}
+        run = _store(server).runs.get(run_id)
+        tasks = {t.name: t for t in _store(server).tasks.list(run_id)}
         assert set(tasks) == {"../../../../x", "nul\x00byte", "stamp"}
         for task in tasks.values():
             log = Path(task.log_path or "")
@@ -100,8 +100,8 @@ def test_a_log_path_outside_the_run_folder_is_never_served(
         )
         run_id = made.json()["run_id"]
         assert _wait(http, run_id)["state"] == "SUCCEEDED"
-        run = store.get_run(run_id)
-        task = next(t for t in store.list_tasks(run_id) if t.name == "stamp")
+        run = store.runs.get(run_id)
+        task = next(t for t in store.tasks.list(run_id) if t.name == "stamp")
         assert http.get(_log_url(run_id, task.task_id)).status_code == 200
 
         # A record that names a file elsewhere (an older kubeline's, or an edited store):
@@ -115,7 +115,7 @@ def test_a_log_path_outside_the_run_folder_is_never_served(
             forged = dataclasses.replace(
                 task, task_id=f"forged-{i}", path=f"forged-{i}", log_path=str(elsewhere)
             )
-            store.add_task(forged)
+            store.tasks.add(forged)
             refused = http.get(_log_url(run_id, forged.task_id))
             assert refused.status_code == 403, elsewhere
             assert SECRET not in refused.text
@@ -131,12 +131,12 @@ def test_a_log_path_outside_the_run_folder_is_never_served(
         # A run whose recorded folder is not one of runs/ (here: runs/ itself, or /).
         for i, root in enumerate([server.home / "runs", Path(secret.anchor)]):
             other = dataclasses.replace(run, run_id=f"other-{i}", root=str(root))
-            store.add_run(other)
+            store.runs.add(other)
             inside_runs = Path(run.root) / "logs" / "stamp.log"
             forged = dataclasses.replace(
                 task, task_id=f"other-task-{i}", run_id=other.run_id, log_path=str(inside_runs)
             )
-            store.add_task(forged)
+            store.tasks.add(forged)
             refused = http.get(_log_url(other.run_id, forged.task_id))
             assert refused.status_code == 403, root
 

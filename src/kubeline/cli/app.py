@@ -509,20 +509,20 @@ _store = open_cli_store
 def _registered(run_id: str) -> list[tuple[str, int]]:
     """(name, version) of the models a run registered."""
     with contextlib.closing(_store()) as store:
-        return [(v.name, v.version) for v in store.model_versions_of_run(run_id)]
+        return [(v.name, v.version) for v in store.models.versions_of_run(run_id)]
 
 
 def _find_run(store: Any, ref: str) -> Any:
     """A run by id, by unique id prefix, or 'last' / 'latest'."""
     if ref in ("last", "latest"):
-        runs = store.list_runs(limit=1)
+        runs = store.runs.list(limit=1)
         if not runs:
             raise UserError("There are no runs yet. Start one with 'kubeline run'.")
         return runs[0]
-    run = store.get_run(ref)
+    run = store.runs.get(ref)
     if run is not None:
         return run
-    found = store.find_runs(ref)
+    found = store.runs.find(ref)
     if len(found) == 1:
         return found[0]
     if not found:
@@ -541,14 +541,14 @@ def runs_list(
     from kubeline.cli.render import print_json, runs_table
 
     store = _store()
-    runs = store.list_runs(
+    runs = store.runs.list(
         state=state.upper() if state else None, pipeline_name=pipeline, limit=limit
     )
     if output is OutputFormat.json:
         print_json(
             {
                 "runs": [_run_summary(r) for r in runs],
-                "total": store.count_runs(
+                "total": store.runs.count(
                     state=state.upper() if state else None, pipeline_name=pipeline
                 ),
             }
@@ -587,7 +587,7 @@ def runs_show(
 
     store = _store()
     record = _find_run(store, run)
-    result = RunResult(run=record, tasks=store.list_tasks(record.run_id))
+    result = RunResult(run=record, tasks=store.tasks.list(record.run_id))
     if output is OutputFormat.json:
         document = result.to_dict()
         document["arguments"] = record.arguments
@@ -610,7 +610,7 @@ def runs_logs(
 
     store = _store()
     record = _find_run(store, run)
-    tasks = [t for t in store.list_tasks(record.run_id) if t.log_path]
+    tasks = [t for t in store.tasks.list(record.run_id) if t.log_path]
     if task is not None:
         chosen = [t for t in tasks if task in (t.path, t.name)]
         if not chosen:

@@ -34,8 +34,8 @@ def open_cli_store() -> Any:
     """The store of ``KUBELINE_HOME``, with runs a killed process left RUNNING failed."""
     from kubeline.engine import kubeline_home
     from kubeline.engine.runner import recover_orphans
-    from kubeline.store import open_store
+    from kubeline.store import database_url, open_store
 
-    store = open_store(kubeline_home())
+    store = open_store(database_url(kubeline_home()))
     recover_orphans(store)
     return store

@@ -39,9 +39,9 @@ def models_list(output: OutputOption = OutputFormat.text) -> None:
 
     store = open_cli_store()
     rows = []
-    for model in store.list_models():
-        versions = store.list_model_versions(model.name)
-        aliases = {a.alias: a.version for a in store.model_aliases(model.name)}
+    for model in store.models.list():
+        versions = store.models.list_versions(model.name)
+        aliases = {a.alias: a.version for a in store.models.aliases(model.name)}
         rows.append((model, versions, aliases))
     if output is OutputFormat.json:
         print_json(
@@ -99,7 +99,7 @@ def models_show(
                 **version_dict(version, aliases.get(version.version, [])),
                 "versions": [
                     {"version": v.version, "aliases": aliases.get(v.version, [])}
-                    for v in store.list_model_versions(version.name)
+                    for v in store.models.list_versions(version.name)
                 ],
             }
         )
@@ -152,8 +152,8 @@ def models_promote(
     alias = check_alias(alias)
     store = open_cli_store()
     version = resolve(store, reference)
-    before = {a.alias: a.version for a in store.model_aliases(version.name)}.get(alias)
-    store.set_model_alias(version.name, alias, version.version)
+    before = {a.alias: a.version for a in store.models.aliases(version.name)}.get(alias)
+    store.models.set_alias(version.name, alias, version.version)
     if output is OutputFormat.json:
         print_json(
             {"name": version.name, "alias": alias, "version": version.version, "was": before}

@@ -24,7 +24,7 @@ from kubeline.server.manager import RunManager
 from kubeline.server.schedules import ScheduleLoop
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web import TOKEN_COOKIE, install_web
-from kubeline.store import open_store
+from kubeline.store import database_url, open_store
 
 __all__ = ["create_app"]
 
@@ -39,9 +39,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
-        store = open_store(settings.home)
+        store = open_store(database_url(settings.home))
         recover_orphans(store)  # runs a killed server left RUNNING become FAILED
-        store.ensure_default_experiment()
+        store.experiments.ensure_default()
         manager = RunManager(store, settings)
         schedules = ScheduleLoop(store, manager, settings.schedule_interval_seconds)
         app.state.settings, app.state.store, app.state.manager = settings, store, manager

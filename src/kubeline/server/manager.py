@@ -76,7 +76,7 @@ class RunManager:
     def _execute(self, record: RunRecord, control: RunControl) -> None:
         try:
             if control.cancel_requested:
-                self.store.update_run(
+                self.store.runs.update(
                     record.run_id,
                     state="FAILED",
                     error=control.reason or terminated_message(),
@@ -91,11 +91,11 @@ class RunManager:
                 control=control,
             )
             if control.cancel_requested and result.state == "CANCELED":
-                self.store.update_run(
+                self.store.runs.update(
                     record.run_id, state="FAILED", error=control.reason or terminated_message()
                 )
         except Exception as exc:  # noqa: BLE001 - a broken run must not kill the server
-            self.store.update_run(
+            self.store.runs.update(
                 record.run_id,
                 state="FAILED",
                 error=f"The engine failed: {type(exc).__name__}: {exc}",
@@ -112,18 +112,18 @@ class RunManager:
             control = self._controls.get(run_id)
         if control is None:
             return False
-        self.store.update_run(run_id, state="CANCELING")
+        self.store.runs.update(run_id, state="CANCELING")
         control.cancel(terminated_message(by, datetime.now(timezone.utc)))
         return True
 
     def retry(self, record: RunRecord) -> None:
         """Run a finished run again under the same id: tasks that succeeded come from the
         cache, the failed ones run again."""
-        self.store.delete_tasks(record.run_id)
-        self.store.update_run(
+        self.store.tasks.delete_of_run(record.run_id)
+        self.store.runs.update(
             record.run_id, state="PENDING", error=None, finished_at=None, outputs={}
         )
-        fresh = self.store.get_run(record.run_id)
+        fresh = self.store.runs.get(record.run_id)
         assert fresh is not None
         self._submit(fresh)
 

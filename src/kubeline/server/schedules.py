@@ -71,9 +71,9 @@ class ScheduleLoop:
     def tick(self, now: datetime) -> list[str]:
         """Fire every due schedule once; returns the run ids started."""
         started = []
-        for rr in self.store.due_recurring_runs(now):
+        for rr in self.store.recurring_runs.due(now):
             fire_at = rr.next_fire_at or now
-            active = self.store.count_runs(
+            active = self.store.runs.count(
                 filters=[
                     ("recurring_run_id", "EQUALS", rr.recurring_run_id),
                     ("state", "IN", list(_ACTIVE)),
@@ -82,7 +82,7 @@ class ScheduleLoop:
             if active < max(1, rr.max_concurrency):
                 started.append(self._fire(rr, fire_at))
             later = fire_at if rr.catchup else now
-            self.store.update_recurring_run(
+            self.store.recurring_runs.update(
                 rr.recurring_run_id,
                 last_fired_at=fire_at,
                 next_fire_at=next_fire(rr, later),
@@ -93,7 +93,7 @@ class ScheduleLoop:
     def _fire(self, rr: RecurringRunRecord, fire_at: datetime) -> str:
         spec = rr.spec
         if rr.pipeline_version_id:
-            version = self.store.get_pipeline_version(rr.pipeline_version_id)
+            version = self.store.pipeline_versions.get(rr.pipeline_version_id)
             spec = version.spec if version else {}
         record = self.manager.start(
             spec,

@@ -75,15 +75,15 @@ def resolve(store: RunStore, reference: str | ModelReference) -> ModelVersionRec
         ConfigError: no such model, version or alias; the message lists what exists.
     """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
-    versions = store.list_model_versions(ref.name)
+    versions = store.models.list_versions(ref.name)
     if not versions:
-        known = ", ".join(m.name for m in store.list_models()) or "none yet"
+        known = ", ".join(m.name for m in store.models.list()) or "none yet"
         raise ConfigError(
             f"No model named '{ref.name}'. Registered models: {known}. A lifecycle run "
             "registers one; 'kubeline models register ARTIFACT --name NAME' adds any other."
         )
     if ref.alias:
-        aliases = {a.alias: a.version for a in store.model_aliases(ref.name)}
+        aliases = {a.alias: a.version for a in store.models.aliases(ref.name)}
         if ref.alias not in aliases:
             named = ", ".join(f"@{a}" for a in sorted(aliases)) or "none"
             raise ConfigError(
@@ -247,7 +247,7 @@ def _register(
         record = keep_copy(record, models_root, roots=[*roots, models_root])
     else:
         record = check_card(record, roots)
-    return store.register_model_version(record)
+    return store.models.register_version(record)
 
 
 def _check_name(name: str) -> str:
@@ -275,13 +275,13 @@ def _artifact_roots(store: RunStore, artifact: ArtifactRecord) -> list[Path]:
     """The folders an artifact's files may come from: its run's, and for a task answered
     from the cache, that of the run which first made the files."""
     roots = []
-    run = store.get_run(artifact.run_id)
+    run = store.runs.get(artifact.run_id)
     if run is not None and run.root:
         roots.append(Path(run.root))
-    task = store.get_task(artifact.producer_task_id)
+    task = store.tasks.get(artifact.producer_task_id)
     if task is not None and task.cache_hit and task.cache_key:
-        entry = store.get_cache(task.cache_key)
-        source = store.get_run(entry.run_id) if entry is not None and entry.run_id else None
+        entry = store.cache.get(task.cache_key)
+        source = store.runs.get(entry.run_id) if entry is not None and entry.run_id else None
         if source is not None and source.root:
             roots.append(Path(source.root))
     return roots
@@ -310,7 +310,7 @@ def register_artifact(
     from kubeline.engine.artifacts import local_path
     from kubeline.engine.registration import inside
 
-    artifact = store.get_artifact(artifact_id)
+    artifact = store.artifacts.get(artifact_id)
     if artifact is None:
         raise ConfigError(
             f"No artifact with id '{artifact_id}'. 'kubeline runs show RUN --output json' "
@@ -398,7 +398,7 @@ def _notes(version: ModelVersionRecord) -> list[str]:
 def aliases_by_version(store: RunStore, name: str) -> dict[int, list[str]]:
     """A model's aliases grouped by the version each points at."""
     found: dict[int, list[str]] = {}
-    for alias in store.model_aliases(name):
+    for alias in store.models.aliases(name):
         found.setdefault(alias.version, []).append(alias.alias)
     return found
 
@@ -407,7 +407,7 @@ def register(
     store: RunStore, artifact: str, name: str | None, *, models_root: Path
 ) -> tuple[ModelVersionRecord, bool]:
     """Register ``artifact``: the id of a run's Model artifact, else a model file's path."""
-    if store.get_artifact(artifact) is not None:
+    if store.artifacts.get(artifact) is not None:
         return register_artifact(store, artifact, name, models_root=models_root)
     path = Path(artifact).expanduser()
     if path.exists() or "/" in artifact or "\\" in artifact:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import yaml
 
 from kubeline.pipelines.compile import compile_function
-from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, open_store
+from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, database_url, open_store
 from kubeline.store.schema import artifact_consumers, tasks
 from tests.server.conftest import LiveServer, start_server
 from tests.server.web import lineage_pipelines
@@ -118,11 +118,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         )
         assert state
         assert http.get(f"/apis/v2beta1/runs/{run['run_id']}").json()["state"] == "SUCCEEDED"
-        store = open_store(server.home)
+        store = open_store(database_url(server.home))
         try:
-            found = store.list_artifacts(run_id=run["run_id"])
+            found = store.artifacts.list(run_id=run["run_id"])
             made = {a.name or a.output_name: a for a in found}
-            ran = {t.name: t for t in store.list_tasks(run["run_id"])}
+            ran = {t.name: t for t in store.tasks.list(run["run_id"])}
         finally:
             store.close()
         yield Chain(server, http, run["run_id"], experiment["experiment_id"], made, ran)
@@ -370,9 +370,9 @@ def _seed(home: Path, readers: int) -> dict[str, str]:
     ``readers`` tasks, plus 25 more small artifacts: put straight into the store."""
     now = datetime.now(timezone.utc)
     hostile = '<img src=x onerror="alert(1)">'
-    store = open_store(home)
+    store = open_store(database_url(home))
     try:
-        store.add_run(
+        store.runs.add(
             RunRecord(
                 run_id="wide",
                 pipeline_name="wide",
@@ -381,7 +381,7 @@ def _seed(home: Path, readers: int) -> dict[str, str]:
                 display_name=hostile,
             )
         )
-        store.add_task(
+        store.tasks.add(
             TaskRecord(
                 task_id="maker",
                 run_id="wide",
@@ -392,7 +392,7 @@ def _seed(home: Path, readers: int) -> dict[str, str]:
                 created_at=now,
             )
         )
-        store.add_artifact(
+        store.artifacts.add(
             ArtifactRecord(
                 artifact_id="wide-data",
                 run_id="wide",
@@ -405,7 +405,7 @@ def _seed(home: Path, readers: int) -> dict[str, str]:
             )
         )
         for i in range(25):
-            store.add_artifact(
+            store.artifacts.add(
                 ArtifactRecord(
                     artifact_id=f"small-{i:02d}",
                     run_id="wide",

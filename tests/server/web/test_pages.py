@@ -254,18 +254,18 @@ def test_artifact_download_is_whole_and_html_is_sandboxed(
 ) -> None:
     from datetime import datetime, timezone
 
-    from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, open_store
+    from kubeline.store import ArtifactRecord, RunRecord, TaskRecord, database_url, open_store
 
     folder = live_server.home / "runs" / "r" / "tasks" / "t"
     folder.mkdir(parents=True)
     (folder / "report").write_text("<script>alert(1)</script>" + "x" * 2_000_000)
-    store = open_store(live_server.home)
+    store = open_store(database_url(live_server.home))
     now = datetime.now(timezone.utc)
-    store.add_run(RunRecord(run_id="r", pipeline_name="p", state="SUCCEEDED", created_at=now))
-    store.add_task(
+    store.runs.add(RunRecord(run_id="r", pipeline_name="p", state="SUCCEEDED", created_at=now))
+    store.tasks.add(
         TaskRecord(task_id="t", run_id="r", name="t", path="t", kind="executor", state="SUCCEEDED")
     )
-    store.add_artifact(
+    store.artifacts.add(
         ArtifactRecord(
             artifact_id="a1",
             run_id="r",

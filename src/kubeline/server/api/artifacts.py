@@ -20,7 +20,7 @@ router = APIRouter(prefix="/kubeline/api", tags=["artifacts"])
 
 @router.get("/artifacts/{artifact_id}")
 def get_artifact(artifact_id: str, store: RunStore = Depends(get_store)) -> dict:
-    a = require(store.get_artifact(artifact_id), "Artifact", artifact_id)
+    a = require(store.artifacts.get(artifact_id), "Artifact", artifact_id)
     return {
         "artifact_id": a.artifact_id,
         "run_id": a.run_id,
@@ -32,7 +32,9 @@ def get_artifact(artifact_id: str, store: RunStore = Depends(get_store)) -> dict
         "digest": a.digest,
         "size": a.size,
         "producer_task_id": a.producer_task_id,
-        "consumers": [{"task_id": t, "input_name": n} for t, n in store.consumers(a.artifact_id)],
+        "consumers": [
+            {"task_id": t, "input_name": n} for t, n in store.artifacts.consumers(a.artifact_id)
+        ],
     }
 
 
@@ -54,7 +56,7 @@ def artifact_content(
     store: RunStore = Depends(get_store),
     settings: ServerSettings = Depends(get_settings),
 ) -> Response:
-    a = require(store.get_artifact(artifact_id), "Artifact", artifact_id)
+    a = require(store.artifacts.get(artifact_id), "Artifact", artifact_id)
     path = local_path(a.uri)
     if path is None or not _inside(path, settings.home):
         raise ApiError(

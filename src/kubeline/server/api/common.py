@@ -106,11 +106,11 @@ def pipeline_spec_of(
         raise ApiError(400, "Give the run a pipeline_spec or a pipeline_version_reference.")
     version_id = reference.get("pipeline_version_id")
     if version_id:
-        version = require(store.get_pipeline_version(version_id), "Pipeline version", version_id)
+        version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)
     else:
         pipeline_id = reference["pipeline_id"]
-        require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
+        require(store.pipelines.get(pipeline_id), "Pipeline", pipeline_id)
         version = require(
-            store.latest_pipeline_version(pipeline_id), "A version of pipeline", pipeline_id
+            store.pipeline_versions.latest(pipeline_id), "A version of pipeline", pipeline_id
         )
     return version.spec, version.pipeline_id, version.pipeline_version_id

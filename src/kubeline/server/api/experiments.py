@@ -6,13 +6,13 @@ import uuid
 
 from fastapi import APIRouter, Depends
 
+from kubeline.errors import AlreadyExistsError
 from kubeline.server.api.common import ApiBody, now, require
 from kubeline.server.deps import get_store
 from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.serialize import experiment_json
 from kubeline.store import ExperimentRecord, RunStore
-from kubeline.store.run_store import DuplicateError
 
 router = APIRouter(tags=["experiments"])
 
@@ -47,8 +47,8 @@ def create_experiment(body: ExperimentBody, store: RunStore = Depends(get_store)
         created_at=now(),
     )
     try:
-        store.add_experiment(record)
-    except DuplicateError as exc:
+        store.experiments.add(record)
+    except AlreadyExistsError as exc:
         raise ApiError(409, f"An experiment named '{body.display_name}' already exists.") from exc
     return experiment_json(record)
 
@@ -59,24 +59,24 @@ def list_experiments(
     query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    total = store.count_experiments(filters=query.filters)
-    found = store.list_experiments(**query.window())
+    total = store.experiments.count(filters=query.filters)
+    found = store.experiments.list(**query.window())
     return query.body("experiments", [experiment_json(x) for x in found], total)
 
 
 @router.get("/experiments/{experiment_id}")
 def get_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
     return experiment_json(
-        require(store.get_experiment(experiment_id), "Experiment", experiment_id)
+        require(store.experiments.get(experiment_id), "Experiment", experiment_id)
     )
 
 
 def _set_storage(store: RunStore, experiment_id: str, state: str) -> dict:
-    require(store.get_experiment(experiment_id), "Experiment", experiment_id)
-    store.update_experiment(experiment_id, storage_state=state)
+    require(store.experiments.get(experiment_id), "Experiment", experiment_id)
+    store.experiments.update(experiment_id, storage_state=state)
     if state == "ARCHIVED":  # as KFP does: archiving an experiment archives its runs
-        for run in store.list_runs(experiment_id=experiment_id, limit=100000):
-            store.update_run(run.run_id, storage_state="ARCHIVED")
+        for run in store.runs.list(experiment_id=experiment_id, limit=100000):
+            store.runs.update(run.run_id, storage_state="ARCHIVED")
     return {}
 
 
@@ -92,6 +92,6 @@ def unarchive_experiment(experiment_id: str, store: RunStore = Depends(get_store
 
 @router.delete("/experiments/{experiment_id}")
 def delete_experiment(experiment_id: str, store: RunStore = Depends(get_store)) -> dict:
-    require(store.get_experiment(experiment_id), "Experiment", experiment_id)
-    store.delete_experiment(experiment_id)
+    require(store.experiments.get(experiment_id), "Experiment", experiment_id)
+    store.experiments.delete(experiment_id)
     return {}

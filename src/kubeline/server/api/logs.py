@@ -32,7 +32,7 @@ def task_log(
 ) -> Response:
     """Up to 256 KB of the log from ``offset``; headers say where the next read starts,
     how big the log is now and the task's state (a reader stops when it is final)."""
-    task = require(store.get_task(task_id), "Task", task_id)
+    task = require(store.tasks.get(task_id), "Task", task_id)
     if task.run_id != run_id:
         raise ApiError(404, f"Task '{task_id}' is not part of run '{run_id}'.")
     if offset < 0:
@@ -65,7 +65,7 @@ def _log_in_run_folder(
 ) -> Path:
     """The log's resolved path once it, symlinks followed, lies in the run's folder, itself
     one folder of the server's ``runs/``; else a 403 that says so."""
-    run = require(store.get_run(run_id), "Run", run_id)
+    run = require(store.runs.get(run_id), "Run", run_id)
     folder = Path(run.root)
     try:
         if not run.root or folder.resolve().parent != (settings.home / "runs").resolve():

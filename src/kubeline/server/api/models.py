@@ -27,15 +27,15 @@ def _resolve(store: RunStore, reference: str) -> ModelVersionRecord:
 @router.get("/models")
 def list_models(store: RunStore = Depends(get_store)) -> dict:
     models = []
-    for model in store.list_models():
-        versions = store.list_model_versions(model.name)
+    for model in store.models.list():
+        versions = store.models.list_versions(model.name)
         models.append(
             {
                 "name": model.name,
                 "created_at": model.created_at.isoformat(),
                 "versions": len(versions),
                 "latest": versions[0].version if versions else None,
-                "aliases": {a.alias: a.version for a in store.model_aliases(model.name)},
+                "aliases": {a.alias: a.version for a in store.models.aliases(model.name)},
             }
         )
     return {"models": models}
@@ -43,7 +43,7 @@ def list_models(store: RunStore = Depends(get_store)) -> dict:
 
 @router.get("/models/{name}")
 def get_model(name: str, store: RunStore = Depends(get_store)) -> dict:
-    versions = store.list_model_versions(name)
+    versions = store.models.list_versions(name)
     if not versions:
         raise ApiError(404, f"No model named '{name}'.")
     aliases = aliases_by_version(store, name)
@@ -70,13 +70,13 @@ def set_alias(name: str, alias: str, body: AliasBody, store: RunStore = Depends(
         alias = check_alias(alias)
     except ConfigError as exc:
         raise ApiError(400, str(exc)) from exc
-    store.set_model_alias(name, alias, found.version)
+    store.models.set_alias(name, alias, found.version)
     return {"name": name, "alias": alias, "version": found.version}
 
 
 @router.delete("/models/{name}/aliases/{alias}")
 def delete_alias(name: str, alias: str, store: RunStore = Depends(get_store)) -> dict:
-    if not store.delete_model_alias(name, alias):
+    if not store.models.delete_alias(name, alias):
         raise ApiError(404, f"Model '{name}' has no alias '{alias}'.")
     return {}
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kubeline.engine.spec import parse_spec
-from kubeline.errors import PipelineLoadError
+from kubeline.errors import AlreadyExistsError, PipelineLoadError
 from kubeline.server.api.common import ApiBody, now, require, unwrap_spec
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
@@ -19,7 +19,6 @@ from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.serialize import pipeline_json, version_json
 from kubeline.server.settings import ServerSettings
 from kubeline.store import PipelineRecord, PipelineVersionRecord, RunStore
-from kubeline.store.run_store import DuplicateError
 
 router = APIRouter(tags=["pipelines"])
 
@@ -133,8 +132,8 @@ def _add_pipeline(
         created_at=now(),
     )
     try:
-        store.add_pipeline(record)
-    except DuplicateError as exc:
+        store.pipelines.add(record)
+    except AlreadyExistsError as exc:
         raise ApiError(
             409,
             f"A pipeline named '{name}' already exists: upload a new version "
@@ -152,7 +151,7 @@ def _add_version(
     spec: dict[str, Any],
     url: str = "",
 ) -> PipelineVersionRecord:
-    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
+    require(store.pipelines.get(pipeline_id), "Pipeline", pipeline_id)
     name = name or display or f"{spec['pipelineInfo']['name']}-{now():%Y%m%d%H%M%S%f}"
     record = PipelineVersionRecord(
         pipeline_version_id=str(uuid.uuid4()),
@@ -165,8 +164,8 @@ def _add_version(
         created_at=now(),
     )
     try:
-        store.add_pipeline_version(record)
-    except DuplicateError as exc:
+        store.pipeline_versions.add(record)
+    except AlreadyExistsError as exc:
         raise ApiError(
             409, f"Pipeline '{pipeline_id}' already has a version named '{name}'."
         ) from exc
@@ -194,7 +193,7 @@ async def upload_pipeline(
     try:
         _add_version(store, pipeline.pipeline_id, title, display_name, description, spec)
     except BaseException:
-        store.delete_pipeline(pipeline.pipeline_id)  # a failed upload leaves nothing
+        store.pipelines.delete(pipeline.pipeline_id)  # a failed upload leaves nothing
         raise
     return pipeline_json(pipeline)
 
@@ -242,7 +241,7 @@ def create_pipeline_and_version(body: CreateBoth, store: RunStore = Depends(get_
             else "",
         )
     except BaseException:
-        store.delete_pipeline(pipeline.pipeline_id)  # a failed upload leaves nothing
+        store.pipelines.delete(pipeline.pipeline_id)  # a failed upload leaves nothing
         raise
     return pipeline_json(pipeline)
 
@@ -271,8 +270,8 @@ def list_pipelines(
     query: ListQuery = Depends(_LIST_PIPELINE),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    total = store.count_pipelines(filters=query.filters)
-    found = store.list_pipelines(**query.window())
+    total = store.pipelines.count(filters=query.filters)
+    found = store.pipelines.list(**query.window())
     return query.body("pipelines", [pipeline_json(x) for x in found], total)
 
 
@@ -280,25 +279,25 @@ def list_pipelines(
 def get_pipeline_by_name(
     name: str, namespace: str = "", store: RunStore = Depends(get_store)
 ) -> dict:
-    return pipeline_json(require(store.get_pipeline_by_name(name, namespace), "Pipeline", name))
+    return pipeline_json(require(store.pipelines.get_by_name(name, namespace), "Pipeline", name))
 
 
 @router.get("/pipelines/{pipeline_id}")
 def get_pipeline(pipeline_id: str, store: RunStore = Depends(get_store)) -> dict:
-    return pipeline_json(require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id))
+    return pipeline_json(require(store.pipelines.get(pipeline_id), "Pipeline", pipeline_id))
 
 
 @router.delete("/pipelines/{pipeline_id}")
 def delete_pipeline(
     pipeline_id: str, cascade: bool = True, store: RunStore = Depends(get_store)
 ) -> dict:
-    require(store.get_pipeline(pipeline_id), "Pipeline", pipeline_id)
-    if not cascade and store.count_pipeline_versions(pipeline_id):
+    require(store.pipelines.get(pipeline_id), "Pipeline", pipeline_id)
+    if not cascade and store.pipeline_versions.count(pipeline_id):
         raise ApiError(
             400,
             f"Pipeline '{pipeline_id}' still has versions: delete them first or pass cascade=true.",
         )
-    store.delete_pipeline(pipeline_id)
+    store.pipelines.delete(pipeline_id)
     return {}
 
 
@@ -325,8 +324,8 @@ def list_pipeline_versions(
     query: ListQuery = Depends(_LIST_VERSION),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    total = store.count_pipeline_versions(pipeline_id, filters=query.filters)
-    found = store.list_pipeline_versions(pipeline_id, **query.window())
+    total = store.pipeline_versions.count(pipeline_id, filters=query.filters)
+    found = store.pipeline_versions.list(pipeline_id, **query.window())
     return query.body("pipeline_versions", [version_json(x, with_spec=False) for x in found], total)
 
 
@@ -334,7 +333,7 @@ def list_pipeline_versions(
 def get_pipeline_version(
     pipeline_id: str, version_id: str, store: RunStore = Depends(get_store)
 ) -> dict:
-    version = require(store.get_pipeline_version(version_id), "Pipeline version", version_id)
+    version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)
     if version.pipeline_id != pipeline_id:
         raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
     return version_json(version)
@@ -344,8 +343,8 @@ def get_pipeline_version(
 def delete_pipeline_version(
     pipeline_id: str, version_id: str, store: RunStore = Depends(get_store)
 ) -> dict:
-    version = require(store.get_pipeline_version(version_id), "Pipeline version", version_id)
+    version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)
     if version.pipeline_id != pipeline_id:
         raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
-    store.delete_pipeline_version(version_id)
+    store.pipeline_versions.delete(version_id)
     return {}

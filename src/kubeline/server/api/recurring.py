@@ -156,7 +156,7 @@ def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_stor
         enabled=body.mode.upper() != "DISABLE",
     )
     record.next_fire_at = _next_fire(record, created)
-    store.add_recurring_run(record)
+    store.recurring_runs.add(record)
     return recurring_run_json(record)
 
 
@@ -167,23 +167,23 @@ def list_recurring_runs(
     query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    total = store.count_recurring_runs(experiment_id=experiment_id, filters=query.filters)
-    found = store.list_recurring_runs(experiment_id=experiment_id, **query.window())
+    total = store.recurring_runs.count(experiment_id=experiment_id, filters=query.filters)
+    found = store.recurring_runs.list(experiment_id=experiment_id, **query.window())
     return query.body("recurringRuns", [recurring_run_json(x) for x in found], total)
 
 
 @router.get("/recurringruns/{recurring_run_id}")
 def get_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
     return recurring_run_json(
-        require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
+        require(store.recurring_runs.get(recurring_run_id), "Recurring run", recurring_run_id)
     )
 
 
 def _enable(store: RunStore, recurring_run_id: str, enabled: bool) -> dict:
-    record = require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
+    record = require(store.recurring_runs.get(recurring_run_id), "Recurring run", recurring_run_id)
     moment = now()
     record.enabled = enabled
-    store.update_recurring_run(
+    store.recurring_runs.update(
         recurring_run_id,
         enabled=enabled,
         updated_at=moment,
@@ -204,6 +204,6 @@ def disable_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_s
 
 @router.delete("/recurringruns/{recurring_run_id}")
 def delete_recurring_run(recurring_run_id: str, store: RunStore = Depends(get_store)) -> dict:
-    require(store.get_recurring_run(recurring_run_id), "Recurring run", recurring_run_id)
-    store.delete_recurring_run(recurring_run_id)
+    require(store.recurring_runs.get(recurring_run_id), "Recurring run", recurring_run_id)
+    store.recurring_runs.delete(recurring_run_id)
     return {}

@@ -63,9 +63,9 @@ class RunBody(ApiBody):
 
 def experiment_for(store: RunStore, experiment_id: str | None) -> str:
     if experiment_id:
-        require(store.get_experiment(experiment_id), "Experiment", experiment_id)
+        require(store.experiments.get(experiment_id), "Experiment", experiment_id)
         return experiment_id
-    return store.ensure_default_experiment().experiment_id
+    return store.experiments.ensure_default().experiment_id
 
 
 @router.post("/runs")
@@ -91,7 +91,7 @@ def create_run(
             "pipeline_version_id": version_id,
         },
     )
-    store.update_experiment(experiment_id, last_run_created_at=record.created_at)
+    store.experiments.update(experiment_id, last_run_created_at=record.created_at)
     return run_json(record, tasks=[])
 
 
@@ -102,15 +102,15 @@ def list_runs(
     query: ListQuery = Depends(_LIST),
     store: RunStore = Depends(get_store),
 ) -> dict:
-    total = store.count_runs(experiment_id=experiment_id, filters=query.filters)
-    found = store.list_runs(experiment_id=experiment_id, **query.window())
+    total = store.runs.count(experiment_id=experiment_id, filters=query.filters)
+    found = store.runs.list(experiment_id=experiment_id, **query.window())
     return query.body("runs", [run_json(x, with_spec=False) for x in found], total)
 
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, store: RunStore = Depends(get_store)) -> dict:
-    record = require(store.get_run(run_id), "Run", run_id)
-    return run_json(record, tasks=store.list_tasks(run_id))
+    record = require(store.runs.get(run_id), "Run", run_id)
+    return run_json(record, tasks=store.tasks.list(run_id))
 
 
 def _requester(request: Request) -> str:
@@ -127,7 +127,7 @@ def terminate_run(
     store: RunStore = Depends(get_store),
     manager: RunManager = Depends(get_manager),
 ) -> dict:
-    record = require(store.get_run(run_id), "Run", run_id)
+    record = require(store.runs.get(run_id), "Run", run_id)
     if record.state in _FINAL:
         raise ApiError(400, f"Run '{run_id}' already ended ({record.state}); nothing to terminate.")
     if not manager.terminate(run_id, by=_requester(request)):
@@ -143,7 +143,7 @@ def terminate_run(
 def retry_run(
     run_id: str, store: RunStore = Depends(get_store), manager: RunManager = Depends(get_manager)
 ) -> dict:
-    record = require(store.get_run(run_id), "Run", run_id)
+    record = require(store.runs.get(run_id), "Run", run_id)
     if record.state not in ("FAILED", "CANCELED"):
         raise ApiError(
             400, f"Only a failed or canceled run can be retried; run '{run_id}' is {record.state}."
@@ -153,8 +153,8 @@ def retry_run(
 
 
 def _storage(store: RunStore, run_id: str, state: str) -> dict:
-    require(store.get_run(run_id), "Run", run_id)
-    store.update_run(run_id, storage_state=state)
+    require(store.runs.get(run_id), "Run", run_id)
+    store.runs.update(run_id, storage_state=state)
     return {}
 
 
@@ -175,10 +175,10 @@ def delete_run(
     manager: RunManager = Depends(get_manager),
     settings: ServerSettings = Depends(get_settings),
 ) -> dict:
-    record = require(store.get_run(run_id), "Run", run_id)
+    record = require(store.runs.get(run_id), "Run", run_id)
     if record.state not in _FINAL or manager.running(run_id):
         raise ApiError(400, f"Run '{run_id}' is still {record.state}: terminate it first.")
-    store.delete_run(run_id)
+    store.runs.delete(run_id)
     _remove_run_folder(record.root, settings)
     return {}
 

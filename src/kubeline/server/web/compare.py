@@ -406,7 +406,7 @@ def compare_page(
         )
     found: list[RunRecord] = []
     for run_id in wanted:
-        run = store.get_run(run_id)
+        run = store.runs.get(run_id)
         if run is None:
             return error_page(request, 404, "Run not found", f"There is no run with id '{run_id}'.")
         found.append(run)
@@ -433,8 +433,8 @@ def _page(
 
     paths: dict[str, str] = {}
     for run in runs:
-        paths.update({t.task_id: t.path for t in store.list_tasks(run.run_id)})
-    artifacts = store.list_artifacts(run_ids=wanted)
+        paths.update({t.task_id: t.path for t in store.tasks.list(run.run_id)})
+    artifacts = store.artifacts.list(run_ids=wanted)
     classification = [
         _classification(group, labels)
         for group in group_artifacts(

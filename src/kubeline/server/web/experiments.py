@@ -22,14 +22,14 @@ def experiments_page(
     request: Request, archived: bool = False, page: int = 1, store: RunStore = Depends(get_store)
 ) -> HTMLResponse:
     storage = "ARCHIVED" if archived else "AVAILABLE"
-    total = store.count_experiments(storage_state=storage)
+    total = store.experiments.count(storage_state=storage)
     where = Page.of(page, 50, total)
-    found = store.list_experiments(storage_state=storage, limit=where.size, offset=where.offset)
+    found = store.experiments.list(storage_state=storage, limit=where.size, offset=where.offset)
     rows = [
         {
             "experiment": e,
-            "runs": store.count_runs(experiment_id=e.experiment_id, storage_state="AVAILABLE"),
-            "running": store.count_runs(experiment_id=e.experiment_id, state="RUNNING"),
+            "runs": store.runs.count(experiment_id=e.experiment_id, storage_state="AVAILABLE"),
+            "running": store.runs.count(experiment_id=e.experiment_id, state="RUNNING"),
         }
         for e in found
     ]
@@ -50,22 +50,22 @@ def experiments_page(
 def recurring_page(
     request: Request, page: int = 1, store: RunStore = Depends(get_store)
 ) -> HTMLResponse:
-    total = store.count_recurring_runs()
+    total = store.recurring_runs.count()
     where = Page.of(page, 50, total)
-    found = store.list_recurring_runs(limit=where.size, offset=where.offset)
-    pipelines = {p.pipeline_id: p for p in store.list_pipelines(limit=10_000)}
-    experiments = {e.experiment_id: e for e in store.list_experiments(limit=10_000)}
+    found = store.recurring_runs.list(limit=where.size, offset=where.offset)
+    pipelines = {p.pipeline_id: p for p in store.pipelines.list(limit=10_000)}
+    experiments = {e.experiment_id: e for e in store.experiments.list(limit=10_000)}
     rows = [
         {
             "recurring": r,
             "pipeline": pipelines.get(r.pipeline_id or ""),
             "experiment": experiments.get(r.experiment_id),
-            "runs": store.count_runs(filters=[("recurring_run_id", "EQUALS", r.recurring_run_id)]),
+            "runs": store.runs.count(filters=[("recurring_run_id", "EQUALS", r.recurring_run_id)]),
         }
         for r in found
     ]
     versions = {
-        p.pipeline_id: store.latest_pipeline_version(p.pipeline_id) for p in pipelines.values()
+        p.pipeline_id: store.pipeline_versions.latest(p.pipeline_id) for p in pipelines.values()
     }
     return render(
         request,

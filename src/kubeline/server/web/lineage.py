@@ -60,20 +60,20 @@ def _runs_by_id(store: RunStore, ids: Iterable[str]) -> dict[str, RunRecord]:
     wanted = list(dict.fromkeys(i for i in ids if i))
     if not wanted:
         return {}
-    found = store.list_runs(filters=[("run_id", "IN", wanted)], limit=len(wanted))
+    found = store.runs.list(filters=[("run_id", "IN", wanted)], limit=len(wanted))
     return {run.run_id: run for run in found}
 
 
 def _tasks_by_id(store: RunStore, ids: Iterable[str]) -> dict[str, TaskRecord]:
     wanted = list(dict.fromkeys(i for i in ids if i))
-    return {task.task_id: task for task in store.get_tasks(wanted)} if wanted else {}
+    return {task.task_id: task for task in store.tasks.get_many(wanted)} if wanted else {}
 
 
 def _artifacts_by_id(store: RunStore, ids: Iterable[str]) -> dict[str, ArtifactRecord]:
     wanted = list(dict.fromkeys(i for i in ids if i))
     if not wanted:
         return {}
-    return {a.artifact_id: a for a in store.list_artifacts(artifact_ids=wanted)}
+    return {a.artifact_id: a for a in store.artifacts.list(artifact_ids=wanted)}
 
 
 def _preview_of(artifact: ArtifactRecord, settings: ServerSettings) -> Any:
@@ -151,7 +151,7 @@ def artifact_lineage(
         maker = _task_node(producer)
         made_by.add(maker)
         graph.link(maker.key, me.key)
-        ids = _unique(artifact_id for artifact_id, _ in store.inputs_of(producer.task_id))
+        ids = _unique(artifact_id for artifact_id, _ in store.artifacts.inputs_of(producer.task_id))
         inputs.hidden = max(0, len(ids) - COLUMN_LIMIT)
         found = _artifacts_by_id(store, ids[:COLUMN_LIMIT])
         for artifact_id in ids[:COLUMN_LIMIT]:
@@ -166,7 +166,7 @@ def artifact_lineage(
         read_by.add(node)
         graph.link(me.key, node.key)
     if shown:
-        for made in store.list_artifacts(producer_task_ids=[t.task_id for t in shown]):
+        for made in store.artifacts.list(producer_task_ids=[t.task_id for t in shown]):
             node = _artifact_node(made)
             if outputs.add(node):
                 graph.link(f"task:{made.producer_task_id}", node.key)
@@ -208,9 +208,9 @@ def execution_lineage(
             graph.link(me.key, node.key)
             shown_outputs.append(artifact)
     for artifact in shown_outputs:
-        found = store.readers(artifact.artifact_id, limit=COLUMN_LIMIT)
+        found = store.artifacts.readers(artifact.artifact_id, limit=COLUMN_LIMIT)
         # Those past the limit of each output: a reader of two outputs may count twice.
-        readers.hidden += store.count_readers(artifact.artifact_id) - len(
+        readers.hidden += store.artifacts.count_readers(artifact.artifact_id) - len(
             {task.task_id for task, _ in found}
         )
         for reader, _ in found:
@@ -239,12 +239,12 @@ def artifacts_page(
         "name_contains": q or None,
         "run_contains": run or None,
     }
-    total = store.count_artifacts(**filters)
+    total = store.artifacts.count(**filters)
     where = Page.of(page, size, total)
-    found = store.search_artifacts(**filters, limit=where.size, offset=where.offset)
+    found = store.artifacts.search(**filters, limit=where.size, offset=where.offset)
     runs = _runs_by_id(store, (a.run_id for a in found))
     producers = _tasks_by_id(store, (a.producer_task_id for a in found))
-    types = store.artifact_types()
+    types = store.artifacts.types()
     if type and type not in types:
         types.append(type)
     filters_query = query_string(type=type, q=q, run=run)
@@ -271,7 +271,7 @@ def artifacts_page(
             "page": where,
             "page_sizes": PAGE_SIZES,
             "base_query": "&".join(p for p in (filters_query, f"size={where.size}") if p),
-            "none_at_all": total == 0 and not (type or q or run) and not store.count_artifacts(),
+            "none_at_all": total == 0 and not (type or q or run) and not store.artifacts.count(),
         },
     )
 
@@ -284,13 +284,13 @@ def artifact_page(
     settings: ServerSettings = Depends(get_settings),
 ) -> HTMLResponse:
     """One artifact: what it is, where it lives, a preview, and its lineage."""
-    artifact = store.get_artifact(artifact_id)
+    artifact = store.artifacts.get(artifact_id)
     if artifact is None:
         return not_found(request, "Artifact", artifact_id)
-    run = store.get_run(artifact.run_id)
-    producer = store.get_task(artifact.producer_task_id)
-    pairs = store.readers(artifact_id, limit=_TABLE_ROWS)
-    total = store.count_readers(artifact_id)
+    run = store.runs.get(artifact.run_id)
+    producer = store.tasks.get(artifact.producer_task_id)
+    pairs = store.artifacts.readers(artifact_id, limit=_TABLE_ROWS)
+    total = store.artifacts.count_readers(artifact_id)
     consumers = [{"task": task, "input": name, "url": task_url(task)} for task, name in pairs]
     graph = artifact_lineage(store, artifact, producer, [task for task, _ in pairs], total)
     name = _artifact_name(artifact)
@@ -340,9 +340,9 @@ def executions_page(
         "name_contains": q or None,
         "run_contains": run or None,
     }
-    total = store.count_tasks(**filters)
+    total = store.tasks.count(**filters)
     where = Page.of(page, size, total)
-    found = store.search_tasks(**filters, limit=where.size, offset=where.offset)
+    found = store.tasks.search(**filters, limit=where.size, offset=where.offset)
     runs = _runs_by_id(store, (t.run_id for t in found))
     inputs = {
         t.task_id: [
@@ -355,7 +355,7 @@ def executions_page(
     known = _artifacts_by_id(store, (i for pairs in inputs.values() for _, i in pairs))
     outputs: dict[str, list[ArtifactRecord]] = {}
     if found:
-        for artifact in store.list_artifacts(producer_task_ids=[t.task_id for t in found]):
+        for artifact in store.artifacts.list(producer_task_ids=[t.task_id for t in found]):
             outputs.setdefault(artifact.producer_task_id, []).append(artifact)
     rows = [
         {
@@ -381,7 +381,7 @@ def executions_page(
             "page": where,
             "page_sizes": PAGE_SIZES,
             "base_query": "&".join(p for p in (filters_query, f"size={where.size}") if p),
-            "none_at_all": total == 0 and not (state or q or run) and not store.count_tasks(),
+            "none_at_all": total == 0 and not (state or q or run) and not store.tasks.count(),
         },
     )
 
@@ -391,15 +391,15 @@ def execution_page(
     request: Request, task_id: str, store: RunStore = Depends(get_store)
 ) -> HTMLResponse:
     """One task execution: its state and timing, what it read and wrote, and its lineage."""
-    task = store.get_task(task_id)
+    task = store.tasks.get(task_id)
     if task is None:
         return not_found(request, "Execution", task_id)
-    run = store.get_run(task.run_id)
-    pairs = store.inputs_of(task_id)
+    run = store.runs.get(task.run_id)
+    pairs = store.artifacts.inputs_of(task_id)
     found = _artifacts_by_id(store, (a for a, _ in pairs))
     inputs = [(name, found[a]) for a, name in pairs if a in found]
     input_producers = _tasks_by_id(store, (a.producer_task_id for _, a in inputs))
-    outputs = store.list_artifacts(producer_task_id=task_id)
+    outputs = store.artifacts.list(producer_task_id=task_id)
     graph = execution_lineage(store, task, _unique_artifacts(a for _, a in inputs), outputs)
     name = _task_name(task)
     return render(

@@ -58,7 +58,7 @@ def metrics_of_runs(store: RunStore, runs: list[RunRecord]) -> dict[str, dict[st
     bare = [run_id for run_id, found in result.items() if not found]
     if bare:
         per_run: dict[str, list[dict[str, Any]]] = {}
-        for artifact in store.list_artifacts(run_ids=bare, schema_title=_METRICS):
+        for artifact in store.artifacts.list(run_ids=bare, schema_title=_METRICS):
             per_run.setdefault(artifact.run_id, []).append(artifact.metadata or {})
         for run_id, logged in per_run.items():
             counts = Counter(key for metadata in logged for key in metadata)

@@ -25,14 +25,14 @@ _CARD_BYTES = 200_000
 @router.get("/models", response_class=HTMLResponse, name="web-models")
 def models_page(request: Request, store: RunStore = Depends(get_store)) -> HTMLResponse:
     rows = []
-    for model in store.list_models():
-        versions = store.list_model_versions(model.name)
+    for model in store.models.list():
+        versions = store.models.list_versions(model.name)
         rows.append(
             {
                 "model": model,
                 "versions": versions,
                 "latest": versions[0] if versions else None,
-                "aliases": store.model_aliases(model.name),
+                "aliases": store.models.aliases(model.name),
             }
         )
     return render(request, "models.html", {"nav": "models", "rows": rows})
@@ -65,14 +65,14 @@ def model_page(
     store: RunStore = Depends(get_store),
     settings: ServerSettings = Depends(get_settings),
 ) -> HTMLResponse:
-    versions = store.list_model_versions(name)
+    versions = store.models.list_versions(name)
     if not versions:
         return not_found(request, "Model", name)
     chosen = next((v for v in versions if v.version == version), versions[0])
     numeric = [
         {k: x for k, x in v.metrics.items() if isinstance(x, (int, float))} for v in versions
     ]
-    runs = {v.run_id: store.get_run(v.run_id) for v in versions if v.run_id}
+    runs = {v.run_id: store.runs.get(v.run_id) for v in versions if v.run_id}
     return render(
         request,
         "model.html",

@@ -33,17 +33,17 @@ def _matches(pipeline: PipelineRecord, words: str) -> bool:
 def pipelines_page(
     request: Request, q: str = "", page: int = 1, store: RunStore = Depends(get_store)
 ) -> HTMLResponse:
-    found = [p for p in store.list_pipelines(limit=_ALL) if _matches(p, q)]
+    found = [p for p in store.pipelines.list(limit=_ALL) if _matches(p, q)]
     where = Page.of(page, 20, len(found))
     shown = found[where.offset : where.offset + where.size]
     rows = []
     for pipeline in shown:
-        latest = store.latest_pipeline_version(pipeline.pipeline_id)
+        latest = store.pipeline_versions.latest(pipeline.pipeline_id)
         rows.append(
             {
                 "pipeline": pipeline,
                 "latest": latest,
-                "versions": store.count_pipeline_versions(pipeline.pipeline_id),
+                "versions": store.pipeline_versions.count(pipeline.pipeline_id),
             }
         )
     return render(
@@ -55,7 +55,7 @@ def pipelines_page(
             "q": q,
             "page": where,
             "base_query": query_string(q=q),
-            "any_pipeline": bool(found) or bool(q and store.count_pipelines()),
+            "any_pipeline": bool(found) or bool(q and store.pipelines.count()),
         },
     )
 
@@ -98,16 +98,16 @@ def pipeline_page(
     expanded: str | None = None,
     store: RunStore = Depends(get_store),
 ) -> HTMLResponse:
-    pipeline = store.get_pipeline(pipeline_id)
+    pipeline = store.pipelines.get(pipeline_id)
     if pipeline is None:
         return not_found(request, "Pipeline", pipeline_id)
-    versions = store.list_pipeline_versions(pipeline_id, limit=_ALL)
+    versions = store.pipeline_versions.list(pipeline_id, limit=_ALL)
     chosen = next((v for v in versions if v.pipeline_version_id == version), None)
     if version and chosen is None:
         return not_found(request, "Pipeline version", version)
-    chosen = chosen or store.latest_pipeline_version(pipeline_id)
+    chosen = chosen or store.pipeline_versions.latest(pipeline_id)
     spec = chosen.spec if chosen else {}
-    runs = store.count_runs(filters=[("pipeline_id", "EQUALS", pipeline_id)]) if chosen else 0
+    runs = store.runs.count(filters=[("pipeline_id", "EQUALS", pipeline_id)]) if chosen else 0
     return render(
         request,
         "pipeline.html",
@@ -132,7 +132,7 @@ def pipeline_page(
 def pipeline_yaml(
     request: Request, pipeline_id: str, version_id: str, store: RunStore = Depends(get_store)
 ) -> Response:
-    version = store.get_pipeline_version(version_id)
+    version = store.pipeline_versions.get(version_id)
     if version is None or version.pipeline_id != pipeline_id:
         return not_found(request, "Pipeline version", version_id)
     spec = {k: v for k, v in version.spec.items() if k != PLATFORM_KEY}

@@ -41,7 +41,7 @@ _DEFAULTS = {"kind": "interval", "schedule": "3600", "max_concurrency": "1"}
 
 def _latest(store: RunStore, pipeline_id: str) -> PipelineVersionRecord | None:
     """The version a recurring run of ``pipeline_id`` runs: its latest, as the list says."""
-    return store.latest_pipeline_version(pipeline_id) if pipeline_id else None
+    return store.pipeline_versions.latest(pipeline_id) if pipeline_id else None
 
 
 def _page(
@@ -55,7 +55,7 @@ def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     pipelines = [
-        p for p in store.list_pipelines(limit=_ALL) if _latest(store, p.pipeline_id) is not None
+        p for p in store.pipelines.list(limit=_ALL) if _latest(store, p.pipeline_id) is not None
     ]
     if not pipeline_id and pipelines:
         pipeline_id = pipelines[0].pipeline_id
@@ -66,11 +66,11 @@ def _page(
         {
             "nav": "recurring",
             "pipelines": pipelines,
-            "pipeline": store.get_pipeline(pipeline_id) if version else None,
+            "pipeline": store.pipelines.get(pipeline_id) if version else None,
             "version": version,
             "fields": form_fields(version.spec, submitted, errors) if version else [],
-            "experiments": store.list_experiments(storage_state="AVAILABLE", limit=_ALL),
-            "default_experiment": store.ensure_default_experiment().experiment_id,
+            "experiments": store.experiments.list(storage_state="AVAILABLE", limit=_ALL),
+            "default_experiment": store.experiments.ensure_default().experiment_id,
             "values": {**_DEFAULTS, **(submitted or {})},
             "errors": errors or {},
             "message": message,
@@ -129,8 +129,8 @@ async def create_recurring(request: Request, store: RunStore = Depends(get_store
     name = form.get("display_name", "").strip()
     if not name:
         errors["display_name"] = "Give the recurring run a name."
-    experiment_id = form.get("experiment_id") or store.ensure_default_experiment().experiment_id
-    if store.get_experiment(experiment_id) is None:
+    experiment_id = form.get("experiment_id") or store.experiments.ensure_default().experiment_id
+    if store.experiments.get(experiment_id) is None:
         errors["experiment_id"] = "Choose an experiment from the list."
     trigger = _trigger(form, errors)
     max_concurrency = _max_concurrency(form, errors)

@@ -34,7 +34,7 @@ def experiment_page(
     store: RunStore = Depends(get_store),
 ) -> HTMLResponse:
     """An experiment: its name, description and state, its recurring runs, its runs."""
-    experiment = store.get_experiment(experiment_id)
+    experiment = store.experiments.get(experiment_id)
     if experiment is None:
         return not_found(request, "Experiment", experiment_id)
     table = runs_table_context(
@@ -55,12 +55,12 @@ def experiment_page(
             "nav": "experiments",
             "experiment": experiment,
             "heading": experiment.display_name or experiment.name,
-            "available": store.count_runs(experiment_id=experiment_id, storage_state="AVAILABLE"),
-            "archived_runs": store.count_runs(
+            "available": store.runs.count(experiment_id=experiment_id, storage_state="AVAILABLE"),
+            "archived_runs": store.runs.count(
                 experiment_id=experiment_id, storage_state="ARCHIVED"
             ),
-            "running": store.count_runs(experiment_id=experiment_id, state="RUNNING"),
-            "recurring": store.list_recurring_runs(experiment_id=experiment_id, limit=100),
+            "running": store.runs.count(experiment_id=experiment_id, state="RUNNING"),
+            "recurring": store.recurring_runs.list(experiment_id=experiment_id, limit=100),
         },
     )
 
@@ -77,7 +77,7 @@ def recurring_run_page(
     store: RunStore = Depends(get_store),
 ) -> HTMLResponse:
     """A recurring run: its schedule, pipeline, experiment and parameters, and its runs."""
-    recurring = store.get_recurring_run(recurring_run_id)
+    recurring = store.recurring_runs.get(recurring_run_id)
     if recurring is None:
         return not_found(request, "Recurring run", recurring_run_id)
     mine = [("recurring_run_id", "EQUALS", recurring_run_id)]
@@ -91,9 +91,9 @@ def recurring_run_page(
         size=size,
         filters_query=query_string(archived=archived),
     )
-    pipeline = store.get_pipeline(recurring.pipeline_id) if recurring.pipeline_id else None
+    pipeline = store.pipelines.get(recurring.pipeline_id) if recurring.pipeline_id else None
     version = (
-        store.get_pipeline_version(recurring.pipeline_version_id)
+        store.pipeline_versions.get(recurring.pipeline_version_id)
         if recurring.pipeline_version_id
         else None
     )
@@ -106,10 +106,10 @@ def recurring_run_page(
             "recurring": recurring,
             "pipeline": pipeline,
             "pipeline_version": version,
-            "experiment": store.get_experiment(recurring.experiment_id)
+            "experiment": store.experiments.get(recurring.experiment_id)
             if recurring.experiment_id
             else None,
-            "available": store.count_runs(filters=mine, storage_state="AVAILABLE"),
-            "archived_runs": store.count_runs(filters=mine, storage_state="ARCHIVED"),
+            "available": store.runs.count(filters=mine, storage_state="AVAILABLE"),
+            "archived_runs": store.runs.count(filters=mine, storage_state="ARCHIVED"),
         },
     )

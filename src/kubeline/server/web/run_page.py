@@ -77,16 +77,16 @@ def run_page(
 ) -> HTMLResponse:
     if run_id in ("new", "compare"):
         return not_found(request, "Run", run_id)
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         return not_found(request, "Run", run_id)
-    tasks = store.list_tasks(run_id)
+    tasks = store.tasks.list(run_id)
     paths = _task_paths(tasks)
-    artifacts = store.list_artifacts(run_id=run_id)
+    artifacts = store.artifacts.list(run_id=run_id)
     main, looped = _visualizations(artifacts, paths, settings)
-    experiment = store.get_experiment(run.experiment_id) if run.experiment_id else None
+    experiment = store.experiments.get(run.experiment_id) if run.experiment_id else None
     version = (
-        store.get_pipeline_version(run.pipeline_version_id) if run.pipeline_version_id else None
+        store.pipeline_versions.get(run.pipeline_version_id) if run.pipeline_version_id else None
     )
     panel = _panel_context(run, task, paths, store, settings) if task else None
     defaults = {
@@ -159,10 +159,10 @@ def run_live(
     store: RunStore = Depends(get_store),
 ) -> JSONResponse:
     """What changes while a run goes: its state, duration, task counts and graph."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         return JSONResponse({"error": f"Run '{run_id}' not found."}, status_code=404)
-    tasks = store.list_tasks(run_id)
+    tasks = store.tasks.list(run_id)
     counts = _counts(tasks)
     return JSONResponse(
         {
@@ -187,7 +187,7 @@ def _cache_note(task: TaskRecord, store: RunStore) -> str:
     if not task.cache_key:
         return "not cached"
     if task.state == "SUCCEEDED":
-        entry = store.get_cache(task.cache_key)
+        entry = store.cache.get(task.cache_key)
         return "stored for next time" if entry is not None else "stored, since removed"
     if task.state in FINAL_STATES:
         return f"nothing stored: the task {state_word(task.state)}"
@@ -220,10 +220,10 @@ def _panel_context(
     input_artifacts = []
     for name, ids in (inputs.get("artifact_ids") or {}).items():
         for artifact_id in ids:
-            artifact = store.get_artifact(str(artifact_id))
+            artifact = store.artifacts.get(str(artifact_id))
             if artifact is not None:
                 input_artifacts.append((name, artifact))
-    produced = store.list_artifacts(producer_task_id=task.task_id)
+    produced = store.artifacts.list(producer_task_id=task.task_id)
     by_id = {t.task_id: t for t in paths.values()}
     return {
         "run": run,
@@ -251,7 +251,7 @@ def task_panel(
     settings: ServerSettings = Depends(get_settings),
 ) -> HTMLResponse:
     """The task panel alone, for the page's script to put beside the graph."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         return templates.TemplateResponse(
             request,
@@ -259,5 +259,5 @@ def task_panel(
             {"message": f"Run '{run_id}' not found."},
             status_code=404,
         )
-    context = _panel_context(run, path, _task_paths(store.list_tasks(run_id)), store, settings)
+    context = _panel_context(run, path, _task_paths(store.tasks.list(run_id)), store, settings)
     return templates.TemplateResponse(request, "task_panel.html", {"panel": context})

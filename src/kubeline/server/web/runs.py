@@ -54,9 +54,9 @@ def runs_table_context(
     sort = sort if sort in SORTS else "created"
     order = "asc" if order == "asc" else "desc"
     storage = "ARCHIVED" if archived else "AVAILABLE"
-    total = store.count_runs(storage_state=storage, filters=filters)
+    total = store.runs.count(storage_state=storage, filters=filters)
     where = Page.of(page, size, total)
-    runs = store.list_runs(
+    runs = store.runs.list(
         storage_state=storage,
         filters=filters,
         order_by=SORTS[sort],
@@ -70,7 +70,7 @@ def runs_table_context(
         "runs": runs,
         "metrics": metrics,
         "columns": headline_columns(metrics),
-        "experiments": {e.experiment_id: e for e in store.list_experiments(limit=10_000)},
+        "experiments": {e.experiment_id: e for e in store.experiments.list(limit=10_000)},
         "chosen": {"archived": archived, "sort": sort, "order": order, "size": where.size},
         "page": where,
         "page_sizes": PAGE_SIZES,
@@ -102,12 +102,12 @@ def runs_page(
     # The filter names pipelines as runs do (the name inside the pipeline file), so runs of
     # 'kubeline run', which have no uploaded pipeline, can be chosen too. ``pipeline_id``
     # (the pipeline page's link, and older links' ``pipeline=<id>``) keeps an uploaded one's.
-    pipeline_names = store.run_pipeline_names()
-    if pipeline and pipeline not in pipeline_names and store.get_pipeline(pipeline):
+    pipeline_names = store.runs.pipeline_names()
+    if pipeline and pipeline not in pipeline_names and store.pipelines.get(pipeline):
         pipeline, pipeline_id = "", pipeline_id or pipeline
     if pipeline:
         filters.append(("pipeline_name", "EQUALS", pipeline))
-    uploaded = store.get_pipeline(pipeline_id) if pipeline_id else None
+    uploaded = store.pipelines.get(pipeline_id) if pipeline_id else None
     if pipeline_id:
         filters.append(("pipeline_id", "EQUALS", pipeline_id))
     if q:
@@ -141,7 +141,7 @@ def runs_page(
             "pipeline_id": pipeline_id,
             "states": STATES,
             "state_words": STATE_WORDS,
-            "no_runs_at_all": table["page"].total == 0 and not store.count_runs(),
+            "no_runs_at_all": table["page"].total == 0 and not store.runs.count(),
         },
     )
 
@@ -150,9 +150,9 @@ def _version_for(
     store: RunStore, pipeline_id: str, version_id: str
 ) -> PipelineVersionRecord | None:
     if version_id:
-        version = store.get_pipeline_version(version_id)
+        version = store.pipeline_versions.get(version_id)
         return version if version and version.pipeline_id == pipeline_id else None
-    return store.latest_pipeline_version(pipeline_id) if pipeline_id else None
+    return store.pipeline_versions.latest(pipeline_id) if pipeline_id else None
 
 
 def _form_page(
@@ -166,9 +166,9 @@ def _form_page(
     message: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
-    pipelines = store.list_pipelines(limit=10_000)
-    pipeline = store.get_pipeline(version.pipeline_id) if version else None
-    versions = store.list_pipeline_versions(version.pipeline_id, limit=10_000) if version else []
+    pipelines = store.pipelines.list(limit=10_000)
+    pipeline = store.pipelines.get(version.pipeline_id) if version else None
+    versions = store.pipeline_versions.list(version.pipeline_id, limit=10_000) if version else []
     spec = version.spec if version else {}
     values = submitted or {}
     return render(
@@ -181,8 +181,8 @@ def _form_page(
             "versions": versions,
             "version": version,
             "fields": form_fields(spec, submitted, errors, initial) if version else [],
-            "experiments": store.list_experiments(storage_state="AVAILABLE", limit=10_000),
-            "default_experiment": store.ensure_default_experiment().experiment_id,
+            "experiments": store.experiments.list(storage_state="AVAILABLE", limit=10_000),
+            "default_experiment": store.experiments.ensure_default().experiment_id,
             "values": values,
             "message": message,
             "errors": errors or {},
@@ -201,7 +201,7 @@ def new_run_page(
 ) -> HTMLResponse:
     initial = None
     if clone:
-        source = store.get_run(clone)
+        source = store.runs.get(clone)
         if source is None:
             return not_found(request, "Run", clone)
         initial = source.arguments
@@ -230,8 +230,8 @@ async def create_run(
             '<a href="/pipelines">Pick a pipeline</a> and press “Start a run”.',
         )
     arguments, errors = parse_form(version.spec, form)
-    experiment_id = form.get("experiment_id") or store.ensure_default_experiment().experiment_id
-    if store.get_experiment(experiment_id) is None:
+    experiment_id = form.get("experiment_id") or store.experiments.ensure_default().experiment_id
+    if store.experiments.get(experiment_id) is None:
         errors["experiment_id"] = "Choose an experiment from the list."
     if errors:
         return _form_page(
@@ -259,5 +259,5 @@ async def create_run(
         return _form_page(
             request, store, version, submitted=form, message=str(exc), status_code=400
         )
-    store.update_experiment(experiment_id, last_run_created_at=record.created_at)
+    store.experiments.update(experiment_id, last_run_created_at=record.created_at)
     return RedirectResponse(f"/runs/{record.run_id}", status_code=303)
