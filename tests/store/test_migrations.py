@@ -1,13 +1,19 @@
 """Schema versions: a store made by an earlier kubeline opens and is brought up to date.
 
 ``fixtures/store-v1.sql`` is a real store written by kubeline 0.1.0 before schema versions
-(two runs of ``kubeline.run`` with no experiment, one run in the experiment ``tuning``),
-dumped as SQL so that it reads in a diff.
+(two runs of ``kubeline.run`` with no experiment, one run in the experiment ``tuning``), and
+``fixtures/store-v2.sql`` one written at version 2 by ``kubeline run`` (two runs passing an
+artifact between two tasks, one run whose task raised ValueError), before tasks carried their
+error as data; both dumped as SQL so that they read in a diff.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,13 +24,23 @@ from kubeline.store.migrations import SCHEMA_VERSION, SchemaTooNewError, schema_
 from tests.store.conftest import make_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1.sql"
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "store-v2.sql"
+BROKEN = "broken-v2-20261207-021501-c13ebd"
+TINY = "tiny-v2-20261207-021459-85ba74"
 
 
-def _old_store(path: Path) -> Path:
+def _old_store(path: Path, fixture: Path = FIXTURE) -> Path:
     with sqlite3.connect(path) as conn:
-        conn.executescript(FIXTURE.read_text(encoding="utf-8"))
+        conn.executescript(fixture.read_text(encoding="utf-8"))
     conn.close()
     return path
+
+
+def _task_columns(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        names = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+    conn.close()
+    return names
 
 
 def _version(path: Path) -> int | None:
@@ -103,3 +119,59 @@ def test_a_store_from_a_newer_kubeline_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(SchemaTooNewError, match="newer kubeline"):
         RunStore(url)
+
+
+def test_the_v2_fixture_is_a_version_2_store(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "kubeline.db", FIXTURE_V2)
+    assert _version(path) == 2
+    assert not {"error_type", "user_error"} & _task_columns(path)
+
+
+def test_a_v2_store_gains_task_errors_as_data_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "kubeline.db", FIXTURE_V2)
+    with RunStore.for_home(tmp_path) as store:
+        runs = store.runs.list(limit=10)
+        assert sorted(r.run_id for r in runs) == sorted(
+            [TINY, BROKEN, "tiny-v2-20261207-021506-61a271"]
+        )
+        broken = store.runs.get(BROKEN)
+        assert broken is not None and broken.state == "FAILED"
+        (refuse,) = store.tasks.list(BROKEN)
+        assert refuse.state == "FAILED" and refuse.error == "ValueError: cannot use 'hello'"
+        # Tasks recorded before version 3: type unknown, not counted the user's fault.
+        assert refuse.error_type is None and refuse.user_error is False
+        # The artifact passed between the two tasks, and its lineage, are untouched.
+        (artifact,) = store.artifacts.list(run_id=TINY)
+        readers = store.artifacts.readers(artifact.artifact_id)
+        assert [(task.name, name) for task, name in readers] == [("read-text", "data")]
+        # The new columns take values.
+        assert store.tasks.update(refuse.task_id, error_type="ValueError", user_error=True)
+        again = store.tasks.get(refuse.task_id)
+        assert again is not None and (again.error_type, again.user_error) == ("ValueError", True)
+    assert _version(path) == SCHEMA_VERSION == 3
+    assert {"error_type", "user_error"} <= _task_columns(path)
+
+
+def _cli(home: Path, *args: str) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "KUBELINE_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kubeline", *args, "--output", "json"],
+        env={**env, "KUBELINE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    document: dict[str, object] = json.loads(done.stdout)
+    return document
+
+
+def test_the_cli_lists_and_shows_the_runs_of_a_v2_store(tmp_path: Path) -> None:
+    _old_store(tmp_path / "kubeline.db", FIXTURE_V2)
+    listed = _cli(tmp_path, "runs", "list")
+    assert listed["total"] == 3
+    shown = _cli(tmp_path, "runs", "show", BROKEN)
+    assert shown["state"] == "FAILED" and shown["failed_task"] == "refuse"
+    assert shown["error"] == "Task 'refuse' failed: ValueError: cannot use 'hello'"
+    assert _version(tmp_path / "kubeline.db") == SCHEMA_VERSION

@@ -479,6 +479,25 @@ def test_for_home_creates_the_folder_and_file(tmp_path: Path) -> None:
         assert store.runs.get("run-1") == make_run()
 
 
+def test_database_url_is_the_environment_s_or_the_home_s_sqlite_file(tmp_path: Path) -> None:
+    home = tmp_path / "odd ?name #2"  # what a URL string would cut short
+    pg = "postgresql://kubeline@db/kubeline"
+    assert kubeline.store.database_url(home, {"KUBELINE_DATABASE_URL": pg}) == pg
+    url = kubeline.store.database_url(home, {})
+    assert sa.make_url(url).database == str(home / "kubeline.db")
+    with kubeline.store.open_store(url) as store:
+        store.runs.add(make_run())
+    assert (home / "kubeline.db").is_file()
+
+
+def test_open_store_reads_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBELINE_DATABASE_URL", "postgresql://nobody@nowhere.invalid/x")
+    with kubeline.store.open_store(f"sqlite:///{tmp_path / 'k.db'}") as store:
+        assert store.runs.list() == []
+    with RunStore.for_home(tmp_path) as store:
+        assert store.runs.list() == []
+
+
 def test_opening_adds_indexes_an_older_database_lacks(store_url: str) -> None:
     with RunStore(store_url):
         pass
