@@ -2,10 +2,12 @@
 
 The core count is right for tasks that compute and wrong for tasks that wait (I/O, remote
 jobs, sleeps). The controller admits tasks up to the core count, then more while the
-running ones leave the CPU idle, measured on their processes (:mod:`.cpu`), up to a cap.
-A task counts as a whole core until it has been measured, so a burst of new tasks never
-oversubscribes the CPU. ``--workers`` pins a run instead: exactly that many of its tasks
-at once, still counted here so the other runs of the process see their load.
+running ones leave the CPU idle, measured on their processes (:mod:`.cpu`: the time they
+run or wait for a CPU), up to a cap.
+A task counts as a whole core until it has been measured (or as much as the last measured
+task of the same component), so a burst of new tasks does not oversubscribe the CPU.
+``--workers`` pins a run instead: exactly that many of its tasks at once, still counted
+here so the other runs of the process see their load.
 
 Decisions that differ from the plain core count are reported to the run as
 :class:`AdmissionNote` (the scheduler records them as run events).
@@ -37,12 +39,19 @@ __all__ = [
 ]
 
 #: Tasks beyond the core count are admitted while the running ones leave at least this
-#: much of a core idle (measurements are noisy and lag).
-HEADROOM = 0.5
+#: many cores idle: a whole one, as measurements are noisy and lag.
+HEADROOM = 1.0
 #: How far back a task's CPU use is measured (its rate over this window).
 WINDOW = 0.5
 #: How often running tasks are measured.
 INTERVAL = 0.05
+#: A task's first moments (starting, often waiting on the disk) say little of what it
+#: does next: it is measured from this age on, and counts as its kind did before.
+MIN_AGE = 0.1
+#: The shortest time a measurement spans (one interval alone is noisy).
+MIN_SPAN = 0.1
+#: How many kinds of task (components) the controller remembers.
+_KINDS = 512
 
 
 def usable_cores() -> int:
@@ -65,8 +74,8 @@ def decide(demands: Sequence[float], cores: int, cap: int) -> bool:
     """May one more task start, given what each running one uses (in cores)?
 
     Up to ``cores`` tasks always; beyond that, below ``cap`` and only while the running
-    tasks leave at least :data:`HEADROOM` of a core idle. Each new task counts as a whole
-    core until measured, so at most a few start before the next measurement.
+    tasks leave at least :data:`HEADROOM` cores idle. A new task counts as a whole core
+    until measured (or as its kind did), so few start before the next measurement.
     """
     running = len(demands)
     if running < cores:
@@ -95,14 +104,20 @@ class AdmissionNote:
 
 
 class Slot:
-    """One admitted task: counted until released, measured once attached to a process."""
+    """One admitted task: counted until released, measured once attached to a process.
 
-    def __init__(self, controller: AdmissionController, started: float) -> None:
+    ``kind`` names what it runs (its component): a task too young to be measured counts
+    as much as the last measured task of its kind used at its peak, else a whole core.
+    """
+
+    def __init__(self, controller: AdmissionController, started: float, kind: str = "") -> None:
         self._controller = controller
         self.started = started
+        self.kind = kind
         self.pid: int | None = None
-        self.meter: Callable[[], float | None] | None = None  # CPU seconds so far
+        self.meter: Callable[[], float | None] | None = None  # busy seconds so far
         self.samples: deque[tuple[float, float]] = deque()
+        self.peak = 0.0  # the most it used over a window: what its kind is taken to need
         self.released = False
 
     def attach(self, pid: int) -> None:
@@ -110,22 +125,29 @@ class Slot:
         self.pid = pid
 
     def attach_meter(self, meter: Callable[[], float | None]) -> None:
-        """Measure this task with ``meter`` (CPU seconds used so far), e.g. a container's."""
+        """Measure this task with ``meter`` (busy seconds so far), e.g. a container's."""
         self.meter = meter
 
     def release(self) -> None:
         self._controller._release(self)
 
-    def demand(self, now: float) -> float:
-        """The cores this task uses over the last :data:`WINDOW`; a whole core until it
-        has been measured for at least one interval."""
-        if not self.samples or now - self.started < self._controller.interval:
-            return 1.0
-        last_t, last_cpu = self.samples[-1]
+    def measured(self, now: float) -> float | None:
+        """The cores this task used over the last :data:`WINDOW` of its life after
+        :data:`MIN_AGE` (samples start then), None until they span :data:`MIN_SPAN`."""
+        if len(self.samples) < 2:
+            return None
         first_t, first_cpu = self.samples[0]
-        if last_t - first_t <= 0:
-            return 1.0
+        last_t, last_cpu = self.samples[-1]
+        if last_t - first_t < MIN_SPAN:
+            return None
         return max(0.0, (last_cpu - first_cpu) / (last_t - first_t))
+
+    def demand(self, now: float) -> float:
+        """The cores to count for this task: measured, else learned for its kind, else 1."""
+        found = self.measured(now)
+        if found is not None:
+            return found
+        return self._controller.learned.get(self.kind, 1.0)
 
 
 class AdmissionController:
@@ -141,12 +163,16 @@ class AdmissionController:
         probe: CpuProbe | None = None,
         interval: float = INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        min_age: float = MIN_AGE,
     ) -> None:
         self.cores = cores or usable_cores()
         self.probe = probe
         # Without a way to measure, never beyond the core count.
         self.cap = (cap or default_cap(self.cores)) if probe is not None else self.cores
         self.interval = interval
+        self.min_age = min_age
+        #: The peak use (cores) of the last measured task of each kind, newest last.
+        self.learned: dict[str, float] = {}
         self._clock = clock
         self._cond = threading.Condition()
         self._slots: list[Slot] = []
@@ -160,27 +186,30 @@ class AdmissionController:
         with self._cond:
             return len(self._slots), sum(s.demand(now) for s in self._slots)
 
-    def try_enter(self) -> Slot | None:
+    def try_enter(self, kind: str = "") -> Slot | None:
         """A slot if a task may start now (and none waits before it), else None."""
         with self._cond:
             if self._queue:
                 return None
-            return self._admit()
+            return self._admit(kind)
 
-    def _admit(self) -> Slot | None:
+    def _admit(self, kind: str) -> Slot | None:
         now = self._clock()
         if not decide([s.demand(now) for s in self._slots], self.cores, self.cap):
             return None
-        return self._add(now)
+        return self._add(now, kind)
 
-    def _add(self, now: float) -> Slot:
-        slot = Slot(self, now)
+    def _add(self, now: float, kind: str) -> Slot:
+        slot = Slot(self, now, kind)
         self._slots.append(slot)
         self._start_sampler()
         return slot
 
     def enter(
-        self, stop: threading.Event, on_wait: Callable[[int, float], None] | None = None
+        self,
+        stop: threading.Event,
+        on_wait: Callable[[int, float], None] | None = None,
+        kind: str = "",
     ) -> Slot | None:
         """Wait for a slot, first come first served; None once ``stop`` is set.
 
@@ -194,7 +223,7 @@ class AdmissionController:
             try:
                 while not stop.is_set():
                     if self._queue[0] is token:
-                        slot = self._admit()
+                        slot = self._admit(kind)
                         if slot is not None:
                             return slot
                         if on_wait is not None and not told and len(self._slots) < self.cap:
@@ -214,10 +243,10 @@ class AdmissionController:
                 self._queue.remove(token)
                 self._cond.notify_all()
 
-    def track(self) -> Slot:
+    def track(self, kind: str = "") -> Slot:
         """A slot outside admission (a pinned run's task), counted and measured."""
         with self._cond:
-            return self._add(self._clock())
+            return self._add(self._clock(), kind)
 
     def wake(self) -> None:
         """Let waiters look at their stop events now."""
@@ -245,16 +274,23 @@ class AdmissionController:
             if slot.meter is not None:
                 cpu = slot.meter()
             elif slot.pid is not None:
-                cpu = self.probe.cpu_seconds(slot.pid)
+                cpu = self.probe.busy_seconds(slot.pid)
             if cpu is not None:
                 readings.append((slot, cpu))
         with self._cond:
             for slot, cpu in readings:
-                if not slot.samples:  # a new process: it started from nothing
-                    slot.samples.append((slot.started, 0.0))
+                if now - slot.started < self.min_age:
+                    continue  # still starting
                 slot.samples.append((now, cpu))
                 while len(slot.samples) > 2 and now - slot.samples[1][0] >= WINDOW:
                     slot.samples.popleft()
+                found = slot.measured(now)
+                if found is not None:
+                    slot.peak = max(slot.peak, found)
+                    self.learned.pop(slot.kind, None)
+                    self.learned[slot.kind] = slot.peak
+                    if len(self.learned) > _KINDS:
+                        del self.learned[next(iter(self.learned))]
             self._cond.notify_all()
 
     def _start_sampler(self) -> None:
@@ -298,8 +334,9 @@ class RunAdmission:
         """Tasks of this run that may run at once."""
         return self.workers or self.controller.cap
 
-    def enter(self, task_path: str, stop: threading.Event) -> Slot | None:
-        """Wait for this task's turn; None once ``stop`` is set."""
+    def enter(self, task_path: str, stop: threading.Event, kind: str = "") -> Slot | None:
+        """Wait for this task's turn; None once ``stop`` is set. ``kind`` names what the
+        task runs (see :class:`Slot`)."""
         if self._pinned is not None:
             while not self._pinned.acquire(timeout=0.1):
                 if stop.is_set():
@@ -307,16 +344,16 @@ class RunAdmission:
             if stop.is_set():
                 self._pinned.release()
                 return None
-            return _PinnedSlot(self.controller.track(), self._pinned)
+            return _PinnedSlot(self.controller.track(kind), self._pinned)
 
         def waits(running: int, cpu: float) -> None:
             self._note(AdmissionNote(task_path, False, running, self.controller.cores, cpu))
 
-        slot = self.controller.enter(stop, waits)
+        slot = self.controller.enter(stop, waits, kind)
         if slot is not None:
             running, cpu = self.controller.in_use()
             if running > self.controller.cores:  # this one is beyond the core count
-                cpu -= 1.0  # what the others use, the new one not yet measured
+                cpu -= slot.demand(slot.started)  # what the others use
                 note = AdmissionNote(task_path, True, running - 1, self.controller.cores, cpu)
                 self._note(note)
         return slot
@@ -338,7 +375,7 @@ class _PinnedSlot(Slot):
     """A pinned run's slot: gives its place back to the run as well."""
 
     def __init__(self, tracked: Slot, pinned: threading.Semaphore) -> None:
-        super().__init__(tracked._controller, tracked.started)
+        super().__init__(tracked._controller, tracked.started, tracked.kind)
         self._tracked = tracked
         self._pinned = pinned
 

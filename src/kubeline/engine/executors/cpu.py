@@ -1,7 +1,10 @@
-"""How much CPU a running task's processes use, read without a Linux-only dependency.
+"""How much CPU a running task's processes want, read without a Linux-only dependency.
 
-A :class:`CpuProbe` gives the CPU seconds a process and its descendants have used so far.
-On Linux it reads ``/proc``; elsewhere it uses psutil when that is installed; with neither,
+A :class:`CpuProbe` gives the seconds a process and its descendants have spent running or
+ready to run. On Linux it reads ``/proc/<pid>/task/<tid>/schedstat`` (time on a CPU plus
+time waiting in the run queue: a task that computes counts as a whole core even while
+other programs keep the machine busy, where its CPU time alone would make it look idle);
+elsewhere it uses psutil's CPU times when psutil is installed; with neither,
 :func:`default_probe` is None and admission stays at the core count (no measurement, no
 guess).
 """
@@ -16,28 +19,30 @@ __all__ = ["CpuProbe", "ProcProbe", "PsutilProbe", "default_probe"]
 
 
 class CpuProbe(Protocol):
-    def cpu_seconds(self, pid: int) -> float | None:
-        """CPU seconds (user + system) used by ``pid`` and its living and waited-for
-        descendants; None once it is gone."""
+    def busy_seconds(self, pid: int) -> float | None:
+        """Seconds ``pid`` and its descendants have run (or waited for a CPU, where the
+        OS tells); None once it is gone."""
 
 
 class ProcProbe:
-    """Linux: ``/proc/<pid>/stat`` of the process and its descendants (found through
-    ``/proc/<pid>/task/<tid>/children``)."""
+    """Linux: the scheduler's statistics of every thread of the process and of its
+    descendants (found through ``/proc/<pid>/task/<tid>/children``)."""
 
-    def __init__(self) -> None:
-        self._tick = float(os.sysconf("SC_CLK_TCK"))
-
-    def _ticks(self, pid: int) -> int | None:
+    @staticmethod
+    def _seconds(pid: int) -> float | None:
+        total = 0
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
+            threads = os.listdir(f"/proc/{pid}/task")
         except OSError:
             return None
-        # The command name may hold spaces and parentheses: count after its last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        # utime, stime, cutime, cstime are fields 14-17 (1-based, the pid being field 1).
-        return sum(int(x) for x in fields[11:15])
+        for tid in threads:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f,
+            ):
+                running, waiting = f.read().split()[:2]
+                total += int(running) + int(waiting)
+        return total / 1e9
 
     @staticmethod
     def _children(pid: int) -> list[int]:
@@ -48,8 +53,8 @@ class ProcProbe:
                     found.extend(int(x) for x in f.read().split())
         return found
 
-    def cpu_seconds(self, pid: int) -> float | None:
-        total = self._ticks(pid)
+    def busy_seconds(self, pid: int) -> float | None:
+        total = self._seconds(pid)
         if total is None:
             return None
         todo, seen = self._children(pid), {pid}
@@ -58,9 +63,9 @@ class ProcProbe:
             if child in seen:
                 continue
             seen.add(child)
-            total += self._ticks(child) or 0
+            total += self._seconds(child) or 0.0
             todo.extend(self._children(child))
-        return total / self._tick
+        return total
 
 
 class PsutilProbe:
@@ -69,7 +74,7 @@ class PsutilProbe:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
 
-    def cpu_seconds(self, pid: int) -> float | None:
+    def busy_seconds(self, pid: int) -> float | None:
         try:
             process = self._psutil.Process(pid)
             processes = [process, *process.children(recursive=True)]
@@ -83,18 +88,17 @@ class PsutilProbe:
         return total
 
 
-def _has_proc_children() -> bool:
+def _has_proc_schedstat() -> bool:
     pid = os.getpid()
-    return os.path.exists(f"/proc/{pid}/stat") and os.path.exists(
+    return os.path.exists(f"/proc/{pid}/task/{pid}/schedstat") and os.path.exists(
         f"/proc/{pid}/task/{pid}/children"
     )
 
 
 def default_probe() -> CpuProbe | None:
     """The best probe this machine has, or None when it has none."""
-    if _has_proc_children():
-        with contextlib.suppress(ValueError, OSError):
-            return ProcProbe()
+    if _has_proc_schedstat():
+        return ProcProbe()
     try:
         import psutil  # type: ignore[import-untyped]  # optional, not a dependency
     except ImportError:

@@ -5,6 +5,7 @@ the task left. Subclasses say only how a job's process starts."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from abc import abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +23,7 @@ from kubeline.engine.executors.processes import (
 from kubeline.engine.executors.program import clear_error, read_error
 from kubeline.engine.leaf import LeafJob
 
-__all__ = ["CANCELED_CODE", "ThreadedExecutor"]
+__all__ = ["CANCELED_CODE", "ThreadedExecutor", "task_kind"]
 
 #: The exit code of a job canceled before it started (as if terminated).
 CANCELED_CODE = -15
@@ -78,7 +79,7 @@ class ThreadedExecutor(Executor):
     def _run(self, job: LeafJob) -> Outcome:
         if self._stop.is_set():
             return _canceled()
-        slot = self.admission.enter(job.task_path, self._stop)
+        slot = self.admission.enter(job.task_path, self._stop, task_kind(job))
         if slot is None:
             return _canceled()
         try:
@@ -112,6 +113,15 @@ class ThreadedExecutor(Executor):
             found = read_error(job.task_root)
             error = TaskError.from_dict(found) if found is not None else None
         return Outcome(exit_code=code, error=error, started_at=started)
+
+
+def task_kind(job: LeafJob) -> str:
+    """What a job runs, to compare its CPU use with earlier tasks of the same component."""
+    if job.kind == "python":
+        what = [job.kind, job.function, job.source, job.python or ""]
+    else:
+        what = [job.kind, *job.argv[:1], job.image]
+    return hashlib.sha256("\0".join(what).encode()).hexdigest()[:16]
 
 
 def _canceled() -> Outcome:
