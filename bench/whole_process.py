@@ -2,7 +2,7 @@
 process that runs kfp.local (``SubprocessRunner(use_venv=False)``) on the same YAML.
 
     .venv/bin/python bench/whole_process.py [--repeat 3] [--only one sleep8 sklearn13]
-                                            [--markdown PATH] [--workdir PATH]
+                          [--baseline-src OLD/src] [--markdown PATH] [--workdir PATH]
 
 Each figure is the best of ``--repeat`` runs of a whole process, timed from before it is
 started to after it has exited, so every import, the engine's start-up and its shutdown
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -178,8 +178,9 @@ def _kubeline_command() -> str:
 class Runner:
     """Starts the measured processes, each in a folder of its own under ``workdir``."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, baseline: Path | None = None) -> None:
         self.workdir = workdir
+        self.baseline = baseline
         self.kubeline = _kubeline_command()
         self._count = 0
 
@@ -194,9 +195,14 @@ class Runner:
         argv = [sys.executable, "-c", _PEER_SCRIPT, str(pipeline_yaml), str(root)]
         return _timed(argv, _PEER_ENV, folder, mark)
 
-    def ours(self, pipeline_yaml: Path) -> float:
-        folder, mark = self._folder("kubeline")
+    def ours(self, pipeline_yaml: Path, src: Path | None = None) -> float:
+        """``kubeline run``; with ``src``, the kubeline package in that folder instead."""
+        folder, mark = self._folder("kubeline-baseline" if src else "kubeline")
         env = {"KUBELINE_HOME": str(folder / "home")}
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(src), os.environ.get("PYTHONPATH")])
+            )
         return _timed([self.kubeline, "run", str(pipeline_yaml), "--no-cache"], env, folder, mark)
 
     def command(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -212,6 +218,7 @@ class Result:
     case: Case
     peer: list[float]
     ours: list[float]
+    baseline: list[float] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -219,6 +226,12 @@ class Result:
         if not self.peer or not self.ours:
             return None
         return min(self.ours) / min(self.peer)
+
+    @property
+    def baseline_ratio(self) -> float | None:
+        if not self.peer or not self.baseline:
+            return None
+        return min(self.baseline) / min(self.peer)
 
 
 def measure_case(case: Case, runner: Runner, repeat: int, log: Callable[[str], None]) -> Result:
@@ -230,17 +243,21 @@ def measure_case(case: Case, runner: Runner, repeat: int, log: Callable[[str], N
     pipeline_yaml = compile_to(case.pipeline(), folder / f"{case.name}.yaml")
     peer: list[float] = []
     ours: list[float] = []
+    baseline: list[float] = []
     try:
         for attempt in range(1, repeat + 1):
             peer.append(runner.peer(pipeline_yaml))
+            if runner.baseline is not None:
+                baseline.append(runner.ours(pipeline_yaml, runner.baseline))
             ours.append(runner.ours(pipeline_yaml))
+            before = f", baseline {baseline[-1]:.2f} s" if baseline else ""
             log(
-                f"{case.name} {attempt}/{repeat}: kfp.local {peer[-1]:.2f} s, "
+                f"{case.name} {attempt}/{repeat}: kfp.local {peer[-1]:.2f} s{before}, "
                 f"kubeline {ours[-1]:.2f} s"
             )
     except BenchError as exc:
-        return Result(case, peer, ours, error=str(exc))
-    return Result(case, peer, ours)
+        return Result(case, peer, ours, baseline, error=str(exc))
+    return Result(case, peer, ours, baseline)
 
 
 _PY = sys.executable
@@ -284,22 +301,29 @@ def measure_floor(runner: Runner, repeat: int) -> list[tuple[str, float]]:
 # ------------------------------------------------------------------ tables
 
 _COLUMNS = ("pipeline", "kfp.local", "kubeline", "ratio", "goal", "met?")
+_BASELINE_COLUMNS = ("kubeline (baseline)", "ratio (baseline)")
 
 
-def _cells(result: Result) -> list[str]:
+def _ratio_text(ratio: float) -> str:
+    return f"{ratio:.2f}" + (" (slower)" if ratio > 1 else "")
+
+
+def _cells(result: Result, with_baseline: bool) -> list[str]:
+    extra = ["", ""] if with_baseline else []
     if result.error and result.ratio is None:
-        return [result.case.label, f"FAILED: {result.error}", "", "", "", ""]
+        return [result.case.label, f"FAILED: {result.error}", *extra, "", "", "", ""]
     ratio = result.ratio
     assert ratio is not None
-    speed = f"{ratio:.2f}" + (" (slower)" if ratio > 1 else "")
-    met = "yes" if ratio <= result.case.goal else "no"
+    if with_baseline and result.baseline_ratio is not None:
+        extra = [str(Figure(min(result.baseline))), _ratio_text(result.baseline_ratio)]
     return [
         result.case.label,
         str(Figure(min(result.peer))),
+        *extra,
         str(Figure(min(result.ours))),
-        speed,
+        _ratio_text(ratio),
         f"<= {result.case.goal:g}",
-        met,
+        "yes" if ratio <= result.case.goal else "no",
     ]
 
 
@@ -327,12 +351,17 @@ def _caption(repeat: int) -> str:
 def render(results: list[Result], floor: list[tuple[str, float]], repeat: int) -> str:
     """Both tables as Markdown (also what the terminal shows: it reads well as text)."""
     text = "kubeline run vs kfp.local, whole processes: " + _caption(repeat) + "\n\n"
-    text += _markdown(_COLUMNS, [_cells(r) for r in results], {1, 2, 3})
+    with_baseline = any(r.baseline for r in results)
+    header = _COLUMNS[:2] + _BASELINE_COLUMNS + _COLUMNS[2:] if with_baseline else _COLUMNS
+    numeric = {1, 2, 3, 4, 5} if with_baseline else {1, 2, 3}
+    text += _markdown(header, [_cells(r, with_baseline) for r in results], numeric)
     for result in results:
         if result.peer or result.ours:
             runs = ", ".join(f"{s:.2f}" for s in result.ours)
             peers = ", ".join(f"{s:.2f}" for s in result.peer)
             text += f"\n- {result.case.label}: kfp.local {peers} s; kubeline {runs} s"
+            if result.baseline:
+                text += f"; baseline {', '.join(f'{s:.2f}' for s in result.baseline)} s"
             if result.error:
                 text += f" (then FAILED: {result.error})"
     if floor:
@@ -358,6 +387,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (default 3)")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor table")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="PATH",
+        help="also time `kubeline run` with the kubeline package of this src/ folder (e.g. "
+        "an older commit's, from `git archive REV src | tar -x -C DIR`), in the same turns",
+    )
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write it here")
     parser.add_argument(
         "--workdir",
@@ -380,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kubeline-whole-", dir=keep))
     log(f"scratch folder: {workdir}")
     try:
-        runner = Runner(workdir)
+        baseline = args.baseline_src.resolve() if args.baseline_src else None
+        if baseline is not None and not (baseline / "kubeline" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline-src: no kubeline package in {baseline}")
+        runner = Runner(workdir, baseline)
         cases = [c for c in CASES if not args.only or c.name in args.only]
         results = [measure_case(case, runner, args.repeat, log) for case in cases]
         floor = [] if args.no_floor else measure_floor(runner, max(args.repeat, 5))
