@@ -1,0 +1,261 @@
+"""The executor contract: every executor, real processes, real kfp executor.
+
+Each :class:`Flavor` is one executor and the kind of job it runs. A new executor (the
+container executor of a later issue) joins by adding its flavor to :data:`FLAVORS`; the
+tests below then run against it too.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kfp import compiler
+
+from kubeline.engine.executors import Executor, Outcome, TaskError
+from kubeline.engine.executors.admission import AdmissionController, RunAdmission
+from kubeline.engine.executors.cpu import default_probe
+from kubeline.engine.executors.host import HostCommandExecutor
+from kubeline.engine.executors.spawned import SpawnedExecutor
+from kubeline.engine.leaf import LeafJob, TaskContext, prepare_job, read_outputs
+from kubeline.engine.taskenv import SECRET_NAMES
+from tests.engine.executors import components as c
+
+#: Seconds a canceled task has to end before it is killed, in these tests.
+GRACE = 2.0
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One executor under test, and the jobs it runs: ``python`` (lightweight Python
+    components; under ``python`` when set, as an install venv's) or ``command``."""
+
+    name: str
+    make: Callable[[RunAdmission], Executor]
+    style: str
+    python: str | None = None
+
+
+def _forked(admission: RunAdmission) -> Executor:
+    from kubeline.engine.executors.forked import ForkedExecutor
+
+    return ForkedExecutor(admission, grace=GRACE)
+
+
+FLAVORS = [
+    *(
+        [Flavor("forked", _forked, "python")]
+        if hasattr(os, "fork")
+        else []  # pragma: no cover - Windows
+    ),
+    Flavor("spawned", lambda a: SpawnedExecutor(a, grace=GRACE), "python"),
+    Flavor("host-command", lambda a: HostCommandExecutor(a, grace=GRACE), "command"),
+    Flavor(
+        "host-command-venv",
+        lambda a: HostCommandExecutor(a, grace=GRACE),
+        "python",
+        python=sys.executable,
+    ),
+]
+
+#: The same behaviours, as each kind of job writes them.
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "python": {
+        "add": c.add,
+        "fail": c.fail,
+        "fail_user": c.fail_user,
+        "die": c.die,
+        "wait": c.wait,
+        "environment": c.environment,
+    },
+    "command": {
+        "add": c.add_command,
+        "fail": c.fail_command,
+        "die": c.die_command,
+        "wait": c.wait_command,
+        "environment": c.environment_command,
+    },
+}
+#: The output each kind's components write their result to.
+RESULT = {"python": "Output", "command": "total"}
+
+
+@functools.cache
+def _compiled(style: str, behaviour: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(component spec, executor spec) of one component, compiled by the kfp SDK."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "component.yaml"
+        compiler.Compiler().compile(COMPONENTS[style][behaviour], str(path))
+        spec = yaml.safe_load(path.read_text())
+    (component,) = spec["components"].values()
+    executor = spec["deploymentSpec"]["executors"][component["executorLabel"]]
+    return component, executor
+
+
+@dataclass
+class Task:
+    job: LeafJob
+    executor_input: Any
+    component: dict[str, Any]
+
+    def outputs(self) -> dict[str, Any]:
+        return read_outputs(self.executor_input, self.component)[0]
+
+    def log(self) -> str:
+        return Path(self.job.log_path).read_text(encoding="utf-8", errors="replace")
+
+
+class Harness:
+    """An executor of one flavor, with its own admission, and jobs built for it."""
+
+    def __init__(self, flavor: Flavor, root: Path) -> None:
+        self.flavor = flavor
+        self.root = root
+        self.admission = RunAdmission(AdmissionController(probe=default_probe()))
+        self.executor = flavor.make(self.admission)
+        self._names = itertools.count()
+
+    def task(self, behaviour: str, **parameters: Any) -> Task:
+        if behaviour not in COMPONENTS[self.flavor.style]:
+            pytest.skip(f"{self.flavor.style} jobs have no '{behaviour}' behaviour")
+        component, executor = _compiled(self.flavor.style, behaviour)
+        name = f"{behaviour}-{next(self._names)}"
+        ctx = TaskContext(
+            run_id="contract",
+            pipeline_name="contract",
+            task_name=name,
+            task_root=self.root / "tasks" / name,
+            pipeline_root=self.root,
+            workspace=self.root / "workspace",
+        )
+        job, executor_input = prepare_job(
+            component, executor, parameters, {}, ctx, name, self.root / "logs" / f"{name}.log"
+        )
+        job.python = self.flavor.python
+        assert job.kind == self.flavor.style
+        return Task(job, executor_input, component)
+
+    def run(self, task: Task, timeout: float = 60) -> Outcome:
+        return self.executor.submit(task.job).result(timeout=timeout)
+
+
+@pytest.fixture(params=FLAVORS, ids=[f.name for f in FLAVORS])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(request.param, tmp_path)
+    yield harness
+    harness.executor.cancel()
+    harness.executor.close()
+
+
+def _wait_for_log(task: Task, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(task.job.log_path).is_file() and text in task.log():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"'{text}' never reached {task.job.log_path}")
+
+
+# ---------------------------------------------------------------------------- contract
+def test_success_exits_0_and_writes_outputs(harness: Harness) -> None:
+    task = harness.task("add", a=2, b=3)
+    outcome = harness.run(task)
+    assert (outcome.exit_code, outcome.error) == (0, None)
+    assert task.outputs()[RESULT[harness.flavor.style]] == 5
+
+
+def test_failure_gives_a_non_zero_code_and_the_error_as_data(harness: Harness) -> None:
+    outcome = harness.run(harness.task("fail"))
+    assert outcome.exit_code > 0
+    if harness.flavor.style == "python":
+        assert outcome.error == TaskError("ValueError", "the input is odd", user_error=False)
+        assert str(outcome.error) == "ValueError: the input is odd"
+    else:  # a command writes no error: the scheduler reads its log
+        assert outcome.exit_code == 3
+        assert outcome.error is None
+
+
+def test_a_user_error_arrives_marked_as_one(harness: Harness) -> None:
+    outcome = harness.run(harness.task("fail_user"))
+    assert outcome.exit_code > 0
+    assert outcome.error == TaskError(
+        "kubeline.errors.DataError", "column 'age' is missing", user_error=True
+    )
+
+
+def test_a_task_killed_by_a_signal_says_which(harness: Harness) -> None:
+    outcome = harness.run(harness.task("die"))
+    assert outcome.exit_code == -9
+    assert outcome.error is None
+
+
+def test_cancel_ends_a_running_task_promptly_and_later_ones_at_once(harness: Harness) -> None:
+    task = harness.task("wait", seconds=60.0)
+    future = harness.executor.submit(task.job)
+    _wait_for_log(task, "waiting")
+    asked = time.monotonic()
+    harness.executor.cancel()
+    outcome = future.result(timeout=GRACE + 10)
+    assert time.monotonic() - asked < GRACE + 3
+    assert outcome.exit_code != 0
+    later = harness.executor.submit(harness.task("add", a=1, b=1).job).result(timeout=5)
+    assert later.exit_code < 0
+    assert later.error is not None and "canceled" in later.error.message
+
+
+def test_started_at_is_when_the_task_started(harness: Harness) -> None:
+    before = datetime.now(timezone.utc)
+    outcome = harness.run(harness.task("add", a=1, b=2))
+    assert outcome.started_at is not None
+    assert before <= outcome.started_at <= datetime.now(timezone.utc)
+
+
+def test_the_jobs_environment_reaches_the_task_and_kubelines_secrets_never_do(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in SECRET_NAMES:
+        monkeypatch.setenv(name, "kept-from-tasks")
+    names = ["CONTRACT_VALUE", *sorted(SECRET_NAMES)]
+    task = harness.task("environment", names=",".join(names))
+    # A task that asks for a secret by name does not get it either.
+    task.job.env.update({"CONTRACT_VALUE": "42", "KUBELINE_COOKIE": "asked-for"})
+    outcome = harness.run(task)
+    assert outcome.exit_code == 0
+    result = "Output" if harness.flavor.style == "python" else "values"
+    assert task.outputs()[result] == ",".join(["42", *["-"] * len(SECRET_NAMES)])
+
+
+def test_the_tasks_output_goes_to_its_log(harness: Harness) -> None:
+    task = harness.task("add", a=1, b=1)
+    assert harness.run(task).exit_code == 0
+    assert "adding on stdout" in task.log()
+    assert "and a word on stderr" in task.log()
+
+
+def test_many_jobs_submitted_at_once_all_finish_with_their_own_results(
+    harness: Harness,
+) -> None:
+    tasks = [harness.task("add", a=n, b=100) for n in range(12)]
+    futures: list[Future[Outcome]] = [harness.executor.submit(t.job) for t in tasks]
+    for n, (task, future) in enumerate(zip(tasks, futures, strict=True)):
+        assert future.result(timeout=120).exit_code == 0
+        assert task.outputs()[RESULT[harness.flavor.style]] == n + 100
+
+
+def test_close_waits_for_running_jobs(harness: Harness) -> None:
+    future = harness.executor.submit(harness.task("wait", seconds=0.5).job)
+    harness.executor.close()
+    assert future.done()
+    assert future.result().exit_code == 0
