@@ -1,14 +1,19 @@
-"""What every command module shares: the output option, the consoles, the store."""
+"""What every command module shares: the output option, the consoles, the store, and how
+an error ends a command (one line, the exit code of kubeline's one table)."""
 
 from __future__ import annotations
 
+import traceback
 from enum import Enum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-__all__ = ["OutputFormat", "OutputOption", "open_cli_store", "stderr", "stdout"]
+from kubeline.errors import KubelineError, codes_of
+
+__all__ = ["OutputFormat", "OutputOption", "open_cli_store", "report_error", "stderr", "stdout"]
 
 
 def stderr() -> Console:
@@ -39,3 +44,23 @@ def open_cli_store() -> Any:
     store = open_store(database_url(kubeline_home()))
     recover_orphans(store)
     return store
+
+
+def report_error(error: BaseException, *, verbose: bool, console: Console | None = None) -> int:
+    """Say ``error`` on one line of stderr (with its traceback when ``verbose``) and return
+    the exit code :data:`kubeline.errors.CODES` gives it: 2 for what the user can fix, 1
+    for a failed run or anything unexpected."""
+    err = console or stderr()
+    if verbose:
+        err.print("".join(traceback.format_exception(error)), markup=False)
+    code = codes_of(error).exit_code
+    if not isinstance(error, KubelineError):
+        err.print(
+            f"[red]Unexpected error:[/] {type(error).__name__}: {escape(str(error))}. "
+            "Run with --verbose to see the full traceback.",
+            soft_wrap=True,
+        )
+    else:
+        label = "Error" if code == 2 else "Failed"
+        err.print(f"[red]{label}:[/] {escape(str(error))}", soft_wrap=True)
+    return code

@@ -1,5 +1,5 @@
-"""HTTP errors in KFP's shape (a google.rpc.Status: code, message, details), mapped from
-kubeline's exception tree in one place."""
+"""HTTP errors in KFP's shape (a google.rpc.Status: code, message, details), their status
+read from kubeline's one table (:data:`kubeline.errors.CODES`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.routing import Match
 
-from kubeline.errors import ConfigError, DataError, KubelineError, PipelineLoadError, UserError
+from kubeline.errors import KubelineError, StatusError, codes_of
 
 __all__ = ["ApiError", "allowed_methods", "install_error_handlers"]
 
@@ -19,16 +19,11 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 500: 13, 501: 12}
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a message for the client."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class ApiError(StatusError):
+    """A refusal with its own HTTP status (413, or a 400 the typed errors do not name)."""
 
 
-def error_body(status: int, message: str) -> dict:
+def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": message, "code": _GRPC.get(status, 2), "message": message, "details": []}
 
 
@@ -65,10 +60,6 @@ def _respond(status: int, message: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return _respond(exc.status, exc.message)
-
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(_problem(e) for e in exc.errors()[:10])
@@ -76,6 +67,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KubelineError)
     async def _kubeline(_: Request, exc: KubelineError) -> JSONResponse:
-        if isinstance(exc, (UserError, ConfigError, DataError, PipelineLoadError)):
-            return _respond(400, str(exc))
-        return _respond(500, str(exc))
+        return _respond(codes_of(exc).http_status, str(exc))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, Response
 
 from kubeline.engine.artifacts import local_path
+from kubeline.errors import ConfigError, NotFoundError
 from kubeline.server.api.common import require
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
@@ -65,8 +66,7 @@ def artifact_content(
             f"({a.uri}); it is not served.",
         )
     if not path.is_file():
-        raise ApiError(
-            404,
+        raise NotFoundError(
             f"Artifact '{artifact_id}' has no file content (it may be a "
             "folder, or hold only metadata, like Metrics).",
         )
@@ -81,7 +81,7 @@ def artifact_content(
         filename = (a.name or a.output_name or artifact_id) + _SUFFIXES.get(a.schema_title, "")
         return FileResponse(path, media_type=media_type, filename=filename, headers=safety)
     if offset < 0 or (limit is not None and limit < 0):
-        raise ApiError(400, f"offset and limit must be 0 or more. Got {offset} and {limit}.")
+        raise ConfigError(f"offset and limit must be 0 or more. Got {offset} and {limit}.")
     size = min(limit or settings.preview_bytes, settings.preview_bytes)
     total = path.stat().st_size
     with path.open("rb") as f:

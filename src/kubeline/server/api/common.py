@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from kubeline.server.errors import ApiError
+from kubeline.errors import ConfigError, NotFoundError
 from kubeline.store import RunStore
 
 __all__ = ["ApiBody", "lone_surrogate_at", "now", "pipeline_spec_of", "require", "unwrap_spec"]
@@ -67,7 +67,7 @@ def now() -> datetime:
 
 def require(value: Any, what: str, ident: str) -> Any:
     if value is None:
-        raise ApiError(404, f"{what} '{ident}' not found.")
+        raise NotFoundError(f"{what} '{ident}' not found.")
     return value
 
 
@@ -78,14 +78,12 @@ def unwrap_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return spec
     inner, platform = spec["pipeline_spec"], spec.get("platform_spec")
     if not isinstance(inner, dict):
-        raise ApiError(
-            400,
+        raise ConfigError(
             "pipeline_spec.pipeline_spec must be an object, a compiled pipeline; got "
             f"{type(inner).__name__}. Send the pipeline's YAML as JSON, as kfp.Client does.",
         )
     if platform is not None and not isinstance(platform, dict):
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"pipeline_spec.platform_spec must be an object; got {type(platform).__name__}.",
         )
     return {**inner, **({"platformSpec": platform} if platform else {})}
@@ -103,7 +101,7 @@ def pipeline_spec_of(
         validate_spec(spec, "The run's pipeline_spec")
         return spec, None, None
     if not reference or not (reference.get("pipeline_id") or reference.get("pipeline_version_id")):
-        raise ApiError(400, "Give the run a pipeline_spec or a pipeline_version_reference.")
+        raise ConfigError("Give the run a pipeline_spec or a pipeline_version_reference.")
     version_id = reference.get("pipeline_version_id")
     if version_id:
         version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)

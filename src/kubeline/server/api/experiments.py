@@ -6,10 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Depends
 
-from kubeline.errors import AlreadyExistsError
+from kubeline.errors import AlreadyExistsError, ConfigError
 from kubeline.server.api.common import ApiBody, now, require
 from kubeline.server.deps import get_store
-from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.serialize import experiment_json
 from kubeline.store import ExperimentRecord, RunStore
@@ -37,7 +36,7 @@ class ExperimentBody(ApiBody):
 @router.post("/experiments")
 def create_experiment(body: ExperimentBody, store: RunStore = Depends(get_store)) -> dict:
     if not body.display_name.strip():
-        raise ApiError(400, "An experiment needs a display_name.")
+        raise ConfigError("An experiment needs a display_name.")
     record = ExperimentRecord(
         experiment_id=str(uuid.uuid4()),
         name=body.display_name,
@@ -49,7 +48,9 @@ def create_experiment(body: ExperimentBody, store: RunStore = Depends(get_store)
     try:
         store.experiments.add(record)
     except AlreadyExistsError as exc:
-        raise ApiError(409, f"An experiment named '{body.display_name}' already exists.") from exc
+        raise AlreadyExistsError(
+            f"An experiment named '{body.display_name}' already exists."
+        ) from exc
     return experiment_json(record)
 
 

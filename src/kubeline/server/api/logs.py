@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from kubeline.engine.safepath import UnsafePathError, ensure_inside
+from kubeline.errors import ConfigError, NotFoundError
 from kubeline.server.api.common import require
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
@@ -34,9 +35,9 @@ def task_log(
     how big the log is now and the task's state (a reader stops when it is final)."""
     task = require(store.tasks.get(task_id), "Task", task_id)
     if task.run_id != run_id:
-        raise ApiError(404, f"Task '{task_id}' is not part of run '{run_id}'.")
+        raise NotFoundError(f"Task '{task_id}' is not part of run '{run_id}'.")
     if offset < 0:
-        raise ApiError(400, "offset must be 0 or more.")
+        raise ConfigError("offset must be 0 or more.")
     data, total = b"", 0
     path = (
         _log_in_run_folder(store, run_id, task_id, task.log_path, settings)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kubeline.engine.spec import parse_spec
-from kubeline.errors import AlreadyExistsError, PipelineLoadError
+from kubeline.errors import AlreadyExistsError, ConfigError, NotFoundError, PipelineLoadError
 from kubeline.server.api.common import ApiBody, now, require, unwrap_spec
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.errors import ApiError
@@ -75,15 +75,15 @@ async def _read_upload(upload: UploadFile, settings: ServerSettings) -> dict[str
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(
-            400, f"'{upload.filename}' is not a text file: upload a compiled pipeline YAML or JSON."
+        raise ConfigError(
+            f"'{upload.filename}' is not a text file: upload a compiled pipeline YAML or JSON."
         ) from exc
     try:
         # Off the event loop: a large document takes seconds to parse, and the server must
         # keep answering meanwhile.
         return await run_in_threadpool(parse_spec, text, f"'{upload.filename}'")
     except PipelineLoadError as exc:
-        raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+        raise ConfigError(f"Invalid pipeline: {exc}") from exc
 
 
 #: A package_url file is read no further than KFP's own upload limit.
@@ -93,14 +93,13 @@ _PACKAGE_LIMIT = 32 * 1024 * 1024
 def _spec_from_url(url: str) -> dict[str, Any]:
     path = Path(url.removeprefix("file://"))
     if "://" in url and not url.startswith("file://"):
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"Cannot fetch '{url}': this server reads only local files "
             "(file:// or a path). Upload the file instead.",
         )
     try:
         if not path.is_file():
-            raise ApiError(400, f"Pipeline package '{url}' not found.")
+            raise ConfigError(f"Pipeline package '{url}' not found.")
         with path.open("rb") as file:
             data = file.read(_PACKAGE_LIMIT + 1)
         if len(data) > _PACKAGE_LIMIT:
@@ -109,20 +108,20 @@ def _spec_from_url(url: str) -> dict[str, Any]:
             )
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:  # a name too long, a binary, /proc...
-        raise ApiError(
-            400, f"Cannot read pipeline package '{url}' as a YAML or JSON text file: {exc}"
+        raise ConfigError(
+            f"Cannot read pipeline package '{url}' as a YAML or JSON text file: {exc}"
         ) from exc
     try:
         return parse_spec(text, f"'{url}'")
     except PipelineLoadError as exc:
-        raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+        raise ConfigError(f"Invalid pipeline: {exc}") from exc
 
 
 def _add_pipeline(
     store: RunStore, name: str, display: str | None, description: str, namespace: str
 ) -> PipelineRecord:
     if not name:
-        raise ApiError(400, "A pipeline needs a name (display_name).")
+        raise ConfigError("A pipeline needs a name (display_name).")
     record = PipelineRecord(
         pipeline_id=str(uuid.uuid4()),
         name=name,
@@ -134,8 +133,7 @@ def _add_pipeline(
     try:
         store.pipelines.add(record)
     except AlreadyExistsError as exc:
-        raise ApiError(
-            409,
+        raise AlreadyExistsError(
             f"A pipeline named '{name}' already exists: upload a new version "
             "of it (upload_version) or choose another name.",
         ) from exc
@@ -166,8 +164,8 @@ def _add_version(
     try:
         store.pipeline_versions.add(record)
     except AlreadyExistsError as exc:
-        raise ApiError(
-            409, f"Pipeline '{pipeline_id}' already has a version named '{name}'."
+        raise AlreadyExistsError(
+            f"Pipeline '{pipeline_id}' already has a version named '{name}'."
         ) from exc
     return record
 
@@ -251,10 +249,10 @@ def _version_spec(body: VersionBody) -> dict[str, Any]:
         try:
             return parse_spec_dict(unwrap_spec(body.pipeline_spec))
         except PipelineLoadError as exc:
-            raise ApiError(400, f"Invalid pipeline: {exc}") from exc
+            raise ConfigError(f"Invalid pipeline: {exc}") from exc
     if body.package_url and body.package_url.pipeline_url:
         return _spec_from_url(body.package_url.pipeline_url)
-    raise ApiError(400, "A pipeline version needs a pipeline_spec or a package_url.")
+    raise ConfigError("A pipeline version needs a pipeline_spec or a package_url.")
 
 
 def parse_spec_dict(spec: dict[str, Any]) -> dict[str, Any]:
@@ -293,8 +291,7 @@ def delete_pipeline(
 ) -> dict:
     require(store.pipelines.get(pipeline_id), "Pipeline", pipeline_id)
     if not cascade and store.pipeline_versions.count(pipeline_id):
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"Pipeline '{pipeline_id}' still has versions: delete them first or pass cascade=true.",
         )
     store.pipelines.delete(pipeline_id)
@@ -335,7 +332,7 @@ def get_pipeline_version(
 ) -> dict:
     version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)
     if version.pipeline_id != pipeline_id:
-        raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
+        raise NotFoundError(f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
     return version_json(version)
 
 
@@ -345,6 +342,6 @@ def delete_pipeline_version(
 ) -> dict:
     version = require(store.pipeline_versions.get(version_id), "Pipeline version", version_id)
     if version.pipeline_id != pipeline_id:
-        raise ApiError(404, f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
+        raise NotFoundError(f"Pipeline '{pipeline_id}' has no version '{version_id}'.")
     store.pipeline_versions.delete(version_id)
     return {}

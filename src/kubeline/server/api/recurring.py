@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from kubeline.engine.arguments import resolve_arguments
+from kubeline.errors import ConfigError
 from kubeline.server.api.common import ApiBody, now, pipeline_spec_of, require
 from kubeline.server.api.runs import Reference, RuntimeConfig, experiment_for
 from kubeline.server.deps import get_store
-from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.schedules import check_cron, next_fire
 from kubeline.server.serialize import recurring_run_json
@@ -71,15 +71,14 @@ def _utc(moment: datetime | None, where: str) -> datetime | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"{where} has no time zone: write it in RFC 3339 with Z or an offset, "
             "e.g. 2030-01-31T12:00:00Z.",
         )
     try:
         return moment.astimezone(timezone.utc)
     except OverflowError as exc:
-        raise ApiError(400, f"{where} {moment.isoformat()} is out of range.") from exc
+        raise ConfigError(f"{where} {moment.isoformat()} is out of range.") from exc
 
 
 def _next_fire(record: RecurringRunRecord, after: datetime) -> datetime | None:
@@ -88,8 +87,7 @@ def _next_fire(record: RecurringRunRecord, after: datetime) -> datetime | None:
         return next_fire(record, after)
     except (ValueError, OverflowError) as exc:  # croniter's errors are ValueErrors
         schedule = f"cron '{record.cron}'" if record.cron else "periodic schedule"
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"The {schedule} never fires (after {after:%Y-%m-%d %H:%M:%S} UTC and before the "
             f"year 9999): {exc}. Check its fields and start_time.",
         ) from exc
@@ -98,7 +96,7 @@ def _next_fire(record: RecurringRunRecord, after: datetime) -> datetime | None:
 @router.post("/recurringruns")
 def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_store)) -> dict:
     if not body.display_name.strip():
-        raise ApiError(400, "A recurring run needs a display_name.")
+        raise ConfigError("A recurring run needs a display_name.")
     spec, pipeline_id, version_id = pipeline_spec_of(
         store,
         body.pipeline_spec,
@@ -113,22 +111,19 @@ def create_recurring_run(body: RecurringBody, store: RunStore = Depends(get_stor
         where = "trigger.cron_schedule"
     elif periodic and periodic.interval_second > 0:
         if periodic.interval_second > _MAX_INTERVAL:
-            raise ApiError(
-                400,
+            raise ConfigError(
                 f"interval_second must be at most {_MAX_INTERVAL:,} (100 years). "
                 f"Got {periodic.interval_second}.",
             )
         start, end = periodic.start_time, periodic.end_time
         where = "trigger.periodic_schedule"
     else:
-        raise ApiError(
-            400,
+        raise ConfigError(
             "A recurring run needs a trigger: a cron_schedule with a cron, or "
             "a periodic_schedule with interval_second > 0.",
         )
     if not 1 <= body.max_concurrency <= _MAX_CONCURRENCY:
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"max_concurrency must be between 1 and {_MAX_CONCURRENCY}. "
             f"Got {body.max_concurrency}.",
         )

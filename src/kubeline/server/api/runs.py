@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
+from kubeline.errors import ConflictError
 from kubeline.server.api.common import ApiBody, pipeline_spec_of, require
 from kubeline.server.deps import get_manager, get_settings, get_store
-from kubeline.server.errors import ApiError
 from kubeline.server.listing import ListQuery, list_query
 from kubeline.server.manager import RunManager
 from kubeline.server.serialize import run_json
@@ -129,10 +129,9 @@ def terminate_run(
 ) -> dict:
     record = require(store.runs.get(run_id), "Run", run_id)
     if record.state in _FINAL:
-        raise ApiError(400, f"Run '{run_id}' already ended ({record.state}); nothing to terminate.")
+        raise ConflictError(f"Run '{run_id}' already ended ({record.state}); nothing to terminate.")
     if not manager.terminate(run_id, by=_requester(request)):
-        raise ApiError(
-            400,
+        raise ConflictError(
             f"Run '{run_id}' is not running in this server (it may run in a "
             "'kubeline run' process: stop that with Ctrl-C).",
         )
@@ -145,8 +144,8 @@ def retry_run(
 ) -> dict:
     record = require(store.runs.get(run_id), "Run", run_id)
     if record.state not in ("FAILED", "CANCELED"):
-        raise ApiError(
-            400, f"Only a failed or canceled run can be retried; run '{run_id}' is {record.state}."
+        raise ConflictError(
+            f"Only a failed or canceled run can be retried; run '{run_id}' is {record.state}."
         )
     manager.retry(record)
     return {}
@@ -177,7 +176,7 @@ def delete_run(
 ) -> dict:
     record = require(store.runs.get(run_id), "Run", run_id)
     if record.state not in _FINAL or manager.running(run_id):
-        raise ApiError(400, f"Run '{run_id}' is still {record.state}: terminate it first.")
+        raise ConflictError(f"Run '{run_id}' is still {record.state}: terminate it first.")
     store.runs.delete(run_id)
     _remove_run_folder(record.root, settings)
     return {}

@@ -9,12 +9,10 @@ the page create the same thing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kubeline.errors import ConfigError
+from kubeline.errors import ConfigError, UserError
 from kubeline.server.api.recurring import (
     CronSchedule,
     PeriodicSchedule,
@@ -24,7 +22,6 @@ from kubeline.server.api.recurring import (
 )
 from kubeline.server.api.runs import Reference, RuntimeConfig
 from kubeline.server.deps import get_store
-from kubeline.server.errors import ApiError
 from kubeline.server.schedules import check_cron
 from kubeline.server.web.forms import form_fields, parse_form
 from kubeline.server.web.templating import render
@@ -156,9 +153,6 @@ async def create_recurring(request: Request, store: RunStore = Depends(get_store
     )
     try:
         create_recurring_run(body, store)
-    except (ApiError, ConfigError) as exc:
-        text: Any = exc.message if isinstance(exc, ApiError) else str(exc)
-        return _page(
-            request, store, pipeline_id, submitted=form, message=str(text), status_code=400
-        )
+    except UserError as exc:  # what the API would answer with a 4xx is said on the form
+        return _page(request, store, pipeline_id, submitted=form, message=str(exc), status_code=400)
     return RedirectResponse("/recurring", status_code=303)
