@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from kubeline.engine import run_pipeline
 from kubeline.pipelines.compile import compile_function
-from kubeline.serving.registry import register_file
+from kubeline.registry import register_file
 from kubeline.store import ArtifactRecord, database_url, open_store
 from tests.engine import pipelines as p
 from tests.server import model_pipelines as mp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,25 +37,22 @@ def _headline(metrics: dict[str, Any]) -> str:
 def models_list(output: OutputOption = OutputFormat.text) -> None:
     """List registered models with their newest version and aliases."""
     from kubeline.cli.render import print_json
+    from kubeline.registry import model_summaries
 
-    store = open_cli_store()
-    rows = []
-    for model in store.models.list():
-        versions = store.models.list_versions(model.name)
-        aliases = {a.alias: a.version for a in store.models.aliases(model.name)}
-        rows.append((model, versions, aliases))
+    with contextlib.closing(open_cli_store()) as store:
+        rows = model_summaries(store)
     if output is OutputFormat.json:
         print_json(
             {
                 "models": [
                     {
-                        "name": m.name,
-                        "versions": len(v),
-                        "latest": v[0].version if v else None,
-                        "aliases": a,
-                        "latest_metrics": v[0].metrics if v else {},
+                        "name": m.model.name,
+                        "versions": len(m.versions),
+                        "latest": m.latest.version if m.latest else None,
+                        "aliases": m.aliases,
+                        "latest_metrics": m.latest.metrics if m.latest else {},
                     }
-                    for m, v, a in rows
+                    for m in rows
                 ]
             }
         )
@@ -68,15 +66,14 @@ def models_list(output: OutputOption = OutputFormat.text) -> None:
     table = Table(title="Registered models")
     for column in ("model", "versions", "latest", "aliases", "latest metric", "created"):
         table.add_column(column)
-    for model, versions, aliases in rows:
-        latest = versions[0] if versions else None
+    for m in rows:
         table.add_row(
-            model.name,
-            str(len(versions)),
-            str(latest.version) if latest else "",
-            ", ".join(f"{k}→{v}" for k, v in sorted(aliases.items())),
-            _headline(latest.metrics) if latest else "",
-            model.created_at.strftime("%Y-%m-%d %H:%M"),
+            m.model.name,
+            str(len(m.versions)),
+            str(m.latest.version) if m.latest else "",
+            ", ".join(f"{k}→{v}" for k, v in sorted(m.aliases.items())),
+            _headline(m.latest.metrics) if m.latest else "",
+            m.model.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     stdout().print(table)
 
@@ -88,19 +85,17 @@ def models_show(
 ) -> None:
     """One model version: signature, metrics, parameters, lineage, card."""
     from kubeline.cli.render import print_json
-    from kubeline.serving.registry import aliases_by_version, resolve, version_dict
+    from kubeline.registry import aliases_by_version, notes, resolve, version_dict
 
-    store = open_cli_store()
-    version = resolve(store, reference)
-    aliases = aliases_by_version(store, version.name)
+    with contextlib.closing(open_cli_store()) as store:
+        version = resolve(store, reference)
+        aliases = aliases_by_version(store, version.name)
+        numbers = [v.version for v in store.models.list_versions(version.name)]
     if output is OutputFormat.json:
         print_json(
             {
                 **version_dict(version, aliases.get(version.version, [])),
-                "versions": [
-                    {"version": v.version, "aliases": aliases.get(v.version, [])}
-                    for v in store.models.list_versions(version.name)
-                ],
+                "versions": [{"version": n, "aliases": aliases.get(n, [])} for n in numbers],
             }
         )
         return
@@ -132,7 +127,7 @@ def models_show(
     for name, value in sorted(version.metrics.items()):
         table.add_row(f"  {name}", f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
-    for note in version_dict(version, [])["notes"]:
+    for note in notes(version):
         out.print(f"Note: {note}", markup=False, highlight=False)
     if version.run_id:
         out.print(f"Lineage: kubeline runs show {version.run_id}")
@@ -147,13 +142,12 @@ def models_promote(
 ) -> None:
     """Point an alias (production, staging...) at a version, moving it if it was elsewhere."""
     from kubeline.cli.render import print_json
-    from kubeline.serving.registry import check_alias, resolve
+    from kubeline.registry import check_alias, resolve, set_alias
 
     alias = check_alias(alias)
-    store = open_cli_store()
-    version = resolve(store, reference)
-    before = {a.alias: a.version for a in store.models.aliases(version.name)}.get(alias)
-    store.models.set_alias(version.name, alias, version.version)
+    with contextlib.closing(open_cli_store()) as store:
+        version = resolve(store, reference)
+        before = set_alias(store, version, alias)
     if output is OutputFormat.json:
         print_json(
             {"name": version.name, "alias": alias, "version": version.version, "was": before}
@@ -176,10 +170,10 @@ def models_register(
     """Register a Model artifact of any run, or a saved model file, as a new version."""
     from kubeline.cli.render import print_json
     from kubeline.engine import kubeline_home
-    from kubeline.serving.registry import register, version_dict
+    from kubeline.registry import notes, register, version_dict
 
-    store = open_cli_store()
-    version, new = register(store, artifact, name, models_root=kubeline_home() / "models")
+    with contextlib.closing(open_cli_store()) as store:
+        version, new = register(store, artifact, name, models_root=kubeline_home() / "models")
     if output is OutputFormat.json:
         print_json({**version_dict(version, []), "new": new})
         return
@@ -190,7 +184,7 @@ def models_register(
             f"{version.name} version {version.version} already holds this model; "
             "nothing new was registered."
         )
-    for note in version_dict(version, [])["notes"]:
+    for note in notes(version):
         stderr().print(f"Note: {note}", markup=False, highlight=False)
 
 
@@ -226,11 +220,10 @@ def serve_command(
 ) -> None:
     """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
 
-    from kubeline.engine.artifacts import local_path
     from kubeline.httpguard import is_loopback
+    from kubeline.registry import inspect_model, model_file, resolve, version_from_metadata
+    from kubeline.registry.files import local_path
     from kubeline.serving.config import check_token
-    from kubeline.serving.registry import inspect_model, model_file, resolve
-    from kubeline.store.model_registry import version_from_metadata
 
     err = stderr()
     secret = resolve_token(token, token_file, warn=lambda message: _warn(err, message))
@@ -244,8 +237,8 @@ def serve_command(
             version_from_metadata(inspect_model(path), name=name, uri=str(path), digest=None)
         ]
     elif models:
-        store = open_cli_store()
-        versions = [resolve(store, reference) for reference in models]  # all checked first
+        with contextlib.closing(open_cli_store()) as store:
+            versions = [resolve(store, reference) for reference in models]  # all checked first
     else:
         raise ConfigError("Name the models to serve (NAME, NAME:VERSION or NAME@ALIAS).")
     from kubeline.serving import ModelEntry, ServeConfig, run_server
@@ -253,15 +246,15 @@ def serve_command(
 
     entries = []
     for version in versions:
-        path = local_path(version.uri)
-        if path is None:
+        local = local_path(version.uri)
+        if local is None:
             raise ConfigError(f"{version.name}:{version.version} is not on this machine.")
         signature = version.signature
         entries.append(
             ModelEntry(
                 name=version.name,
                 version=str(version.version or 1),
-                path=str(model_file(path)),
+                path=str(model_file(local)),
                 framework=version.framework or "sklearn",
                 feature_names=list(signature.get("features") or []),
                 feature_types=list(signature.get("types") or []),

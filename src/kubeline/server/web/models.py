@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from kubeline.registry import aliases_by_version
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web.common import not_found, side_by_side
 from kubeline.server.web.previews import render_markdown
 from kubeline.server.web.templating import render
-from kubeline.serving.registry import aliases_by_version
 from kubeline.store import RunStore
 
 router = APIRouter()

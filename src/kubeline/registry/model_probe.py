@@ -1,12 +1,12 @@
 """The child program that opens a model file to read its signature:
-``python -m kubeline.serving.model_probe MODEL_FILE RESULT_FILE``.
+``python -m kubeline.registry.model_probe MODEL_FILE RESULT_FILE``.
 
 Loading a joblib/pickle file runs code the file names, so kubeline never loads one in the
 process that asks for its signature (the REST server above all):
-:func:`kubeline.serving.registry.inspect_model` starts this program in a short-lived
-interpreter, without kubeline's secrets in its environment, waits for it with a timeout and
-reads back plain JSON (never a pickle). The program writes ``{"model": {...}}`` or
-``{"error": "..."}`` to ``RESULT_FILE``.
+:func:`kubeline.registry.inspect_model` starts this program in a short-lived
+interpreter, with no ``KUBELINE_*`` variable (kubeline's secrets) in its environment,
+waits for it with a timeout and reads back plain JSON (never a pickle). The program
+writes ``{"model": {...}}`` or ``{"error": "..."}`` to ``RESULT_FILE``.
 """
 
 from __future__ import annotations

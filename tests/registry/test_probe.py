@@ -13,7 +13,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from kubeline.errors import DataError
-from kubeline.serving.registry import inspect_model
+from kubeline.registry import inspect_model
 
 
 class Runs:
@@ -37,6 +37,7 @@ def test_the_pickle_runs_in_a_child_without_the_secrets(
 ) -> None:
     monkeypatch.setenv("KUBELINE_TOKEN", "s3cret")
     monkeypatch.setenv("KUBELINE_DATABASE_URL", "postgresql://u:pw@db/k")
+    monkeypatch.setenv("PROBE_SEES_THIS", "1")
     frame = load_iris(as_frame=True).frame
     real = tmp_path / "real.joblib"
     joblib.dump(
@@ -55,7 +56,8 @@ def test_the_pickle_runs_in_a_child_without_the_secrets(
     ran = json.loads(marker.read_text())
     assert ran["pid"] != os.getpid()
     assert "KUBELINE_TOKEN" not in ran["env"] and "KUBELINE_DATABASE_URL" not in ran["env"]
-    assert "KUBELINE_HOME" in ran["env"]  # the rest of the environment is passed on
+    assert not [k for k in ran["env"] if k.startswith("KUBELINE_")]  # it needs none of them
+    assert "PROBE_SEES_THIS" in ran["env"]  # the rest of the environment is passed on
 
 
 def test_a_model_that_hangs_is_stopped(tmp_path: Path) -> None:
