@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -35,6 +35,14 @@ deploy_app = typer.Typer(
 
 #: How long ``kubectl apply`` may take before we say so.
 KUBECTL_TIMEOUT_SECONDS = 120
+
+#: The --protocol and --runtime words, as the literal types inference_service takes.
+_PROTOCOLS: dict[str, Literal["v1", "v2"]] = {"v1": "v1", "v2": "v2"}
+_RUNTIMES: dict[str, Literal["auto", "kubeline", "sklearn"]] = {
+    "auto": "auto",
+    "kubeline": "kubeline",
+    "sklearn": "sklearn",
+}
 
 _KUBECTL_HINT = (
     "kubectl is not installed (or not on PATH). Install it ('gcloud components install "
@@ -121,15 +129,19 @@ def kserve_command(
     from kubeline.ml._files import write_text
     from kubeline.serving.registry import resolve
 
-    if protocol not in ("v1", "v2"):
+    wire = _PROTOCOLS.get(protocol)
+    if wire is None:
         raise ConfigError(f"--protocol is v1 or v2, not '{protocol}'.")
     with contextlib.closing(open_cli_store()) as store:
         version = resolve(store, model)
+    server = _RUNTIMES.get(runtime)
+    if server is None:
+        raise ConfigError(f"The runtime is kubeline or sklearn, not '{runtime}'.")
     manifest = inference_service(
         version,
         storage_uri=storage_uri,
         namespace=namespace,
-        protocol=protocol,  # type: ignore[arg-type]
+        protocol=wire,
         name=name,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
@@ -138,7 +150,7 @@ def kserve_command(
             "limits": {"cpu": cpu_limit, "memory": memory_limit},
         },
         image=image,
-        runtime=runtime,  # type: ignore[arg-type]
+        runtime=server,
     )
     text = to_yaml(manifest)
     written: Path | None = None

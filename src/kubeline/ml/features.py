@@ -9,6 +9,7 @@ features from raw inputs without a separate step.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -52,7 +53,7 @@ def _numeric(frame: pd.DataFrame, name: str) -> bool:
 def plan_features(
     train: pd.DataFrame,
     target: str,
-    ratios: list[tuple[str, str]] | list[list[str]] = (),  # type: ignore[assignment]
+    ratios: Sequence[Sequence[str]] = (),
     skew_threshold: float = 1.0,
     auto_log: bool = True,
 ) -> FeatureSpec:

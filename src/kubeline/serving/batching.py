@@ -219,7 +219,7 @@ class Batcher:
     async def _run(self, batch: list[_Pending], rows: int) -> None:
         wants = tuple(dict.fromkeys(name for p in batch for name in p.wants))
         try:
-            results = await self._loop.run_in_executor(  # type: ignore[union-attr]
+            results = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._predict_batch, batch, wants
             )
         except Exception as exc:  # noqa: BLE001 - one batch fails, the server goes on
