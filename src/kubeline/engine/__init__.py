@@ -19,6 +19,7 @@ from kubeline.engine.options import RunOptions
 from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
 
 if TYPE_CHECKING:
+    from kubeline.engine.executors.base import Executor
     from kubeline.engine.forkserver import ForkServerClient
 
 __all__ = [
@@ -50,6 +51,7 @@ def run_pipeline(
     allow_installs: bool = False,
     preload: list[str] | None = None,
     display_name: str = "",
+    executor: Executor | None = None,
     options: RunOptions | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
@@ -65,6 +67,7 @@ def run_pipeline(
             run in a cached virtual environment with those packages.
         preload: extra modules the warm worker parent imports once.
         display_name: the run's name in lists (default: its id).
+        executor: an executor started early by the caller (the run closes it).
         options: all of the above as one :class:`RunOptions` (then they are ignored).
 
     Raises:
@@ -79,9 +82,12 @@ def run_pipeline(
             allow_installs=allow_installs,
             preload=tuple(preload or ()),
             display_name=display_name,
+            executor=executor,
         )
     checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
-    fork_server = options.fork_server or _start_fork_server(spec, list(options.preload))
+    fork_server = options.fork_server
+    if fork_server is None and options.executor is None:
+        fork_server = _start_fork_server(spec, list(options.preload))
     from kubeline.engine.runner import run_spec
 
     try:
@@ -94,16 +100,25 @@ def run_pipeline(
     except BaseException:
         if fork_server is not None:
             fork_server.close()
+        if options.executor is not None:
+            options.executor.close()
         raise
 
 
-def _start_fork_server(spec: dict[str, Any], preload: list[str]) -> ForkServerClient | None:
-    """Start the warm worker parent first, so its imports overlap the engine's own."""
-    from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
+# What a lightweight Python component's command writes its source to.
+_PROGRAM_FILE = "ephemeral_component.py"
 
-    imports = component_imports(spec)
-    if not imports or not hasattr(os, "fork"):
+
+def _start_fork_server(spec: dict[str, Any], preload: list[str]) -> ForkServerClient | None:
+    """Start the warm worker parent first, so its imports (kfp's executor at least) overlap
+    the engine's own; only when a lightweight Python component will need it."""
+    from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
+    from kubeline.engine.spec import pipeline_view
+
+    words = (w for e in pipeline_view(spec).executors.values() for w in (*e.command, *e.args))
+    if not hasattr(os, "fork") or not any(_PROGRAM_FILE in w for w in words):
         return None
+    imports = component_imports(spec)
     from kubeline.engine.forkserver import ForkServerClient as Client
 
     return Client(importable([*DEFAULT_PRELOAD, *imports, *preload]))

@@ -431,7 +431,8 @@ def _is_number(value: Any) -> bool:
 def _negate(value: Any) -> int | float:
     if not _is_number(value):
         raise _Problem(f"'-' needs a number, got {_describe(value)}.")
-    return -value
+    negated: int | float = -value
+    return negated
 
 
 def _compare(operator: str, left: Any, right: Any) -> bool:
@@ -445,12 +446,12 @@ def _compare(operator: str, left: Any, right: Any) -> bool:
             "compare values of one type, or convert with int() or double()."
         )
     if operator == "<":
-        return left < right
+        return bool(left < right)
     if operator == "<=":
-        return left <= right
+        return bool(left <= right)
     if operator == ">":
-        return left > right
-    return left >= right
+        return bool(left > right)
+    return bool(left >= right)
 
 
 def _orderable(left: Any, right: Any) -> bool:
@@ -462,14 +463,14 @@ def _orderable(left: Any, right: Any) -> bool:
 def _equal(left: Any, right: Any) -> bool:
     """CEL equality: numbers compare by value across int and double, other types never match."""
     if _is_number(left) and _is_number(right):
-        return left == right
+        return bool(left == right)
     if type(left) is not type(right):
         return False
     if isinstance(left, list):
         return len(left) == len(right) and all(map(_equal, left, right))
     if isinstance(left, dict):
         return left.keys() == right.keys() and all(_equal(left[k], right[k]) for k in left)
-    return left == right
+    return bool(left == right)
 
 
 def _to_int(value: Any) -> int:
@@ -479,7 +480,7 @@ def _to_int(value: Any) -> int:
         if not math.isfinite(value):
             raise _Problem(f"int() cannot convert {value!r} to an integer.")
         return int(value)  # truncates toward zero, as CEL's int(double) does
-    if _is_number(value):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise _Problem(f"int() cannot convert {_describe(value)} to an integer.")
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from kubeline.engine.results import TaskEvent
 
 if TYPE_CHECKING:
+    from kubeline.engine.executors.base import Executor
     from kubeline.engine.forkserver import ForkServerClient
 
 __all__ = ["DEFAULT_OPTIONS", "RunOptions"]
@@ -31,6 +32,8 @@ class RunOptions:
         display_name: the run's name in lists (default: its id).
         fork_server: a warm worker parent the caller started early (its imports overlap
             the engine's); the run closes it.
+        executor: an executor the caller started early (e.g. the CLI, before its own
+            imports); the run uses it instead of making one, and closes it.
     """
 
     enable_caching: bool = True
@@ -40,6 +43,7 @@ class RunOptions:
     preload: tuple[str, ...] = ()
     display_name: str = ""
     fork_server: ForkServerClient | None = None
+    executor: Executor | None = None
 
 
 #: A run with every option at its default.

@@ -226,8 +226,10 @@ def run_spec(
 
 
 def _executor(spec: dict[str, Any], options: RunOptions) -> Executor:
-    """The executor of a local run, its warm parent preloading what the components
-    import."""
+    """The executor the caller started, else the one of a local run, its warm parent
+    preloading what the components import."""
+    if options.executor is not None:
+        return options.executor
     preload = [*component_imports(spec), *options.preload]
     return local_executor(options.workers, preload, options.fork_server)
 
