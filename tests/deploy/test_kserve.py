@@ -382,7 +382,7 @@ def registered(kubeline_home: Path, tmp_path: Path) -> ModelVersionRecord:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from kubeline.serving.registry import register_file
+    from kubeline.registry import register_file
     from kubeline.store import database_url, open_store
 
     frame = load_iris(as_frame=True)
@@ -558,7 +558,8 @@ def test_cli_options_match_the_function() -> None:
 
     cli = set(inspect.signature(kserve_command).parameters)
     for option in inspect.signature(inference_service).parameters:
-        if option in ("version", "resources"):
+        # default_image is KUBELINE_IMAGE, which the command resolves and passes down.
+        if option in ("version", "resources", "default_image"):
             continue
         assert option in cli, option
 
@@ -596,7 +597,7 @@ def test_the_kubeline_containers_command_serves_the_registered_model(
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from kubeline.serving.registry import register_file
+    from kubeline.registry import register_file
     from kubeline.store import database_url, open_store
     from tests.live import free_port
 

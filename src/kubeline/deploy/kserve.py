@@ -15,7 +15,6 @@ predictor's ``image`` replaces the runtime's image.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -24,6 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from kubeline.errors import ConfigError
+from kubeline.pipelines.image import DEFAULT_IMAGE
 from kubeline.store import ModelVersionRecord
 
 __all__ = [
@@ -187,14 +187,16 @@ def inference_service(
     resources: Mapping[str, Mapping[str, Any]] | None = None,
     image: str | None = None,
     runtime: Literal["auto", "kubeline", "sklearn"] = "auto",
+    default_image: str = DEFAULT_IMAGE,
 ) -> dict[str, Any]:
     """The ``InferenceService`` serving ``version``.
 
     ``runtime``: ``sklearn`` uses KServe's scikit-learn runtime; ``kubeline`` runs
-    ``kubeline serve --model-dir /mnt/models`` in kubeline's image (``image``, default the
-    pipeline image), where KServe's storage initializer puts the model. ``auto`` picks
-    ``kubeline`` for a model made with kubeline (a lifecycle model's feature step is a
-    kubeline class, which the stock runtime cannot load) and ``sklearn`` otherwise.
+    ``kubeline serve --model-dir /mnt/models`` in kubeline's image (``image``, else
+    ``default_image``: the pipeline image, which the CLI resolves from ``KUBELINE_IMAGE``),
+    where KServe's storage initializer puts the model. ``auto`` picks ``kubeline`` for a
+    model made with kubeline (a lifecycle model's feature step is a kubeline class, which
+    the stock runtime cannot load) and ``sklearn`` otherwise.
 
     ``storage_uri`` (gs://, s3:// or pvc://) is where the cluster fetches the model; without
     it the registry's URI is used, which must already be one of those. ``image`` replaces
@@ -262,14 +264,12 @@ def inference_service(
         raise ConfigError(f"The runtime is kubeline or sklearn, not '{runtime}'.")
     predictor: dict[str, Any] = {"minReplicas": min_replicas, "maxReplicas": max_replicas}
     if runtime == "kubeline":
-        from kubeline.pipelines.image import DEFAULT_IMAGE
-
         annotations[f"{LABEL_PREFIX}protocols"] = "v1,v2"
         container: dict[str, Any] = {
             # KServe's name for the serving container; STORAGE_URI makes its storage
             # initializer fetch the model into /mnt/models first.
             "name": "kserve-container",
-            "image": image or os.environ.get("KUBELINE_IMAGE") or DEFAULT_IMAGE,
+            "image": image or default_image,
             "command": ["kubeline"],
             "args": [
                 "serve",

@@ -14,7 +14,7 @@ import yaml
 
 from kubeline.errors import PipelineLoadError
 from kubeline.ml._files import write_text
-from kubeline.pipelines.image import set_python_image
+from kubeline.pipelines.image import image_setting, set_default_image, set_python_image
 
 __all__ = [
     "LIFECYCLE",
@@ -94,7 +94,7 @@ def load_pipeline_function(ref: str | None) -> Any:
     return next(iter(pipelines.values()))
 
 
-def _compile_to_dict(func: Any) -> dict[str, Any]:
+def _compile_to_dict(func: Any, default_image: str) -> dict[str, Any]:
     from kfp import compiler
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,22 +103,29 @@ def _compile_to_dict(func: Any) -> dict[str, Any]:
             compiler.Compiler().compile(func, str(out))
         except Exception as exc:
             raise PipelineLoadError(f"KFP could not compile the pipeline: {exc}") from exc
-        return yaml.safe_load(out.read_text(encoding="utf-8"))
+        spec: dict[str, Any] = yaml.safe_load(out.read_text(encoding="utf-8"))
+    set_default_image(spec, default_image)
+    return spec
 
 
-def compile_to_spec(ref: str | None) -> dict[str, Any]:
-    """Compile the pipeline function ``ref`` names to a PipelineSpec dict."""
-    return _compile_to_dict(load_pipeline_function(ref))
+def compile_to_spec(ref: str | None, *, default_image: str | None = None) -> dict[str, Any]:
+    """Compile the pipeline function ``ref`` names to a PipelineSpec dict.
+
+    kubeline's own components run in ``default_image``; without it, the image
+    ``$KUBELINE_IMAGE`` names (else kubeline's), resolved here, at the entry point.
+    """
+    return _compile_to_dict(load_pipeline_function(ref), default_image or image_setting())
 
 
-def compile_function(pipeline: Any) -> dict[str, Any]:
-    """Compile a ``@dsl.pipeline`` function object to a PipelineSpec dict."""
+def compile_function(pipeline: Any, *, default_image: str | None = None) -> dict[str, Any]:
+    """Compile a ``@dsl.pipeline`` function object to a PipelineSpec dict (kubeline's own
+    components in ``default_image``, as :func:`compile_to_spec` says)."""
     if not isinstance(pipeline, _graph_component_type()):
         raise PipelineLoadError(
             f"{pipeline!r} is not a KFP pipeline: decorate it with @dsl.pipeline, or pass "
             "the path of a compiled pipeline."
         )
-    return _compile_to_dict(pipeline)
+    return _compile_to_dict(pipeline, default_image or image_setting())
 
 
 def dump_spec(spec: dict[str, Any]) -> str:
