@@ -1,5 +1,10 @@
-"""The run store: every run, task, artifact and cache entry kubeline knows of, and the
-pipelines, experiments and recurring runs of its KFP API.
+"""The run store: every run, task, artifact and cache entry kubeline knows of, the
+pipelines, experiments and recurring runs of its KFP API, and the registered models.
+
+One handle, :class:`RunStore`, reaches each kind of record through a section:
+``store.runs.get(run_id)``, ``store.tasks.list(run_id)``, ``store.artifacts.readers(...)``,
+``store.cache``, ``store.pipelines``, ``store.pipeline_versions``, ``store.experiments``,
+``store.recurring_runs``, ``store.models``. Close it (``with open_store(url) as store:``).
 
 One SQL database (SQLite at ``$KUBELINE_HOME/kubeline.db`` by default) read by the CLI, the
 engine and the server. Its URL is resolved at the edge (the CLI, the server's app factory,
