@@ -28,14 +28,16 @@ FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
 @dataclass(frozen=True)
 class TaskEvent:
     """A task ``started``, ``finished``, was answered from the cache (``cached``), or
-    failed and will be tried again (``retrying``)."""
+    failed and will be tried again (``retrying``); or the process's admission of tasks
+    decided about it (``admission``, node kind ``admission``: ``detail`` says what)."""
 
     kind: str
     task: str  # its path in the run, e.g. for-loop-2/iteration-0/run-trial
     state: str
-    node_kind: str = "executor"  # executor, importer, dag, loop, iteration
+    node_kind: str = "executor"  # executor, importer, dag, loop, iteration (or admission)
     seconds: float | None = None
     error: str | None = None
+    detail: str | None = None
 
 
 @dataclass

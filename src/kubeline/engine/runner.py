@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from kubeline.engine.arguments import resolve_arguments
-from kubeline.engine.executors import Executor, local_executor
+from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.platform import platform_notes
@@ -161,7 +161,8 @@ def execute_run(
     spec, run_id = record.spec, record.run_id
     recorder = Recorder(store, run_id, models_root=home / "models")
     recorder.run_started()
-    executor = _executor(spec, options)
+    hear = _Relay()
+    executor = _executor(spec, options, hear)
     scheduler = Scheduler(
         view=pipeline_view(spec),
         arguments=record.arguments,
@@ -177,6 +178,7 @@ def execute_run(
         ),
         install_venv=_venv_installer(home) if options.allow_installs else None,
     )
+    hear.to = scheduler.admission
     if control is not None:
         control.attach(scheduler)
     error = None
@@ -225,13 +227,24 @@ def run_spec(
     return execute_run(record, home=home, store=store, options=options)
 
 
-def _executor(spec: dict[str, Any], options: RunOptions) -> Executor:
+class _Relay:
+    """Passes the executor's admission decisions on to the scheduler made after it."""
+
+    def __init__(self) -> None:
+        self.to: Callable[[AdmissionNote], None] | None = None
+
+    def __call__(self, note: AdmissionNote) -> None:
+        if self.to is not None:
+            self.to(note)
+
+
+def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Executor:
     """The executor the caller started, else the one of a local run, its warm parent
     preloading what the components import."""
     if options.executor is not None:
         return options.executor
     preload = [*component_imports(spec), *options.preload]
-    return local_executor(options.workers, preload, options.fork_server)
+    return local_executor(options.workers, preload, options.fork_server, on_admission=hear)
 
 
 def _venv_installer(home: Path) -> Callable[[list[PipInstall], Path], str]:

@@ -9,6 +9,7 @@ each task went. Only this thread changes the plan; executors send back plain out
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
 import time
 import warnings
@@ -21,6 +22,7 @@ from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, content_gone
 from kubeline.engine.cache import cache_key
+from kubeline.engine.executors.admission import AdmissionNote
 from kubeline.engine.executors.base import Executor, Outcome, TaskError
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.leaf import (
@@ -35,6 +37,8 @@ from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.plan import (
     CANCELED,
     FAILED,
+    PENDING,
+    RUNNING,
     SUCCEEDED,
     Action,
     Begin,
@@ -109,6 +113,12 @@ class Scheduler:
         )
         self._futures: dict[Future[Outcome], Node] = {}
         self._leaves: dict[Node, _Leaf] = {}
+        self._notes: queue.SimpleQueue[AdmissionNote] = queue.SimpleQueue()
+
+    def admission(self, note: AdmissionNote) -> None:
+        """Hear an admission decision (from an executor's thread); it becomes an event
+        when the run's thread next wakes."""
+        self._notes.put(note)
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> str:
@@ -123,6 +133,7 @@ class Scheduler:
             self.cancel()
             self._drain()
             raise
+        self._emit_notes()
         if self.plan.canceled:
             return CANCELED
         return FAILED if self.plan.failed else SUCCEEDED
@@ -159,6 +170,15 @@ class Scheduler:
         for future in self.executor.wait(list(self._futures), timeout):
             node = self._futures.pop(future)
             self._job_done(node, future)
+        self._emit_notes()
+
+    def _emit_notes(self) -> None:
+        while not self._notes.empty():
+            note = self._notes.get()
+            state = RUNNING if note.admitted else PENDING
+            self._send(
+                TaskEvent("admission", note.task_path, state, "admission", detail=note.message)
+            )
 
     def _drain(self) -> None:
         for future in list(self._futures):
@@ -360,6 +380,11 @@ class Scheduler:
             seconds=seconds,
             error=node.error,
         )
+        self._send(event)
+
+    def _send(self, event: TaskEvent) -> None:
+        if self.on_event is None:
+            return
         try:
             self.on_event(event)
         except Exception as exc:  # noqa: BLE001 - a watcher's bug must not break the run
