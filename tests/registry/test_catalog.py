@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.registry.conftest import add_version
 
 from kubeline.errors import ConfigError, NotFoundError
 from kubeline.registry import (
@@ -15,6 +14,7 @@ from kubeline.registry import (
     set_alias,
 )
 from kubeline.store import RunStore
+from tests.registry.conftest import add_version
 
 
 @pytest.fixture

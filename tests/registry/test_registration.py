@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from tests.registry.conftest import save_model
 
 from kubeline.errors import ConfigError, DataError
 from kubeline.registry import (
@@ -22,6 +21,7 @@ from kubeline.registry import (
     wants_registration,
 )
 from kubeline.store import ArtifactRecord, RunRecord, RunStore, TaskRecord
+from tests.registry.conftest import save_model
 
 
 def test_a_file_is_registered_once_per_content_and_copied(store: RunStore, tmp_path: Path) -> None:
