@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,14 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from kubeline import __version__
-from kubeline.cli.common import OutputFormat, OutputOption, open_cli_store, stderr, stdout
+from kubeline.cli.common import (
+    OutputFormat,
+    OutputOption,
+    open_cli_store,
+    report_error,
+    stderr,
+    stdout,
+)
 from kubeline.cli.deploy import (
     DryRunOption,
     PipelineRootOption,
@@ -27,7 +33,7 @@ from kubeline.cli.deploy import (
     VertexOption,
 )
 from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
-from kubeline.errors import KubelineError, UserError
+from kubeline.errors import UserError
 
 __all__ = ["app", "main"]
 
@@ -56,7 +62,7 @@ PipelineArg = Annotated[
 ]
 
 
-def _load(ref: str) -> dict:
+def _load(ref: str) -> dict[str, Any]:
     """The compiled spec of a pipeline reference: a .yaml/.json file, or compiled now."""
     from kubeline.engine.spec import SPEC_SUFFIXES, load_spec
 
@@ -97,7 +103,7 @@ def compile_command(
 ) -> None:
     """Compile a pipeline to KFP v2 YAML for the KFP UI, Vertex AI, or `kubeline run`."""
     from kubeline.pipelines.compile import compile_pipeline
-    from kubeline.pipelines.image import DEFAULT_IMAGE
+    from kubeline.pipelines.image import image_setting
 
     spec = _load(pipeline)
     path = compile_pipeline(spec, output_file, image=image)
@@ -106,7 +112,7 @@ def compile_command(
     document = {
         "pipeline": name,
         "file": str(path),
-        "image": image or DEFAULT_IMAGE,
+        "image": image or image_setting(),
         "executors": executors,
     }
     if output is OutputFormat.json:
@@ -188,8 +194,8 @@ def run_command(
                 out.print(line, soft_wrap=True)
         return
     failed = result.failed_task
-    if result.user_error and failed is not None and failed.error:
-        raise UserError(failed.error.split(": ", 1)[-1])
+    if result.user_error and result.error_message:
+        raise UserError(result.error_message)
     if result.state == "CANCELED":
         err.print(f"[yellow]Run {result.run_id} was canceled.[/] Its files: {result.root}")
         raise typer.Exit(130)
@@ -689,25 +695,8 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("[yellow]Interrupted.[/]")
         return 130
-    except UserError as exc:
-        if _state["verbose"]:
-            err.print(traceback.format_exc(), markup=False)
-        err.print(f"[red]Error:[/] {escape(str(exc))}", soft_wrap=True)
-        return 2
-    except KubelineError as exc:
-        if _state["verbose"]:
-            err.print(traceback.format_exc(), markup=False)
-        err.print(f"[red]Failed:[/] {escape(str(exc))}", soft_wrap=True)
-        return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints, not crashes
-        if _state["verbose"]:
-            err.print(traceback.format_exc(), markup=False)
-        err.print(
-            f"[red]Unexpected error:[/] {type(exc).__name__}: {escape(str(exc))}. "
-            "Run with --verbose to see the full traceback.",
-            soft_wrap=True,
-        )
-        return 1
+        return report_error(exc, verbose=_state["verbose"], console=err)
 
 
 if __name__ == "__main__":
