@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubeline.engine.spec import InputsView
 from kubeline.errors import ConfigError
 
 __all__ = [
@@ -111,7 +112,7 @@ def convert_argument(name: str, kind: str, value: Any) -> Any:
 
 
 def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> CheckedArguments:
-    """Check ``given`` against ``spec['root']['inputDefinitions']`` and convert each value
+    """Check ``given`` against the pipeline's own inputs (its root's) and convert each value
     to its declared type. Defaults are left to the pipeline. Arguments already checked
     (a :class:`CheckedArguments`) are returned as they are.
 
@@ -120,9 +121,8 @@ def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> CheckedArg
     """
     if isinstance(given, CheckedArguments):
         return given
-    inputs = spec.get("root", {}).get("inputDefinitions", {})
-    params: dict[str, dict[str, Any]] = inputs.get("parameters", {})
-    artifacts: dict[str, Any] = inputs.get("artifacts", {})
+    inputs = InputsView.of((spec.get("root") or {}).get("inputDefinitions"))
+    params, artifacts = inputs.parameters, inputs.artifacts
     unknown = sorted(set(given) - set(params) - set(artifacts))
     if unknown:
         known = ", ".join(sorted(params)) or "none"
@@ -141,12 +141,10 @@ def resolve_arguments(spec: dict[str, Any], given: dict[str, Any]) -> CheckedArg
     missing = []
     for name, definition in params.items():
         if name in given:
-            resolved[name] = convert_argument(
-                name, definition.get("parameterType", "STRING"), given[name]
-            )
-        elif "defaultValue" not in definition and not definition.get("isOptional", False):
+            resolved[name] = convert_argument(name, definition.type, given[name])
+        elif not definition.has_default and not definition.optional:
             missing.append(name)
-    missing += [n for n, d in artifacts.items() if not d.get("isOptional", False)]
+    missing += [n for n, d in artifacts.items() if not d.optional]
     if missing:
         raise ConfigError(
             "Missing required parameter(s): "

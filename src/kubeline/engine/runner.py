@@ -231,11 +231,11 @@ class _Relay:
     """Passes the executor's admission decisions on to the scheduler made after it."""
 
     def __init__(self) -> None:
-        self.to: Callable[[AdmissionNote], None] | None = None
+        self.to: Callable[[str, bool, str], None] | None = None
 
     def __call__(self, note: AdmissionNote) -> None:
         if self.to is not None:
-            self.to(note)
+            self.to(note.task_path, note.admitted, note.message)
 
 
 def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Executor:

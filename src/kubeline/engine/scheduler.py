@@ -22,7 +22,6 @@ from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, content_gone
 from kubeline.engine.cache import cache_key
-from kubeline.engine.executors.admission import AdmissionNote
 from kubeline.engine.executors.base import Executor, Outcome, TaskError
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.leaf import (
@@ -113,12 +112,13 @@ class Scheduler:
         )
         self._futures: dict[Future[Outcome], Node] = {}
         self._leaves: dict[Node, _Leaf] = {}
-        self._notes: queue.SimpleQueue[AdmissionNote] = queue.SimpleQueue()
+        self._notes: queue.SimpleQueue[TaskEvent] = queue.SimpleQueue()
 
-    def admission(self, note: AdmissionNote) -> None:
-        """Hear an admission decision (from an executor's thread); it becomes an event
-        when the run's thread next wakes."""
-        self._notes.put(note)
+    def admission(self, task_path: str, admitted: bool, message: str) -> None:
+        """Hear the executor's admission decide about a task (``admitted``: it starts now;
+        else it waits), from any thread: an event when the run's thread next wakes."""
+        state = RUNNING if admitted else PENDING
+        self._notes.put(TaskEvent("admission", task_path, state, "admission", detail=message))
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> str:
@@ -174,11 +174,7 @@ class Scheduler:
 
     def _emit_notes(self) -> None:
         while not self._notes.empty():
-            note = self._notes.get()
-            state = RUNNING if note.admitted else PENDING
-            self._send(
-                TaskEvent("admission", note.task_path, state, "admission", detail=note.message)
-            )
+            self._send(self._notes.get())
 
     def _drain(self) -> None:
         for future in list(self._futures):
