@@ -1,5 +1,6 @@
-"""Shared fixtures: every test gets its own KUBELINE_HOME, and the conformance corpus when
-it is there (tests that need it skip where it is absent)."""
+"""Shared fixtures: every test gets its own KUBELINE_HOME and none of the caller's kubeline
+settings, and the conformance corpus when it is there (tests that need it skip where it is
+absent, and fail there in CI: see tests/requirements.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from tests.requirements import REQUIRE_ALL_ENV, need, require_all
+
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "kfp"
+# Settings a developer's shell may carry that would point a test at their own database,
+# server token or image.
+CALLER_SETTINGS = ("KUBELINE_DATABASE_URL", "KUBELINE_TOKEN", "KUBELINE_IMAGE")
+
+
+def pytest_report_header() -> str:
+    mode = "a missing real part fails" if require_all() else "a missing real part skips"
+    return f"{REQUIRE_ALL_ENV}={os.environ.get(REQUIRE_ALL_ENV, '')}: {mode}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that drives Chromium is a ``browser`` test (``-m "not browser"``)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +38,19 @@ def kubeline_home(
 ) -> Path:
     home = tmp_path_factory.mktemp("kubeline-home")
     monkeypatch.setenv("KUBELINE_HOME", str(home))
+    for name in CALLER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
     return home
 
 
 @pytest.fixture
 def conformance() -> Path:
     if not CONFORMANCE.is_dir():
-        pytest.skip(f"conformance corpus not found at {CONFORMANCE}")
+        need(
+            "the conformance corpus",
+            f"not found at {CONFORMANCE}",
+            "check out the shared folder beside the repository (../shared/conformance/kfp)",
+        )
     return CONFORMANCE
 
 
