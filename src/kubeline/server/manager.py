@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+from kubeline.engine.options import RunOptions
 from kubeline.engine.runner import RunControl, execute_run, record_run
 from kubeline.server.settings import ServerSettings
 from kubeline.store import RunRecord, RunStore
@@ -60,8 +61,7 @@ class RunManager:
             arguments,
             home=self.settings.home,
             store=self.store,
-            enable_caching=cache_enabled,
-            display_name=display_name,
+            options=RunOptions(enable_caching=cache_enabled, display_name=display_name),
             extra=extra,
         )
         self._submit(record)
@@ -87,7 +87,7 @@ class RunManager:
                 record,
                 home=self.settings.home,
                 store=self.store,
-                workers=self.settings.workers_per_run,
+                options=RunOptions(workers=self.settings.workers_per_run),
                 control=control,
             )
             if control.cancel_requested and result.state == "CANCELED":
