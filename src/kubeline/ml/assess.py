@@ -58,7 +58,9 @@ class Assessment:
         return asdict(self)
 
 
-def _thin(fpr: np.ndarray, tpr: np.ndarray, thr: np.ndarray) -> tuple[list, list, list]:
+def _thin(
+    fpr: np.ndarray, tpr: np.ndarray, thr: np.ndarray
+) -> tuple[list[float], list[float], list[float]]:
     """At most _MAX_ROC_POINTS points, ends kept; infinite thresholds clipped to 1."""
     if len(fpr) > _MAX_ROC_POINTS:
         idx = np.unique(np.linspace(0, len(fpr) - 1, _MAX_ROC_POINTS).round().astype(int))

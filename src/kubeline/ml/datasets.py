@@ -46,9 +46,9 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 def _bundled(name: str) -> pd.DataFrame:
     bunch = BUNDLED_DATASETS[name](as_frame=True)
     frame = bunch.frame.copy()
-    names = [str(n) for n in bunch.target_names]
+    names = pd.Index([str(n) for n in bunch.target_names])
     # Class names ("malignant", "setosa") read better in reports than codes 0, 1, 2.
-    frame[DEFAULT_TARGET] = pd.Categorical.from_codes(frame[DEFAULT_TARGET], pd.Index(names)).astype(str)
+    frame[DEFAULT_TARGET] = pd.Categorical.from_codes(frame[DEFAULT_TARGET], names).astype(str)
     frame.columns = [str(c) for c in frame.columns]
     return frame
 

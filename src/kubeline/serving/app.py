@@ -312,7 +312,7 @@ async def _infer(
     parse: Callable[[Any, ServedModel], Any],
     rows_of: Callable[[Any], Any],
     wants_of: Callable[[Any], tuple[str, ...]],
-) -> tuple[Any, dict]:
+) -> tuple[Any, dict[str, Any]]:
     """Read, parse and check a request, then predict through the model's batcher."""
     batcher = state.batcher(model)
     with batcher.arriving():
@@ -329,7 +329,7 @@ async def _infer(
         # Decided and queued (or counted busy) with no await before leaving the block, so
         # the batcher never sees this request as neither arriving nor queued.
         if batcher.batches(rows):
-            pending: Awaitable[dict] = batcher.submit(rows, wants)
+            pending: Awaitable[dict[str, Any]] = batcher.submit(rows, wants)
         else:
             pending = batcher.predict_now(rows, wants)
     results = await pending

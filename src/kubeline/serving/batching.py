@@ -49,7 +49,7 @@ log = logging.getLogger("kubeline.serving")
 class _Pending:
     rows: np.ndarray
     wants: tuple[str, ...]
-    future: asyncio.Future
+    future: asyncio.Future[dict[str, np.ndarray]]
 
 
 class Batcher:
@@ -73,8 +73,8 @@ class Batcher:
         self._arriving = 0  # requests for this model being read and checked
         self._busy = 0  # predict calls running outside the collector
         self._small_cost: float | None = None  # moving average of a small predict, seconds
-        self._wakeup: asyncio.Future | None = None
-        self._task: asyncio.Task | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -114,7 +114,9 @@ class Batcher:
             return False
         return bool(self._queue) or self._busy > 0 or self._arriving > 1
 
-    def submit(self, rows: np.ndarray, wants: tuple[str, ...]) -> asyncio.Future:
+    def submit(
+        self, rows: np.ndarray, wants: tuple[str, ...]
+    ) -> asyncio.Future[dict[str, np.ndarray]]:
         """Queue checked rows; the future gets ``{output name: array}`` for these rows."""
         if self._task is None or self._loop is None:
             raise InferenceError(503, "The server is not started.")
@@ -123,7 +125,9 @@ class Batcher:
         self._wake()
         return future
 
-    def predict_now(self, rows: np.ndarray, wants: tuple[str, ...]) -> Awaitable[dict]:
+    def predict_now(
+        self, rows: np.ndarray, wants: tuple[str, ...]
+    ) -> Awaitable[dict[str, np.ndarray]]:
         """Predict without queueing (large or lone requests), still off the event loop.
         Counted as busy from this call on, so that requests arriving meanwhile queue up."""
         self._busy += 1
@@ -145,7 +149,7 @@ class Batcher:
             self._small_cost = cost if last is None else 0.8 * last + 0.2 * cost
         return result
 
-    async def _predict_now(self, rows: np.ndarray, wants: tuple[str, ...]) -> dict:
+    async def _predict_now(self, rows: np.ndarray, wants: tuple[str, ...]) -> dict[str, np.ndarray]:
         loop = asyncio.get_running_loop()
         try:
             if self.inlines(rows):

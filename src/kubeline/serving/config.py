@@ -45,8 +45,8 @@ class ModelEntry:
     framework: str = "sklearn"
     feature_names: list[str] = field(default_factory=list)
     feature_types: list[str] = field(default_factory=list)  # numpy dtype names
-    classes: list = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
+    classes: list[Any] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):

@@ -16,6 +16,7 @@ whichever worker answers the scrape.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -74,7 +75,8 @@ class ServingMetrics:
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )
-        self._children: dict[tuple, tuple] = {}
+        # Children by their labels: (requests, latency), or (batch size,).
+        self._children: dict[tuple[str | int, ...], tuple[Any, ...]] = {}
 
     def observe_request(self, model: str, protocol: str, code: int, seconds: float) -> None:
         key = (model, protocol, code)
