@@ -15,6 +15,7 @@ kfp's own helpers and the cache key, which take KFP's document form.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,7 @@ def parse_spec(text: str, source: str = "the pipeline") -> dict[str, Any]:
     return spec
 
 
-def load_spec(path: str | Path) -> dict[str, Any]:
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a compiled pipeline file."""
     file = Path(path).expanduser()
     if not file.is_file():
