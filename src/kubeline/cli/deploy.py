@@ -127,7 +127,8 @@ def kserve_command(
     from kubeline.cli.render import print_json
     from kubeline.deploy.kserve import inference_service, to_yaml
     from kubeline.ml._files import write_text
-    from kubeline.serving.registry import resolve
+    from kubeline.pipelines.image import image_setting
+    from kubeline.registry import resolve
 
     wire = _PROTOCOLS.get(protocol)
     if wire is None:
@@ -151,6 +152,7 @@ def kserve_command(
         },
         image=image,
         runtime=server,
+        default_image=image_setting(),
     )
     text = to_yaml(manifest)
     written: Path | None = None
@@ -247,13 +249,15 @@ def _vertex_template(
 
 
 def _note_default_image(spec: dict[str, Any], image: str | None) -> None:
-    """Say so when steps would run in the default image: Vertex AI must be able to pull it."""
-    from kubeline.pipelines.image import DEFAULT_IMAGE
+    """Say so when steps would run in kubeline's image ($KUBELINE_IMAGE or the default):
+    Vertex AI must be able to pull it."""
+    from kubeline.pipelines.image import image_setting
 
+    default = image_setting()
     executors = spec.get("deploymentSpec", {}).get("executors", {}).values()
-    if not image and any(e.get("container", {}).get("image") == DEFAULT_IMAGE for e in executors):
+    if not image and any(e.get("container", {}).get("image") == default for e in executors):
         stderr().print(
-            f"Note: the pipeline's steps run in {DEFAULT_IMAGE}. To run your own build, push "
+            f"Note: the pipeline's steps run in {default}. To run your own build, push "
             "it (cloudbuild.yaml) and compile with 'kubeline compile --image IMAGE'.",
             soft_wrap=True,
             markup=False,
