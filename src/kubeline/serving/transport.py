@@ -18,6 +18,7 @@ import socket
 try:  # uvicorn's C parser when httptools is installed (a kubeline dependency), else h11
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Protocol
 except ImportError:  # pragma: no cover - httptools missing
+    # The other parser's class under the same name: mypy wants one class per name.
     from uvicorn.protocols.http.h11_impl import H11Protocol as _Protocol  # type: ignore[assignment]
 
 __all__ = ["PROTOCOL", "NoDelayHTTPProtocol"]
