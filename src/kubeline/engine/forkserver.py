@@ -1,9 +1,10 @@
 """A warm parent that forks one child per Python task.
 
-Started once per run as ``python -m kubeline.engine.forkserver MODULE...``: it imports the
-given modules (kfp's executor, numpy, pandas, scikit-learn...), says ``ready``, then for each
-job the engine sends it forks a child that runs the job and exits. A task thus costs a
-``fork`` instead of an interpreter start-up and its imports.
+Started once per run as ``python -m kubeline.engine.forkserver MODULE...``: it imports kfp's
+executor, says ``ready``, then for each job the engine sends it forks a child that runs the
+job and exits; the given modules (numpy, pandas, scikit-learn...) are imported in between,
+and a job's own before its fork. A task thus costs a ``fork`` instead of an interpreter
+start-up and its imports.
 
 Unlike :mod:`multiprocessing`'s fork server, it never re-imports the caller's ``__main__``,
 so a user script that calls :func:`kubeline.run` needs no ``if __name__ == "__main__"``
@@ -12,7 +13,8 @@ fresh interpreter instead.
 
 Protocol on the server's stdin/stdout, one line each::
 
-    job <id> <n>\\n<n bytes: pickled LeafJob>  -> pid <id> <pid>\\n, later done <id> <exit code>\\n
+    job <id> <n> [<module,...>]\\n<n bytes: pickled LeafJob>
+                                             -> pid <id> <pid>\\n, later done <id> <exit code>\\n
     kill <id> [<signal>]\\n                    -> signals that job's child (SIGTERM by default)
     kill\\n                                     -> terminates every running child
 """
@@ -23,6 +25,7 @@ import contextlib
 import gc
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
@@ -31,9 +34,11 @@ import sys
 import tempfile
 import threading
 import traceback
+from collections import deque
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from kubeline.engine.preload import DEFAULT_PRELOAD
 from kubeline.engine.taskenv import task_environ
 
 if TYPE_CHECKING:
@@ -110,6 +115,7 @@ def _learn(report: str) -> bool:
 
 
 _REPORTS_ENV = "KUBELINE_FORKSERVER_REPORTS"
+_MODULE = re.compile(r"[A-Za-z_][\w.]*")
 
 _COMPONENT_HEADER = """
 import kfp
@@ -121,12 +127,26 @@ import kfp.dsl.executor_main
 """
 
 
+_NOT_MODULES: set[str] = set()  # names that failed to import here: not tried again
+
+
+def _import(name: str) -> bool:
+    """Import ``name`` here (for every child to come); True when it was new."""
+    if name in sys.modules or name in _NOT_MODULES:
+        return False
+    try:
+        import_module(name)
+    except (Exception, SystemExit):  # noqa: BLE001 - ``from x import y``: y may be no module
+        _NOT_MODULES.add(name)
+        return False
+    return True
+
+
 def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own process
-    for name in preload:
-        with contextlib.suppress(Exception):
-            import_module(name)
-    # What every lightweight component's module and kfp's executor import at run time:
+    # kfp's executor, and what every lightweight component's module imports at run time:
     # done once here, so no child repeats it (about 20 ms a task otherwise).
+    for name in DEFAULT_PRELOAD:
+        _import(name)
     with contextlib.suppress(Exception):
         exec(_COMPONENT_HEADER, {})  # a fixed string of imports
     # Unpickling a job imports the job's class and its package: once here, not in every
@@ -152,7 +172,7 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     # imported once per run instead of once per task.
     # The folder is the client's: it makes it and removes it, even if this process is killed.
     reports = os.environ.get(_REPORTS_ENV) or tempfile.mkdtemp(prefix="kubeline-forkserver-")
-    _serve_loop(reply, stdin, wake_r, wake_w, reports)
+    _Server(reply, stdin, wake_r, wake_w, reports, preload).loop()
 
 
 def _signal_children(children: dict[int, str], job_id: str | None, signum: int) -> None:
@@ -162,64 +182,103 @@ def _signal_children(children: dict[int, str], job_id: str | None, signum: int) 
                 os.kill(pid, signum)
 
 
-def _serve_loop(  # pragma: no cover - runs in its own process
-    reply: Any, stdin: int, wake_r: int, wake_w: int, reports: str
-) -> None:
-    children: dict[int, str] = {}
-    buffer = b""
-    reply.write(b"ready\n")
-    while True:
-        readable, _, _ = select.select([stdin, wake_r], [], [])
-        if wake_r in readable:
-            os.read(wake_r, 4096)
-        while children:
+class _Server:  # pragma: no cover - runs in its own process
+    """The server's loop. It says ``ready`` once kfp's executor is imported; the rest of
+    the preload is imported one module at a time while nothing else is asked of it (the
+    children run on the other cores meanwhile), and a job's own imports just before its
+    fork: the first task waits for its modules only, not for the whole pipeline's."""
+
+    def __init__(
+        self, reply: Any, stdin: int, wake_r: int, wake_w: int, reports: str, preload: list[str]
+    ) -> None:
+        self.reply, self.stdin, self.wake_r, self.wake_w = reply, stdin, wake_r, wake_w
+        self.reports = reports
+        self.pending = deque(preload)
+        self.children: dict[int, str] = {}
+        self.buffer = b""
+        self.unfrozen = False  # modules imported since the last gc.freeze()
+
+    def loop(self) -> None:
+        self.reply.write(b"ready\n")
+        while True:
+            timeout = 0 if self.pending else None
+            readable, _, _ = select.select([self.stdin, self.wake_r], [], [], timeout)
+            if not readable:
+                self.unfrozen |= _import(self.pending.popleft())
+                if not self.pending:
+                    self._freeze()
+                continue
+            if self.wake_r in readable:
+                os.read(self.wake_r, 4096)
+            self._reap()
+            if self.stdin in readable and not self._read():
+                return
+
+    def _freeze(self) -> None:
+        if self.unfrozen:
+            gc.collect()
+            gc.freeze()  # the new modules too are shared with children, not copied
+            self.unfrozen = False
+
+    def _reap(self) -> None:
+        while self.children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
-            job_id = children.pop(pid, None)
+            job_id = self.children.pop(pid, None)
             if job_id is not None:
-                reply.write(f"done {job_id} {os.waitstatus_to_exitcode(status)}\n".encode())
-            if _learn(os.path.join(reports, str(pid))):
-                gc.collect()
-                gc.freeze()  # the new modules too are shared with children, not copied
-        if stdin not in readable:
-            continue
-        data = os.read(stdin, 1 << 20)
+                code = os.waitstatus_to_exitcode(status)
+                self.reply.write(f"done {job_id} {code}\n".encode())
+            if _learn(os.path.join(self.reports, str(pid))):
+                self.unfrozen = True
+                self._freeze()
+
+    def _read(self) -> bool:
+        """Handle what the engine sent; False once it went away."""
+        data = os.read(self.stdin, 1 << 20)
         if not data:  # the engine went away: stop what runs and leave
-            _signal_children(children, None, signal.SIGTERM)
-            return
-        buffer += data
-        while b"\n" in buffer:
-            line, rest = buffer.split(b"\n", 1)
+            _signal_children(self.children, None, signal.SIGTERM)
+            return False
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, rest = self.buffer.split(b"\n", 1)
             words = line.split()
             if words[:1] == [b"kill"]:
                 signum = int(words[2]) if len(words) > 2 and words[2].isdigit() else 15
                 target = words[1].decode() if len(words) > 1 else None
-                _signal_children(children, target, signum)
-                buffer = rest
+                _signal_children(self.children, target, signum)
+                self.buffer = rest
                 continue
-            if words[:1] != [b"job"] or len(words) != 3 or not words[2].isdigit():
-                buffer = rest  # not a request this protocol knows: ignore the line
+            if words[:1] != [b"job"] or len(words) not in (3, 4) or not words[2].isdigit():
+                self.buffer = rest  # not a request this protocol knows: ignore the line
                 continue
             size = int(words[2])
             if len(rest) < size:
                 break  # wait for the rest of the job
-            job_id, payload, buffer = words[1].decode(), rest[:size], rest[size:]
-            pid = os.fork()
-            if pid == 0:
-                gc.disable()
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                for fd in (wake_r, wake_w, stdin, reply.fileno()):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-                _child(payload, os.path.join(reports, str(os.getpid())))
-            children[pid] = job_id
-            reply.write(f"pid {job_id} {pid}\n".encode())
+            job_id, payload, self.buffer = words[1].decode(), rest[:size], rest[size:]
+            imports = words[3].decode().split(",") if len(words) == 4 else []
+            self._fork(job_id, payload, imports)
+        return True
+
+    def _fork(self, job_id: str, payload: bytes, imports: list[str]) -> None:
+        for name in imports:  # what this job needs, before the rest of the preload
+            self.unfrozen |= _import(name)
+        self._freeze()
+        pid = os.fork()
+        if pid == 0:
+            gc.disable()
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for fd in (self.wake_r, self.wake_w, self.stdin, self.reply.fileno()):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _child(payload, os.path.join(self.reports, str(os.getpid())))
+        self.children[pid] = job_id
+        self.reply.write(f"pid {job_id} {pid}\n".encode())
 
 
 class ForkedTask:
@@ -341,7 +400,8 @@ class ForkServerClient:
                 task._set_code(-15)
             else:
                 self._tasks[task.job_id] = task
-                header = f"job {task.job_id} {len(payload)}\n".encode()
+                imports = ",".join(i for i in getattr(job, "imports", []) if _MODULE.fullmatch(i))
+                header = f"job {task.job_id} {len(payload)} {imports}".strip().encode() + b"\n"
                 if not self._write(header + payload):
                     self._tasks.pop(task.job_id, None)
                     task._set_code(-9)

@@ -57,6 +57,7 @@ class LeafJob:
     requirements: list[str] = field(default_factory=list)
     python: str | None = None  # an interpreter other than this one (an install venv)
     image: str = ""
+    imports: list[str] = field(default_factory=list)  # what a python job's source imports
 
 
 def _pb(message_type: Any, data: dict[str, Any]) -> Any:
@@ -223,6 +224,7 @@ def prepare_job(
     """
     from kfp.local import executor_input_utils
 
+    from kubeline.engine.preload import source_imports
     from kubeline.engine.requirements import pip_requirements
 
     spec = component_pb(component)
@@ -284,6 +286,7 @@ def prepare_job(
             # From the command as compiled: the same for every run of the component, so
             # the parsed result is cached (the resolved one embeds each task's input).
             requirements=pip_requirements(compiled),
+            imports=source_imports(source),
             **common,
         )
         return job, executor_input

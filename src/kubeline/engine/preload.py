@@ -4,9 +4,10 @@ components import, found by reading their source (never by running it)."""
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Any
 
-__all__ = ["DEFAULT_PRELOAD", "component_imports", "importable"]
+__all__ = ["DEFAULT_PRELOAD", "component_imports", "importable", "source_imports"]
 
 #: Imported once by the fork server, with the modules the pipeline's components import;
 #: a module that is not installed is skipped.
@@ -35,20 +36,33 @@ def component_imports(spec: dict[str, Any]) -> list[str]:
     and ``a.b.c`` (which may be a submodule)."""
     found: dict[str, None] = {}
     for source in _sources(spec):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    found.setdefault(alias.name)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.setdefault(node.module)
-                for alias in node.names:
-                    if alias.name != "*":
-                        found.setdefault(f"{node.module}.{alias.name}")
-    return [name for name in found if name.split(".")[0] not in ("__future__",)]
+        found.update(dict.fromkeys(source_imports(source)))
+    return list(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _imports_of(source: str) -> tuple[str, ...]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ()
+    found: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.setdefault(node.module)
+            for alias in node.names:
+                if alias.name != "*":
+                    found.setdefault(f"{node.module}.{alias.name}")
+    return tuple(name for name in found if name.split(".")[0] != "__future__")
+
+
+def source_imports(source: str) -> list[str]:
+    """The modules one component's source imports, as :func:`component_imports` reads
+    them (cached: a loop runs the same source many times)."""
+    return list(_imports_of(source))
 
 
 def importable(names: list[str]) -> list[str]:

@@ -79,6 +79,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "die": c.die,
         "wait": c.wait,
         "environment": c.environment,
+        "warm_import": c.warm_import,
     },
     "command": {
         "add": c.add_command,
