@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.requirements import need
 from tests.server.conftest import LiveServer, start_server
 
 if TYPE_CHECKING:
@@ -34,15 +35,31 @@ INSTALL_HINT = (
 FINAL = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
 
 
-def browser_missing() -> str:
-    """Why the browser tests cannot run here ("" when they can)."""
+def _playwright_missing() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return f"playwright is not installed: {INSTALL_HINT}"
-    if not CHROMIUM.is_file():
-        return f"no Chromium at {CHROMIUM}: {INSTALL_HINT}"
+        return "playwright is not installed"
     return ""
+
+
+def _chromium_missing() -> str:
+    return "" if CHROMIUM.is_file() else f"no Chromium at {CHROMIUM}"
+
+
+def browser_missing() -> str:
+    """Why the browser tests cannot run here ("" when they can)."""
+    reason = _playwright_missing() or _chromium_missing()
+    return f"{reason}: {INSTALL_HINT}" if reason else ""
+
+
+def need_playwright() -> None:
+    """At a browser test module's top level (it imports Playwright): skip the module where
+    Playwright is not installed, or fail in CI. Chromium is the ``browser`` fixture's to
+    check, test by test."""
+    reason = _playwright_missing()
+    if reason:
+        need("Playwright", reason, INSTALL_HINT, module=True)
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this
@@ -51,9 +68,9 @@ def browser_missing() -> str:
 def browser() -> Iterator[Browser]:
     """One Chromium for the whole session (start-up is the slow part); tests get fresh
     contexts."""
-    reason = browser_missing()
+    reason = _playwright_missing() or _chromium_missing()
     if reason:
-        pytest.skip(reason)
+        need("Chromium", reason, INSTALL_HINT)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

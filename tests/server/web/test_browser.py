@@ -22,11 +22,9 @@ from kfp.dsl import Metrics, Output
 
 from kubeline.pipelines.compile import compile_function
 from tests.server.conftest import LiveServer, start_server
-from tests.server.web.conftest import Api, BrowserProblems, browser_missing
+from tests.server.web.conftest import Api, BrowserProblems, need_playwright
 
-_MISSING = browser_missing()
-if _MISSING:
-    pytest.skip(_MISSING, allow_module_level=True)
+need_playwright()
 
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 

@@ -19,11 +19,9 @@ from kfp import dsl
 from kfp.dsl import Metrics, Output
 
 from kubeline.pipelines.compile import compile_function
-from tests.server.web.conftest import Api, browser_missing
+from tests.server.web.conftest import Api, need_playwright
 
-_MISSING = browser_missing()
-if _MISSING:
-    pytest.skip(_MISSING, allow_module_level=True)
+need_playwright()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 

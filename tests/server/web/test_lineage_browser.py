@@ -18,11 +18,9 @@ import yaml
 
 from kubeline.pipelines.compile import compile_function
 from tests.server.web import lineage_pipelines
-from tests.server.web.conftest import Api, browser_missing
+from tests.server.web.conftest import Api, need_playwright
 
-_MISSING = browser_missing()
-if _MISSING:
-    pytest.skip(_MISSING, allow_module_level=True)
+need_playwright()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 

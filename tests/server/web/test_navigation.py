@@ -7,14 +7,13 @@ import re
 
 import pytest
 
-from tests.server.web.conftest import Api, browser_missing
+from tests.server.web.conftest import Api, need_playwright
 
-if browser_missing():
-    pytest.skip(browser_missing(), allow_module_level=True)
+need_playwright()
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.server.web.test_lineage_browser import run_chain
+from tests.server.web.test_lineage_browser import run_chain  # noqa: E402
 
 
 def test_the_run_page_links_its_experiment_and_its_artifacts_lineage(page: Page, api: Api) -> None:

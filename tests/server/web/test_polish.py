@@ -19,11 +19,9 @@ import yaml
 from kubeline import __version__
 from tests.conftest import run_cli
 from tests.server.conftest import LiveServer, start_server
-from tests.server.web.conftest import VIEWPORT, Api, BrowserProblems, browser_missing
+from tests.server.web.conftest import VIEWPORT, Api, BrowserProblems, need_playwright
 
-_MISSING = browser_missing()
-if _MISSING:
-    pytest.skip(_MISSING, allow_module_level=True)
+need_playwright()
 
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 

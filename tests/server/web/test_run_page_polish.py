@@ -21,12 +21,10 @@ import yaml
 from kfp import dsl
 
 from kubeline.pipelines.compile import compile_function
-from tests.server.web.conftest import Api, BrowserProblems, browser_missing
+from tests.server.web.conftest import Api, BrowserProblems, need_playwright
 from tests.server.web.pipelines import typed
 
-_MISSING = browser_missing()
-if _MISSING:
-    pytest.skip(_MISSING, allow_module_level=True)
+need_playwright()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
