@@ -24,7 +24,7 @@ from kubeline.server.manager import RunManager
 from kubeline.server.schedules import ScheduleLoop
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web import TOKEN_COOKIE, install_web
-from kubeline.store import database_url, open_store
+from kubeline.store import open_store
 
 __all__ = ["create_app"]
 
@@ -34,12 +34,15 @@ _API_PREFIXES = ("/apis/", "/kubeline/api/")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
+    """The server for ``settings``; what the environment supplies (the store's URL) is read
+    here, once, and passed down inside the settings."""
     settings.check()
+    settings = settings.resolved()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
-        store = open_store(database_url(settings.home))
+        store = open_store(settings.store_url)
         recover_orphans(store)  # runs a killed server left RUNNING become FAILED
         store.experiments.ensure_default()
         manager = RunManager(store, settings)

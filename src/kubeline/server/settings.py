@@ -1,12 +1,23 @@
-"""Server settings: one frozen object given to the app factory (no globals)."""
+"""Server settings: one frozen object given to the app factory (no globals).
+
+The caller (the CLI) resolves what it is told (home, token, addresses); the app factory fills
+in what the environment supplies (:meth:`ServerSettings.resolved`), once, and every module
+below it reads values from the settings, never from ``os.environ``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeline.errors import ConfigError
 from kubeline.httpguard import is_loopback
+from kubeline.store import database_url
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["ServerSettings", "is_loopback"]
 
@@ -30,6 +41,27 @@ class ServerSettings:
     #: Addresses of a reverse proxy whose X-Forwarded-Proto/-Host are believed
     #: (``--trusted-proxy``); nobody's by default.
     trusted_proxies: tuple[str, ...] = ()
+    #: The store's SQLAlchemy URL (e.g. PostgreSQL). ``None``: :meth:`resolved` takes
+    #: ``$KUBELINE_DATABASE_URL``, else the SQLite file in ``home``.
+    database_url: str | sa.URL | None = None
+
+    def resolved(self, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        """These settings with what the environment supplies filled in (the store's URL).
+
+        Args:
+            environ: The environment to read; the process's when ``None``.
+        """
+        if self.database_url is not None:
+            return self
+        return replace(self, database_url=database_url(self.home, environ))
+
+    @property
+    def store_url(self) -> str | sa.URL:
+        """The store's URL: ``database_url``, else the SQLite file in ``home`` (the
+        environment is read only by :meth:`resolved`)."""
+        if self.database_url is not None:
+            return self.database_url
+        return database_url(self.home, environ={})
 
     def check(self) -> None:
         """Refuse to listen beyond this machine without a token.
