@@ -75,3 +75,14 @@ def test_a_model_that_kills_its_process_is_a_data_error(tmp_path: Path) -> None:
 def test_a_pickle_that_is_no_model_names_what_it_holds(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="holds a dict, which has no predict"):
         inspect_model(save(tmp_path, "{'a': 1}"))
+
+
+def test_every_secret_the_engine_keeps_from_tasks_is_kept_from_the_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kubeline.engine.taskenv import SECRET_NAMES
+    from kubeline.registry.probe import probe_environ
+
+    for name in SECRET_NAMES:
+        monkeypatch.setenv(name, "s3cret")
+    assert not SECRET_NAMES & set(probe_environ())

@@ -9,9 +9,8 @@ What a version holds, and the copy the registry keeps, are the registry's
 from __future__ import annotations
 
 from kubeline.engine.artifacts import ArtifactRef
-from kubeline.registry import keep_copy
+from kubeline.registry import keep_copy, version_of_output
 from kubeline.registry import wants_registration as _asks
-from kubeline.registry.registration import version_of_output
 from kubeline.store import ModelVersionRecord
 
 __all__ = ["keep_copy", "model_version_from", "wants_registration"]
