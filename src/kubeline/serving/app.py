@@ -247,7 +247,9 @@ def _error(status: int, message: str) -> Response:
 
 
 def _state(request: Request) -> ServingState:
-    return request.app.state.serving
+    state = request.app.state.serving  # set by create_app; Starlette's State is untyped
+    assert isinstance(state, ServingState)
+    return state
 
 
 def _batch_observer(metrics: ServingMetrics, model: ServedModel) -> Callable[[int], None]:
