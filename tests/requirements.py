@@ -37,10 +37,12 @@ def need(part: str, why: str, how: str, *, module: bool = False) -> NoReturn:
     pytest.skip(message, allow_module_level=module)
 
 
+def exempt_reason(part: str, why: str) -> str:
+    """The reason of a skip that CI allows, for ``pytest.mark.skipif(..., reason=...)``."""
+    return f"{part}: {why} (exempt from {REQUIRE_ALL_ENV}: these machines cannot have it)"
+
+
 def exempt(part: str, why: str, *, module: bool = False) -> NoReturn:
     """Skip, even in CI: ``part`` is something these machines cannot have (Podman, macOS,
     Windows, a platform's own behaviour)."""
-    pytest.skip(
-        f"{part}: {why} (exempt from {REQUIRE_ALL_ENV}: these machines cannot have it)",
-        allow_module_level=module,
-    )
+    pytest.skip(exempt_reason(part, why), allow_module_level=module)

@@ -19,10 +19,13 @@ from kubeline.cli.cluster import cluster_app
 from kubeline.deploy import kind
 from kubeline.deploy.kind import lifecycle, prerequisites
 from kubeline.errors import ConfigError, UserError
+from tests.requirements import exempt_reason
 
 fake_only = pytest.mark.skipif(
     sys.platform == "win32",
-    reason="the fake docker/kind/kubectl are '#!' Python scripts, which Windows cannot run",
+    reason=exempt_reason(
+        "Windows", "the fake docker/kind/kubectl are '#!' Python scripts, which it cannot run"
+    ),
 )
 
 KUSTOMIZE = "github.com/kubeflow/pipelines/manifests/kustomize"
@@ -463,9 +466,19 @@ def test_status_and_down_with_fake_kind_and_kubectl(cli, fakes: Path) -> None:
     status = json.loads(out)
     assert status["exists"] and status["context"] == "kind-demo"
     assert status["kfp"]["all_ready"] and status["ui_url"] == "http://127.0.0.1:8080"
-    code, out, _ = cli("status", "--name", "demo")
+    # Nothing listens on a free port: the UI is not forwarded, and status says how to.
+    port = free_port()
+    code, out, _ = cli("status", "--name", "demo", "--port", str(port))
     assert "Kubeflow Pipelines: ready, 3/3 deployments Available." in out
-    assert "kubeline cluster ui --name demo" in out or "(forwarded)" in out
+    assert f"not forwarded; run 'kubeline cluster ui --name demo --port {port}'" in out
+    # Something listens there: the UI counts as forwarded.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code, out, _ = cli("status", "--name", "demo", "--port", str(port))
+    assert f"UI and API: http://127.0.0.1:{port} (forwarded)." in out
+    assert "kubeline cluster ui" not in out
 
     code, out, err = cli("down", "--name", "demo", "--output", "json")
     assert code == 0 and json.loads(out) == {"cluster": "demo", "deleted": True}

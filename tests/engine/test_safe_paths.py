@@ -344,7 +344,6 @@ def test_a_hostile_model_name_is_refused_and_nothing_is_copied(
 ) -> None:
     """A name no NAME:VERSION reference could reach is refused when the task registers it:
     the task fails saying why, and nothing lands outside the home or in the registry."""
-    pytest.importorskip("sklearn")
     top, home = sandbox
     before = _outside(top, home)
     result = run_pipeline(
