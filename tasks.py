@@ -128,7 +128,8 @@ def test(args: list[str]) -> int:
     ):
         return 1
     _say("pytest")
-    return _run(python, "-m", "pytest", *args, check=False)
+    # The 25 slowest tests' times, so a test that creeps towards its timeout shows.
+    return _run(python, "-m", "pytest", "--durations=25", *args, check=False)
 
 
 COMMANDS = {"quickstart": quickstart, "test": test}
