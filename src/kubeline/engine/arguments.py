@@ -69,16 +69,20 @@ def convert_argument(name: str, kind: str, value: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
+        if text is None:
+            raise _bad(name, kind, value)
         try:
-            return int(text)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            return int(text)
+        except ValueError:
             raise _bad(name, kind, value) from None
     if kind == "NUMBER_DOUBLE":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if text is None:
+            raise _bad(name, kind, value)
         try:
-            return float(text)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            return float(text)
+        except ValueError:
             raise _bad(name, kind, value) from None
     if kind == "BOOLEAN":
         if isinstance(value, bool):

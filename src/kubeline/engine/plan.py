@@ -425,7 +425,8 @@ class Plan:
             if not it.final and all(s.done for s in it.children):
                 yield self._complete_scope_owner(it)
         if len(node.iterations) < len(node.items) and not (self.failed or self.canceled):
-            yield from self._feed_loop(node, self.view.component_of(node.task))  # type: ignore[arg-type]
+            assert node.task is not None  # a loop is a task of its DAG
+            yield from self._feed_loop(node, self.view.component_of(node.task))
         if all(it.final for it in node.iterations) and (
             len(node.iterations) == len(node.items) or self.failed or self.canceled
         ):
