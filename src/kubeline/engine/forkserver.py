@@ -176,10 +176,14 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
 
 
 def _signal_children(children: dict[int, str], job_id: str | None, signum: int) -> None:
+    """Signal each child's process group: the child and what it started."""
     for pid, running in children.items():
         if job_id is None or running == job_id:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+            try:
+                os.killpg(pid, signum)
+            except OSError:  # not (yet) a group of its own
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
 
 
 class _Server:  # pragma: no cover - runs in its own process
@@ -269,6 +273,10 @@ class _Server:  # pragma: no cover - runs in its own process
         self._freeze()
         pid = os.fork()
         if pid == 0:
+            # A process group of its own (set on both sides of the fork, whichever runs
+            # first), so stopping the task stops the processes it started too.
+            with contextlib.suppress(OSError):
+                os.setpgid(0, 0)
             gc.disable()
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -277,6 +285,8 @@ class _Server:  # pragma: no cover - runs in its own process
                 with contextlib.suppress(OSError):
                     os.close(fd)
             _child(payload, os.path.join(self.reports, str(os.getpid())))
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         self.children[pid] = job_id
         self.reply.write(f"pid {job_id} {pid}\n".encode())
 

@@ -114,3 +114,24 @@ def warm_import() -> bool:
     import xml.dom.pulldom  # noqa: F401
 
     return warm
+
+
+@dsl.component(base_image=IMAGE)
+def spawn_and_wait(seconds: float) -> int:
+    """Starts a process of its own, says its pid, and waits."""
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["sleep", str(seconds)])
+    print(f"child {child.pid}", flush=True)
+    time.sleep(seconds)
+    return 0
+
+
+@dsl.container_component
+def spawn_and_wait_command(seconds: float):
+    return dsl.ContainerSpec(
+        image="alpine",
+        command=["sh", "-c", 'sleep "$0" & echo "child $!"; wait'],
+        args=[seconds],
+    )

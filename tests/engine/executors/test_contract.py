@@ -80,6 +80,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "wait": c.wait,
         "environment": c.environment,
         "warm_import": c.warm_import,
+        "spawn_and_wait": c.spawn_and_wait,
     },
     "command": {
         "add": c.add_command,
@@ -87,6 +88,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "die": c.die_command,
         "wait": c.wait_command,
         "environment": c.environment_command,
+        "spawn_and_wait": c.spawn_and_wait_command,
     },
 }
 #: The output each kind's components write their result to.
@@ -214,6 +216,30 @@ def test_cancel_ends_a_running_task_promptly_and_later_ones_at_once(harness: Har
     later = harness.executor.submit(harness.task("add", a=1, b=1).job).result(timeout=5)
     assert later.exit_code < 0
     assert later.error is not None and "canceled" in later.error.message
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (ended, only not yet reaped by its new parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_cancel_ends_the_processes_a_task_started(harness: Harness) -> None:
+    task = harness.task("spawn_and_wait", seconds=60.0)
+    future = harness.executor.submit(task.job)
+    _wait_for_log(task, "child ")
+    child = int(task.log().split("child ", 1)[1].split()[0])
+    assert not _gone(child)
+    harness.executor.cancel()
+    future.result(timeout=GRACE + 10)
+    deadline = time.monotonic() + GRACE + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child)
 
 
 def test_started_at_is_when_the_task_started(harness: Harness) -> None:
