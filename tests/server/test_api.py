@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -404,6 +405,24 @@ def test_submit_to_a_host_that_is_not_there_is_exit_2(kubeline_home: Path) -> No
     assert "Cannot reach a KFP API" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_for(
+    done: Callable[[], bool], what: str, server: subprocess.Popen, seconds: float = 120
+) -> None:
+    """Poll until ``done()`` (bounded: a server that died or never gets there fails)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert server.poll() is None, f"the server exited ({server.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {seconds} s"
+        time.sleep(0.2)
+
+
 def test_a_restart_marks_interrupted_runs_failed(kubeline_home: Path, tmp_path: Path) -> None:
     """A server killed mid-run: the next one marks that run FAILED with a reason."""
     port = free_port()
@@ -415,13 +434,7 @@ def test_a_restart_marks_interrupted_runs_failed(kubeline_home: Path, tmp_path: 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        _wait_for(lambda: _answers(f"{url}/healthz"), "the server to answer", server)
         spec = compile_function(p.sleeper)
         run_id = httpx.post(
             f"{url}/apis/v2beta1/runs",
@@ -431,8 +444,8 @@ def test_a_restart_marks_interrupted_runs_failed(kubeline_home: Path, tmp_path: 
                 "runtime_config": {"parameters": {"seconds": 120}},
             },
         ).json()["run_id"]
-        while httpx.get(f"{url}/apis/v2beta1/runs/{run_id}").json()["state"] != "RUNNING":
-            time.sleep(0.2)
+        run_url = f"{url}/apis/v2beta1/runs/{run_id}"
+        _wait_for(lambda: httpx.get(run_url).json()["state"] == "RUNNING", "RUNNING", server)
     finally:
         server.kill()
         server.wait(timeout=30)
