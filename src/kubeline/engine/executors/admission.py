@@ -49,7 +49,7 @@ INTERVAL = 0.05
 #: does next: it is measured from this age on, and counts as its kind did before.
 MIN_AGE = 0.1
 #: The shortest time a measurement spans (one interval alone is noisy).
-MIN_SPAN = 0.1
+MIN_SPAN = 0.05
 #: How many kinds of task (components) the controller remembers.
 _KINDS = 512
 
