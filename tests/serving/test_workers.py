@@ -1,10 +1,11 @@
 """Several worker processes: ``run_server`` with ``workers=2`` in a real subprocess (uvicorn
-spawns the workers, each building its app from the config file), both protocols answering,
-metrics added up across workers, and a clean stop on SIGTERM."""
+spawns the workers, each building its app from the config file), both protocols answering
+from both workers, metrics added up across workers, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from prometheus_client.mmap_dict import MmapedDict
 
 from kubeline.serving import ServeConfig
 from tests.live import free_port
@@ -38,6 +40,21 @@ def _wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> No
     raise AssertionError("the server did not get ready")
 
 
+def _answered_by_worker(temp: Path) -> dict[str, float]:
+    """Requests each worker process has answered, by its pid: in multiprocess mode every
+    worker counts in its own file (``counter_<pid>.db``) of the server's metrics folder."""
+    answered: dict[str, float] = {}
+    for file in temp.glob("kubeline-serve-*/metrics/counter_*.db"):
+        total = sum(
+            entry[1]
+            for entry in MmapedDict.read_all_values_from_file(str(file))
+            if json.loads(entry[0])[1] == "kubeline_serving_requests_total"
+        )
+        if total:
+            answered[file.stem.removeprefix("counter_")] = total
+    return answered
+
+
 def test_two_workers_answer_both_protocols(
     serve_config: ServeConfig, models: Models, tmp_path: Path
 ) -> None:
@@ -55,6 +72,9 @@ def test_two_workers_answer_both_protocols(
     )
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    temp = tmp_path / "temp"  # where run_server makes its metrics folder: read below
+    temp.mkdir()
+    env["TMPDIR"] = str(temp)
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -67,21 +87,28 @@ def test_two_workers_answer_both_protocols(
         v2_payload = {
             "inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP32", "data": IRIS_ROWS}]
         }
+        # New connections until both workers have answered some (the kernel hands each
+        # connection to one of them), at least 10 rounds, at most 300.
+        rounds = 0
         with httpx.Client(base_url=url, timeout=60) as http:
-            for _ in range(10):  # new connections, so both workers get some
+            while rounds < 10 or (len(_answered_by_worker(temp)) < 2 and rounds < 300):
                 with httpx.Client(base_url=url, timeout=60) as fresh:
                     v1 = fresh.post("/v1/models/iris:predict", json={"instances": IRIS_ROWS})
                     assert v1.json() == {"predictions": expected}
                     v2 = fresh.post("/v2/models/iris/infer", json=v2_payload)
                     assert v2.json()["outputs"][0]["data"] == expected
+                rounds += 1
+            answered = _answered_by_worker(temp)
             text = http.get("/metrics").text
+        assert len(answered) == 2, f"only these workers answered: {answered}"
+        assert sum(answered.values()) == 2 * rounds
         # Whichever worker answered the scrape, it counts every worker's requests.
         counts = {
             (labels["model"], labels["protocol"], labels["code"]): value
             for labels, value in metric_samples(text, "kubeline_serving_requests_total")
         }
-        assert counts[("iris", "v1", "200")] == 10
-        assert counts[("iris", "v2", "200")] == 10
+        assert counts[("iris", "v1", "200")] == rounds
+        assert counts[("iris", "v2", "200")] == rounds
     finally:
         if sys.platform == "win32":  # no SIGTERM to send: stop it the hard way
             process.terminate()
