@@ -20,6 +20,24 @@ def stamp(label: str, seconds: float) -> str:
 
 
 @dsl.component(base_image=IMAGE)
+def meet(label: str, folder: str, count: int, seconds: float) -> str:
+    """Arrives in ``folder``, waits (at most 120 s) until ``count`` tasks have arrived, sleeps,
+    then says when it ran, as ``stamp`` does: tasks that met surely ran at the same time,
+    however busy the machine."""
+    import os
+    import time
+
+    start = time.time()
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, label), "w").close()
+    deadline = time.monotonic() + 120
+    while len(os.listdir(folder)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(seconds)
+    return f"{label}:{start}:{time.time()}"
+
+
+@dsl.component(base_image=IMAGE)
 def write_text(text: str, out: Output[Dataset]):
     with open(out.path, "w") as f:
         f.write(text)
@@ -73,6 +91,19 @@ def fan_out(seconds: float = 0.5):
 def loop_limit(seconds: float = 0.3):
     with dsl.ParallelFor(["1", "2", "3", "4", "5", "6"], parallelism=2) as item:
         stamp(label=item, seconds=seconds)
+
+
+@dsl.pipeline(name="meeting")
+def meeting(folder: str, count: int = 4, seconds: float = 0.0):
+    """Four independent tasks, each waiting until ``count`` of them have started."""
+    for label in "abcd":
+        meet(label=label, folder=folder, count=count, seconds=seconds)
+
+
+@dsl.pipeline(name="loop-meeting")
+def loop_meeting(folder: str, count: int = 2, seconds: float = 0.0):
+    with dsl.ParallelFor(["1", "2", "3", "4", "5", "6"], parallelism=2) as item:
+        meet(label=item, folder=folder, count=count, seconds=seconds)
 
 
 @dsl.pipeline(name="two-step")
@@ -151,3 +182,15 @@ def fit_iris(model: Output[Model], register_as: str):
 @dsl.pipeline(name="fit-iris")
 def fit_iris_pipeline(register_as: str = ""):
     fit_iris(register_as=register_as)
+
+
+@dsl.component(base_image=IMAGE)
+def refuse(text: str) -> str:
+    from kubeline.errors import DataError
+
+    raise DataError(f"column {text!r} is missing")
+
+
+@dsl.pipeline(name="refusing")
+def refusing(text: str = "x"):
+    refuse(text=text)

@@ -48,8 +48,10 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
-def test_independent_tasks_run_at_the_same_time() -> None:
-    result = run_pipeline(spec_of(p.fan_out), {"seconds": 1.0}, workers=4)
+def test_independent_tasks_run_at_the_same_time(tmp_path: Path) -> None:
+    # Each task waits for the other three (bounded): only tasks running together can meet.
+    args = {"folder": str(tmp_path / "meet"), "count": 4}
+    result = run_pipeline(spec_of(p.meeting), args, workers=4)
     assert result.state == "SUCCEEDED"
     assert _most_at_once(_intervals(result)) == 4
 
@@ -69,14 +71,18 @@ def test_a_run_starts_one_warm_parent_and_stops_it(monkeypatch: pytest.MonkeyPat
     assert started[0]._process.poll() is not None  # closed when the run ended
 
 
-def test_worker_limit_caps_tasks_at_once() -> None:
-    result = run_pipeline(spec_of(p.fan_out), {"seconds": 0.5}, workers=2)
+def test_worker_limit_caps_tasks_at_once(tmp_path: Path) -> None:
+    # Two tasks meet (so two did run at once), then stay a while: a third beside them would
+    # break the cap.
+    args = {"folder": str(tmp_path / "meet"), "count": 2, "seconds": 0.5}
+    result = run_pipeline(spec_of(p.meeting), args, workers=2)
     assert result.state == "SUCCEEDED"
     assert _most_at_once(_intervals(result)) == 2
 
 
-def test_parallel_for_parallelism_limit_is_honoured() -> None:
-    result = run_pipeline(spec_of(p.loop_limit), {"seconds": 0.4}, workers=6)
+def test_parallel_for_parallelism_limit_is_honoured(tmp_path: Path) -> None:
+    args = {"folder": str(tmp_path / "meet"), "count": 2, "seconds": 0.4}
+    result = run_pipeline(spec_of(p.loop_meeting), args, workers=6)
     assert result.state == "SUCCEEDED"
     spans = _intervals(result)
     assert len(spans) == 6
@@ -340,3 +346,11 @@ def test_warm_parent_never_keeps_the_users_own_modules(
     result = run_pipeline(spec_of(p.lazy_imports), {"module": "kubeline_user_module_probe"})
     assert result.state == "SUCCEEDED"
     assert [t.outputs["parameters"]["Output"] for t in _leaves(result).values()] == [False, False]
+
+
+def test_a_task_error_arrives_as_data() -> None:
+    result = run_pipeline(spec_of(p.refusing), {}, enable_caching=False)
+    task = result.failed_task
+    assert task is not None and task.error == "kubeline.errors.DataError: column 'x' is missing"
+    assert (task.error_type, task.user_error) == ("kubeline.errors.DataError", True)
+    assert result.user_error and result.error_message == "column 'x' is missing"
