@@ -1,4 +1,7 @@
-"""What routes get injected (``Depends``), set up in the app's lifespan."""
+"""What routes get injected (``Depends``), set up in the app's lifespan.
+
+Starlette's ``app.state`` is untyped: each getter names the type the app factory stored.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,15 @@ __all__ = ["get_manager", "get_settings", "get_store"]
 
 
 def get_store(request: Request) -> RunStore:
-    return request.app.state.store
+    store: RunStore = request.app.state.store
+    return store
 
 
 def get_manager(request: Request) -> RunManager:
-    return request.app.state.manager
+    manager: RunManager = request.app.state.manager
+    return manager
 
 
 def get_settings(request: Request) -> ServerSettings:
-    return request.app.state.settings
+    settings: ServerSettings = request.app.state.settings
+    return settings

@@ -226,7 +226,7 @@ def roc_curve_svg(points: list[tuple[float, float]], *, auc: float | None, title
 def _nice_step(span: float, count: int = 4) -> float:
     """A tick step of 1, 2 or 5 times a power of ten giving about ``count`` intervals."""
     raw = span / count
-    power = 10 ** math.floor(math.log10(raw))
+    power: float = 10 ** math.floor(math.log10(raw))  # int ** int is typed Any
     for factor in (1, 2, 5, 10):
         if raw <= factor * power:
             return factor * power

@@ -75,7 +75,10 @@ def _text(value: Any) -> str:
 
 
 def _definitions(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    parameters: dict[str, dict[str, Any]] = (
+        spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    )
+    return parameters
 
 
 def form_fields(
