@@ -2,7 +2,8 @@
 """Set up and run kubeline from a fresh clone, on Linux, macOS or Windows.
 
     python3 tasks.py quickstart   # create .venv, install, run the lifecycle pipeline
-    python3 tasks.py test         # create .venv, install dev tools, run ruff and pytest
+    python3 tasks.py test         # create .venv, install dev tools, run ruff, the import
+                                  # contracts, mypy and pytest
 
 Standard library only: this runs before anything is installed. The virtual environment
 is ``.venv`` in the repository root; it is made when missing and re-synced when
@@ -107,7 +108,7 @@ def ensure_debian_tools() -> None:
 
 
 def test(args: list[str]) -> int:
-    """ruff (lint and format) then the whole pytest suite."""
+    """ruff (lint and format), import-linter, mypy, then the whole pytest suite."""
     python = ensure_venv("dev")
     ensure_debian_tools()
     _say("ruff check")
@@ -126,6 +127,13 @@ def test(args: list[str]) -> int:
         "tasks.py",
         check=False,
     ):
+        return 1
+    # The layers' import contracts and the type checker, both configured in pyproject.toml.
+    _say("lint-imports (the layers' import contracts)")
+    if _run(_venv_bin("lint-imports"), "--no-logo", check=False):
+        return 1
+    _say("mypy src/kubeline")
+    if _run(python, "-m", "mypy", "src/kubeline", check=False):
         return 1
     _say("pytest")
     # The 25 slowest tests' times, so a test that creeps towards its timeout shows.
