@@ -20,7 +20,14 @@ from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.engine.executors.base import TaskError
 from kubeline.engine.plan import FAILED, Node
 from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
-from kubeline.store import ArtifactRecord, CacheRecord, RunRecord, RunStore, TaskRecord
+from kubeline.store import (
+    ArtifactRecord,
+    CacheRecord,
+    RunRecord,
+    RunStore,
+    TaskRecord,
+    process_alive,
+)
 
 __all__ = ["Recorder", "TaskFacts", "plain_outputs"]
 
@@ -86,6 +93,11 @@ class Recorder:
         self._facts: dict[str, TaskFacts] = {}
 
     # ---------------------------------------------------------------------- runs
+    @staticmethod
+    def fail_orphans(store: RunStore, reason: str) -> list[str]:
+        """Mark FAILED (with ``reason``) the runs a process that is gone left RUNNING."""
+        return store.runs.fail_orphaned(process_alive, reason)
+
     @staticmethod
     def add_run(store: RunStore, record: RunRecord) -> None:
         """Record a run that has not started yet, and date its experiment's last run."""

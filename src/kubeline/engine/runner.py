@@ -30,7 +30,7 @@ from kubeline.engine.safepath import check_spec_names, ensure_inside, is_ordinar
 from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.spec import pipeline_view
 from kubeline.errors import ConfigError
-from kubeline.store import RunRecord, RunStore, database_url, open_store, process_alive
+from kubeline.store import RunRecord, RunStore, database_url, open_store
 
 __all__ = [
     "ORPHAN_REASON",
@@ -60,7 +60,7 @@ def new_run_id(pipeline_name: str) -> str:
 
 def recover_orphans(store: RunStore) -> list[str]:
     """Mark FAILED the runs a killed process left RUNNING."""
-    return store.runs.fail_orphaned(process_alive, ORPHAN_REASON)
+    return Recorder.fail_orphans(store, ORPHAN_REASON)
 
 
 class RunControl:
