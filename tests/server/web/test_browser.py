@@ -59,19 +59,30 @@ def demo(who: str = "world", times: int = 2, weights: list = [1, 2]):  # noqa: B
 
 
 @dsl.component(base_image=IMAGE)
-def talk(pause: float) -> str:
-    """Prints, waits, prints again: the panel must show the log as it grows."""
+def talk(pause: float, gate: str = "") -> str:
+    """Prints, waits, prints again: the panel must show the log as it grows. With ``gate``
+    (a file's path) the test says when: the last line once the file exists, the end once it
+    is gone again (each wait at most ``pause`` seconds)."""
+    import os
     import time
 
+    def until(condition) -> None:
+        deadline = time.monotonic() + pause
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     print("kubeline-browser-test: first line", flush=True)
-    time.sleep(pause)
+    if not gate:
+        time.sleep(pause)
+    until(lambda: not gate or os.path.exists(gate))
     print("kubeline-browser-test: last line", flush=True)
+    until(lambda: not gate or not os.path.exists(gate))
     return "done"
 
 
 @dsl.pipeline(name="browser-talk")
-def talker(pause: float = 3.0):
-    talk(pause=pause)
+def talker(pause: float = 3.0, gate: str = ""):
+    talk(pause=pause, gate=gate)
 
 
 @dsl.component(base_image=IMAGE)
@@ -460,9 +471,12 @@ def test_start_run_from_form_with_field_errors_then_success(
     assert runs[0]["runtime_config"]["parameters"] == {"who": "ada", "times": 3, "weights": [3, 4]}
 
 
-def test_task_panel_shows_inputs_outputs_and_streams_the_log(page: Page, api: Api) -> None:
+def test_task_panel_shows_inputs_outputs_and_streams_the_log(
+    page: Page, api: Api, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"  # the task prints its last line once it exists, ends once gone
     pipeline_id, version_id = api.upload(compiled(talker), "browser-talk")
-    run_id = api.start(pipeline_id, version_id, "talker", {"pause": 4.0})
+    run_id = api.start(pipeline_id, version_id, "talker", {"pause": 120.0, "gate": str(gate)})
     page.goto(f"/runs/{run_id}")
     node = page.locator('svg.dag .node[data-path="talk"]')
     expect(node).to_have_class(re.compile(r"\bstate-(running|succeeded)\b"), timeout=RUN_TIMEOUT)
@@ -473,13 +487,22 @@ def test_task_panel_shows_inputs_outputs_and_streams_the_log(page: Page, api: Ap
     assert "task=talk" in page.url
     log = panel.locator("#task-log")
     expect(log).to_contain_text("kubeline-browser-test: first line", timeout=RUN_TIMEOUT)
+    # The task waits at its gate: the last line is not printed yet, so not shown.
+    expect(node).to_have_class(re.compile(r"\bstate-running\b"))
+    expect(log).not_to_contain_text("kubeline-browser-test: last line")
+    gate.touch()
+    # It prints it and waits again: the open panel shows the line while the run still runs
+    # (no reload at the run's end has brought it).
     expect(log).to_contain_text("kubeline-browser-test: last line", timeout=RUN_TIMEOUT)
+    expect(page.locator("#run-head")).not_to_have_attribute("data-finished", "true")
+    expect(node).to_have_class(re.compile(r"\bstate-running\b"))
+    gate.unlink()
     wait_finished(page)
 
     # After the reload the panel is still open (the URL keeps the task).
     expect(panel.locator("#panel-title")).to_have_text("talk")
     inputs = panel.locator("table.kv", has=page.locator("caption", has_text="Input parameters"))
-    expect(inputs.locator("tr", has_text="pause")).to_contain_text("4")
+    expect(inputs.locator("tr", has_text="pause")).to_contain_text("120")
     outputs = panel.locator("table.kv", has=page.locator("caption", has_text="Output parameters"))
     expect(outputs.locator("tr", has_text="Output")).to_contain_text("done")
     expect(panel.locator(".badge")).to_have_text("succeeded")
