@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.live import free_port
+from tests.requirements import need
 from tests.server.conftest import LiveServer, start_server
 
 NGINX = Path(os.environ.get("KUBELINE_NGINX", "/usr/sbin/nginx"))
@@ -82,9 +83,9 @@ http {{
 @contextmanager
 def _nginx_in_front(server: LiveServer, folder: Path) -> Iterator[str]:
     if not NGINX.is_file():
-        pytest.fail(f"no nginx at {NGINX}: apt-get install nginx (python3 tasks.py test does)")
+        need("nginx", f"no nginx at {NGINX}", "apt-get install nginx (python3 tasks.py test does)")
     if shutil.which("openssl") is None:
-        pytest.fail("no openssl to make the proxy's certificate: apt-get install openssl")
+        need("openssl", "none on PATH to make the proxy's certificate", "apt-get install openssl")
     key, cert = _certificate(folder)
     port = free_port()
     conf = _config(folder, port, server.url, key, cert)
