@@ -191,6 +191,7 @@ class Scheduler:
             self.recorder.begin(action.node, action.parent)
             self._emit(action.node, "started")
         elif isinstance(action, Finish):
+            self._leaves.pop(action.node, None)  # its job and executor input are done with
             self.recorder.finish(action.node)
             self._emit(action.node, "cached" if action.node.cache_hit else "finished")
         elif isinstance(action, Prepare):
