@@ -82,6 +82,9 @@ class ThreadedExecutor(Executor):
         slot = self.admission.enter(job.task_path, self._stop, task_kind(job))
         if slot is None:
             return _canceled()
+        if self._stop.is_set():  # canceled as it was admitted
+            slot.release()
+            return _canceled()
         try:
             started = datetime.now(timezone.utc)
             return self._run_admitted(job, slot, started)
