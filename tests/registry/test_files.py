@@ -1,53 +1,14 @@
-"""The registry's own small copies of the engine's file rules give the same answers: a
-model registered from its file and from its run's artifact must be the same version, and
-a name must map to the same folder."""
+"""A model's files come only from the folders they may come from: ``..`` and links out do
+not count as inside. (Where a URI points, digests and file names are the engine's rules
+too, shared in kubeline.paths and kubeline.digest: tests/test_paths.py.)"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import pytest
-
-from kubeline.engine.artifacts import content_digest as engine_digest
-from kubeline.engine.artifacts import local_path as engine_local_path
-from kubeline.engine.safepath import safe_name
-from kubeline.registry.files import content_digest, file_name, inside, link_out, local_path
+from kubeline.registry.files import inside, link_out
 from tests.requirements import exempt
-
-NAMES = [
-    "model",
-    "iris.joblib",
-    "a.",
-    "con",
-    "COM1.txt",
-    "../x",
-    "a b",
-    "-x",
-    ".hidden",
-    "é",
-    "x" * 200,
-]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_file_names_match_the_engines(name: str) -> None:
-    assert file_name(name) == safe_name(name)
-
-
-def test_digests_match_the_engines(tmp_path: Path) -> None:
-    (tmp_path / "folder" / "sub").mkdir(parents=True)
-    (tmp_path / "folder" / "a.joblib").write_bytes(b"model")
-    (tmp_path / "folder" / "sub" / "card.md").write_text("# card")
-    for uri in [
-        str(tmp_path / "folder" / "a.joblib"),
-        str(tmp_path / "folder"),
-        f"file://{tmp_path / 'folder'}",
-        "gs://bucket/model",
-        str(tmp_path / "missing"),
-    ]:
-        assert content_digest(uri) == engine_digest(uri), uri
-        assert local_path(uri) == engine_local_path(uri), uri
 
 
 def test_inside_follows_links_and_dots(tmp_path: Path) -> None:

@@ -221,8 +221,8 @@ def serve_command(
     """Serve registered models over KServe's V1 and Open Inference (V2) protocols."""
 
     from kubeline.httpguard import is_loopback
+    from kubeline.paths import local_path
     from kubeline.registry import inspect_model, model_file, resolve, version_from_metadata
-    from kubeline.registry.files import local_path
     from kubeline.serving.config import check_token
 
     err = stderr()

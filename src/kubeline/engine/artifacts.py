@@ -6,14 +6,12 @@ upstream task that writes the same bytes to a new path still gives its consumers
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from kubeline.digest import file_digest, hash_file_into
+# Shared with the model registry (which may not import the engine): one digest, one rule.
+from kubeline.digest import content_digest
+from kubeline.paths import local_path
 
 __all__ = ["ArtifactRef", "content_digest", "content_gone", "local_path"]
 
@@ -66,34 +64,6 @@ class ArtifactRef:
             schema_title=artifact.schema_title,
             metadata=dict(artifact.metadata),
         )
-
-
-def local_path(uri: str) -> Path | None:
-    """The local file a URI names (a plain path or ``file://``), else None."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(parsed.path)
-    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):  # C:\...
-        return Path(uri)
-    return None
-
-
-def content_digest(uri: str) -> str:
-    """sha256 of what ``uri`` holds: a file's bytes, or a folder's relative names and file
-    bytes in sorted order. A URI that is not local, or holds nothing yet, digests its text
-    (so an import of ``gs://bucket/x`` is keyed by its address)."""
-    h = hashlib.sha256()
-    path = local_path(uri)
-    if path is not None and path.is_file():
-        return file_digest(path)
-    if path is not None and path.is_dir():
-        h.update(b"dir\0")
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(child.relative_to(path).as_posix().encode() + b"\0")
-            hash_file_into(child, h)
-    else:
-        h.update(b"uri\0" + uri.encode())
-    return h.hexdigest()
 
 
 def content_gone(ref: ArtifactRef) -> bool:

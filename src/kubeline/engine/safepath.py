@@ -15,13 +15,15 @@ name, and the hash tells two different names apart, so no two names ever share a
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from kubeline.errors import PipelineLoadError, UserError
+
+# The name rule itself is shared with the model registry (which may not import the engine).
+from kubeline.paths import MAX_NAME, is_ordinary, safe_name
 
 __all__ = [
     "MAX_NAME",
@@ -33,45 +35,14 @@ __all__ = [
     "safe_name",
 ]
 
-#: The longest name kept as it is (KFP's own names stay well under it).
-MAX_NAME = 128
-_ORDINARY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_NOT_READABLE = re.compile(r"[^A-Za-z0-9_-]+")
+# How much of a pipeline name a run id keeps when the name is not ordinary.
 _READABLE_LENGTH = 48
-_HASH_LENGTH = 12
-# Names Windows opens as devices whatever their extension (con.txt is the console too).
-_WINDOWS_DEVICES = frozenset(
-    {"con", "prn", "aux", "nul", "conin$", "conout$"}
-    | {f"{port}{n}" for port in ("com", "lpt") for n in range(10)}
-)
 # Files kfp's executor keeps in a task's folder beside the outputs.
 _TASK_FOLDER_FILES = ("executor_output.json",)
 
 
 class UnsafePathError(UserError):
     """A path built for a run would lie outside the folder it belongs in."""
-
-
-def is_ordinary(name: str) -> bool:
-    """True when ``name`` is a file name as it is, on every OS (see the module's notes)."""
-    return (
-        len(name) <= MAX_NAME
-        and _ORDINARY.fullmatch(name) is not None
-        and not name.endswith(".")
-        and name.split(".", 1)[0].lower() not in _WINDOWS_DEVICES
-    )
-
-
-def safe_name(name: Any) -> str:
-    """One file-name segment for a name from a spec: itself when ordinary, else a readable
-    form plus a hash of the original (``../../x`` -> ``x~<hash>``)."""
-    text = str(name)
-    if is_ordinary(text):
-        return text
-    readable = _NOT_READABLE.sub("_", text).strip("_-")[:_READABLE_LENGTH] or "_"
-    # surrogatepass: a spec parsed from JSON may hold lone surrogates; they still hash.
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{readable}~{digest[:_HASH_LENGTH]}"
 
 
 def run_id_prefix(pipeline_name: str) -> str:

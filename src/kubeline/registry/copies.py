@@ -16,7 +16,8 @@ from pathlib import Path
 
 from kubeline.digest import SHORT
 from kubeline.errors import ConfigError
-from kubeline.registry.files import file_name, inside, link_out, local_path
+from kubeline.paths import local_path, safe_name
+from kubeline.registry.files import inside, link_out
 from kubeline.registry.versions import NOTES_KEY
 from kubeline.store import ModelVersionRecord
 
@@ -83,7 +84,7 @@ def keep_copy(
             f"folders a registration copies from ({where}). Replace the link with the file."
         )
     folder = _version_folder(models_root, version.name, version.digest)
-    target = folder / file_name(source.name)
+    target = folder / safe_name(source.name)
     if not target.exists():
         staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
@@ -114,7 +115,7 @@ def keep_copy(
 def _version_folder(models_root: Path, name: str, digest: str) -> Path:
     """``models_root/NAME/DIGEST``, refused when a symlink already there leads out: the
     name comes from artifact metadata, and ``../x`` must not leave ``models_root``."""
-    folder = models_root / file_name(name) / digest[:SHORT]
+    folder = models_root / safe_name(name) / digest[:SHORT]
     base, resolved = models_root.resolve(), folder.resolve()
     if resolved != base and not resolved.is_relative_to(base):
         raise ConfigError(

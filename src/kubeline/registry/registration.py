@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubeline.digest import content_digest
 from kubeline.errors import ConfigError, DataError
+from kubeline.paths import local_path
 from kubeline.registry.copies import check_card, keep_copy
-from kubeline.registry.files import content_digest, inside, local_path
+from kubeline.registry.files import inside
 from kubeline.registry.names import check_model_name
 from kubeline.registry.probe import inspect_model
 from kubeline.registry.versions import MODEL_SCHEMA, REGISTER_KEY, version_from_metadata
