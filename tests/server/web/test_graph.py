@@ -17,7 +17,7 @@ import yaml
 from kfp import dsl
 
 from kubeline.engine import run_pipeline
-from kubeline.engine.spec import parse_spec
+from kubeline.engine.spec import parse_spec, pipeline_view
 from kubeline.pipelines.compile import compile_function
 from kubeline.pipelines.lifecycle import lifecycle_pipeline
 from kubeline.server.web.graph import (
@@ -295,6 +295,14 @@ def test_every_spec_task_appears_once_with_its_kind(lifecycle: dict[str, Any]) -
     assert ">=" in branch.detail
     assert not graph.has_run
     assert all(n.state == "" and n.task_id == "" for n in graph.walk())
+
+
+def test_the_spec_or_its_frozen_view_gives_the_same_drawing() -> None:
+    spec = compile_function(mixed)
+    records = engine_records(spec, iterations=2)
+    for tasks in (None, records):
+        from_dict = render_svg(build_graph(spec, tasks))
+        assert render_svg(build_graph(pipeline_view(spec), tasks)) == from_dict
 
 
 def test_nested_pipelines_importers_and_exit_handlers_get_their_kinds() -> None:
