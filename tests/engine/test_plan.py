@@ -93,13 +93,18 @@ class Driver:
             self.log.append(("Finish", self.plan.finish(node, SUCCEEDED).node.path))
 
     def node(self, path: str) -> Node:
-        found = self.plan.root.nodes.get(path)
-        if found is not None:
-            return found
-        for scope in self.plan._scopes:  # a test may look inside
+        """Any node of the run by path, also inside groups that have ended."""
+        scopes = [self.plan.root]
+        while scopes:
+            scope = scopes.pop()
             for node in scope.nodes.values():
                 if node.path == path:
                     return node
+                scopes += node.children
+                for iteration in node.iterations:
+                    if iteration.path == path:
+                        return iteration
+                    scopes += iteration.children
         raise KeyError(path)
 
     def finished(self) -> dict[str, tuple[str, str | None]]:
@@ -324,3 +329,99 @@ def test_an_unanswered_prepare_fails_the_task_not_the_plan() -> None:
 def test_begin_and_retry_actions_name_their_nodes() -> None:
     node = plan_of({"a": task()}).root.nodes["a"]
     assert Begin(node).parent is None and Retry(node).node is node and Submit(node).node is node
+
+
+def _dag_outputs(*candidates: tuple[str, str]) -> dict[str, Any]:
+    selectors = [{"producerSubtask": t, "outputParameterKey": k} for t, k in candidates]
+    return {"parameters": {"Output": {"valueFromOneof": {"parameterSelectors": selectors}}}}
+
+
+def test_a_one_of_output_is_the_branch_that_ran() -> None:
+    branches = {
+        "cond": {
+            "dag": {
+                "tasks": {
+                    "left": task(
+                        inputs={"parameters": {"p": {"componentInputParameter": "n"}}},
+                        triggerPolicy={"condition": "inputs.parameter_values['p'] == 1"},
+                    ),
+                    "right": task(
+                        inputs={"parameters": {"p": {"componentInputParameter": "n"}}},
+                        triggerPolicy={"condition": "inputs.parameter_values['p'] != 1"},
+                    ),
+                },
+                "outputs": _dag_outputs(("left", "Output"), ("right", "Output")),
+            },
+            "inputDefinitions": {"parameters": {"n": {"parameterType": "NUMBER_INTEGER"}}},
+        }
+    }
+    group = {
+        "componentRef": {"name": "comp-cond"},
+        "inputs": {"parameters": {"n": {"componentInputParameter": "n"}}},
+    }
+    driver = Driver(plan_of({"group": group}, {"n": 2}, components={"comp-cond": branches["cond"]}))
+    assert driver.advance() == ["group/right"]
+    driver.end("group/right", output="from right")
+    driver.advance()
+    assert driver.node("group").params_out == {"Output": "from right"}
+
+
+def test_a_failure_inside_a_group_fails_the_group_with_its_reason() -> None:
+    inner = {"dag": {"tasks": {"make": task()}}}
+    driver = Driver(
+        plan_of(
+            {"group": {"componentRef": {"name": "comp-inner"}}, "after": task("group")},
+            components={"comp-inner": inner},
+        )
+    )
+    driver.advance()
+    driver.end("group/make", error="ValueError: bad")
+    driver.advance()
+    assert driver.finished() == {
+        "group/make": (FAILED, "ValueError: bad"),
+        "group": (FAILED, "task 'make' failed: ValueError: bad"),
+        "after": (SKIPPED, "not run: upstream task 'group' failed"),
+    }
+
+
+def test_a_loop_stops_feeding_items_after_a_failure() -> None:
+    loop = {
+        "componentRef": {"name": "comp-loop"},
+        "parameterIterator": {"itemInput": "item", "items": {"raw": "[1, 2, 3]"}},
+        "iteratorPolicy": {"parallelismLimit": 1},
+    }
+    driver = Driver(plan_of({"loop": loop}, components={"comp-loop": LOOP_BODY}))
+    assert driver.advance() == ["loop/iteration-0/work"]
+    driver.end("loop/iteration-0/work", error="boom")
+    driver.advance()
+    loop_node = driver.node("loop")
+    assert len(loop_node.iterations) == 1
+    assert (loop_node.state, loop_node.error) == (FAILED, "task 'work' failed: boom")
+    assert driver.plan.done and driver.plan.failed
+
+
+def test_a_loop_over_an_upstream_list_and_its_text() -> None:
+    loop = {
+        "componentRef": {"name": "comp-loop"},
+        "dependentTasks": ["make"],
+        "inputs": {"parameters": {"items": output_of("make")}},
+        "parameterIterator": {"itemInput": "item", "items": {"inputParameter": "items"}},
+    }
+    driver = Driver(plan_of({"make": task(), "loop": loop}, components={"comp-loop": LOOP_BODY}))
+    driver.advance()
+    driver.end("make", output="[7, 8]")  # a list printed as JSON text
+    assert driver.advance() == ["loop/iteration-0/work", "loop/iteration-1/work"]
+    assert driver.node("loop/iteration-1/work").params_in == {"x": "8"}
+
+
+def test_a_loop_over_something_else_fails_naming_it() -> None:
+    loop = {
+        "componentRef": {"name": "comp-loop"},
+        "inputs": {"parameters": {"items": {"componentInputParameter": "n"}}},
+        "parameterIterator": {"itemInput": "item", "items": {"inputParameter": "items"}},
+    }
+    driver = Driver(plan_of({"loop": loop}, {"n": 3}, components={"comp-loop": LOOP_BODY}))
+    driver.advance()
+    assert driver.finished() == {
+        "loop": (FAILED, "ParallelFor 'loop' needs a list to loop over; got int: 3.")
+    }
