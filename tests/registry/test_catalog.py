@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+from pathlib import Path
 
-from kubeline.errors import ConfigError, NotFoundError
+import pytest
+from rich.console import Console
+
+from kubeline.errors import Codes, ConfigError, NotFoundError, codes_of
 from kubeline.registry import (
+    ModelNotFoundError,
     aliases_by_version,
     model_summaries,
     model_versions,
@@ -95,3 +100,39 @@ def test_an_empty_registry_lists_nothing(store: RunStore) -> None:
     assert model_summaries(store) == []
     with pytest.raises(NotFoundError, match="Registered models: none yet"):
         resolve(store, "iris")
+
+
+@pytest.mark.parametrize("reference", ["nothing", "iris:7", "iris@gold"])
+def test_not_found_is_still_a_config_error_for_old_callers(iris: RunStore, reference: str) -> None:
+    """``kubeline.get_model`` raised ConfigError for these before: ``except ConfigError``
+    still catches them, while the table answers them as not found (404, exit 2)."""
+    try:
+        resolve(iris, reference)
+    except ConfigError as exc:
+        caught: Exception = exc
+    assert isinstance(caught, ModelNotFoundError) and isinstance(caught, NotFoundError)
+    assert codes_of(caught) == Codes(404, 2)
+    with pytest.raises(ConfigError):
+        remove_alias(iris, "iris", "gold")
+    with pytest.raises(ConfigError):
+        model_versions(iris, "nothing")
+
+
+def test_the_python_api_still_raises_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kubeline
+
+    monkeypatch.setenv("KUBELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KUBELINE_DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="No model named 'nothing'"):
+        kubeline.get_model("nothing")
+
+
+def test_the_cli_exits_2(iris: RunStore) -> None:
+    """(The API's 404 for it: tests/server/test_errors.py.)"""
+    from kubeline.cli.common import report_error
+
+    with pytest.raises(ModelNotFoundError) as raised:
+        resolve(iris, "nothing")
+    assert report_error(raised.value, verbose=False, console=Console(file=io.StringIO())) == 2

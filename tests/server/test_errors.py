@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from kubeline import errors
+from kubeline.registry import ModelNotFoundError
 from kubeline.server.errors import ApiError, install_error_handlers
 
 
@@ -35,6 +36,8 @@ def _answer(error: BaseException) -> httpx.Response:
     [
         (errors.ConfigError("page_size must be 1 or more."), 400, 3),
         (errors.NotFoundError("Run 'x' not found."), 404, 5),
+        # A NotFoundError that is a ConfigError too (for callers written before): still 404.
+        (ModelNotFoundError("No model named 'x'."), 404, 5),
         (errors.AlreadyExistsError("A pipeline named 'p' already exists."), 409, 6),
         (errors.ConflictError("Run 'x' already ended (SUCCEEDED)."), 400, 3),
         (ApiError(413, "The file is larger than 1 byte."), 413, 8),

@@ -4,13 +4,14 @@ aliases that point at them; how a model is registered, found by reference (``NAM
 
 It sits between the store (where versions are kept) and its users: the engine's
 registration hook, the server, the model server and the CLI. It imports only the store
-and ``kubeline.errors`` (and the layer-free ``kubeline.digest``), so importing it loads no
-web framework, metrics client or numpy.
+and the layer-free modules (``kubeline.errors``, ``kubeline.digest``, ``kubeline.paths``),
+so importing it loads no web framework, metrics client or numpy.
 """
 
 from __future__ import annotations
 
 from kubeline.registry.catalog import (
+    ModelNotFoundError,
     ModelSummary,
     aliases_by_version,
     model_summaries,
@@ -48,6 +49,7 @@ __all__ = [
     "MODEL_NAME",
     "NOTES_KEY",
     "REGISTER_KEY",
+    "ModelNotFoundError",
     "ModelReference",
     "ModelSummary",
     "aliases_by_version",

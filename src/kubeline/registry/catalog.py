@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kubeline.errors import NotFoundError
+from kubeline.errors import ConfigError, NotFoundError
 from kubeline.registry.names import ModelReference, check_alias, parse_reference
 from kubeline.store import ModelRecord, ModelVersionRecord
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from kubeline.store import RunStore
 
 __all__ = [
+    "ModelNotFoundError",
     "ModelSummary",
     "aliases_by_version",
     "model_summaries",
@@ -22,6 +23,13 @@ __all__ = [
     "resolve",
     "set_alias",
 ]
+
+
+class ModelNotFoundError(NotFoundError, ConfigError):
+    """No such model, version or alias: a NotFoundError (404, exit 2; NotFoundError comes
+    first, so :func:`kubeline.errors.codes_of` reads its row), and a ConfigError too, which
+    ``kubeline.get_model`` and the registry raised for these before: code that catches
+    ConfigError keeps working."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,11 @@ def model_versions(store: RunStore, name: str) -> list[ModelVersionRecord]:
     """A model's versions, newest first.
 
     Raises:
-        NotFoundError: no model has that name (or it has no version).
+        ModelNotFoundError: no model has that name (or it has no version).
     """
     versions = store.models.list_versions(name)
     if not versions:
-        raise NotFoundError(f"No model named '{name}'.")
+        raise ModelNotFoundError(f"No model named '{name}'.")
     return versions
 
 
@@ -66,13 +74,13 @@ def resolve(store: RunStore, reference: str | ModelReference) -> ModelVersionRec
 
     Raises:
         ConfigError: the text is not a reference.
-        NotFoundError: no such model, version or alias; the message lists what exists.
+        ModelNotFoundError: no such model, version or alias; the message lists what exists.
     """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
     versions = store.models.list_versions(ref.name)
     if not versions:
         known = ", ".join(m.name for m in store.models.list()) or "none yet"
-        raise NotFoundError(
+        raise ModelNotFoundError(
             f"No model named '{ref.name}'. Registered models: {known}. A lifecycle run "
             "registers one; 'kubeline models register ARTIFACT --name NAME' adds any other."
         )
@@ -80,7 +88,7 @@ def resolve(store: RunStore, reference: str | ModelReference) -> ModelVersionRec
         aliases = {a.alias: a.version for a in store.models.aliases(ref.name)}
         if ref.alias not in aliases:
             named = ", ".join(f"@{a}" for a in sorted(aliases)) or "none"
-            raise NotFoundError(
+            raise ModelNotFoundError(
                 f"Model '{ref.name}' has no alias '{ref.alias}' (aliases: {named}). Set one "
                 f"with 'kubeline models promote {ref.name}:VERSION {ref.alias}'."
             )
@@ -90,7 +98,9 @@ def resolve(store: RunStore, reference: str | ModelReference) -> ModelVersionRec
     found = next((v for v in versions if v.version == wanted), None)
     if found is None:
         numbers = ", ".join(str(v.version) for v in reversed(versions))
-        raise NotFoundError(f"Model '{ref.name}' has no version {wanted} (versions: {numbers}).")
+        raise ModelNotFoundError(
+            f"Model '{ref.name}' has no version {wanted} (versions: {numbers})."
+        )
     return found
 
 
@@ -121,7 +131,7 @@ def remove_alias(store: RunStore, name: str, alias: str) -> None:
     """Remove ``name@alias``.
 
     Raises:
-        NotFoundError: the model has no such alias.
+        ModelNotFoundError: the model has no such alias.
     """
     if not store.models.delete_alias(name, alias):
-        raise NotFoundError(f"Model '{name}' has no alias '{alias}'.")
+        raise ModelNotFoundError(f"Model '{name}' has no alias '{alias}'.")
