@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kubeline.errors import NotFoundError
+from kubeline.registry import version_from_metadata
 from kubeline.store import ModelVersionRecord, RunStore, schema
-from kubeline.store.model_registry import version_from_metadata
 from tests.requirements import exempt
 
 

@@ -1,13 +1,12 @@
 """The model registry's tables in the store: models, numbered versions, movable aliases
-(``store.models``), and the version a Model artifact's metadata describes."""
+(``store.models``). What a Model artifact's metadata describes is the registry's to read
+(``kubeline.registry.version_from_metadata``)."""
 
 from __future__ import annotations
 
 import builtins
-import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,7 +15,7 @@ from kubeline.store.database import Database, values_of
 from kubeline.store.records import ModelAliasRecord, ModelRecord, ModelVersionRecord
 from kubeline.store.schema import model_aliases, model_versions, models
 
-__all__ = ["ModelRegistry", "version_from_metadata"]
+__all__ = ["ModelRegistry"]
 
 
 class ModelRegistry:
@@ -126,58 +125,3 @@ class ModelRegistry:
         if name is not None:
             query = query.where(model_aliases.c.name == name)
         return self._db.all(ModelAliasRecord, query)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A dict from metadata that may hold one as JSON text (KFP stores what it is given)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return {}
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def version_from_metadata(
-    meta: dict[str, Any],
-    *,
-    name: str,
-    uri: str,
-    digest: str | None,
-    artifact_id: str | None = None,
-    run_id: str | None = None,
-    task_id: str | None = None,
-) -> ModelVersionRecord:
-    """The version a Model artifact's metadata describes (its number is set on register).
-
-    Reads, where present: ``framework``, ``libraries``, ``features`` and ``feature_types``
-    (the input signature, in order), ``classes``, ``target``, ``metrics``, ``params`` (a
-    dict or its JSON), ``family``, ``data_digest`` and ``card_uri``.
-    """
-    signature = {
-        "features": list(meta.get("features") or []),
-        "types": list(meta.get("feature_types") or []),
-        "classes": list(meta.get("classes") or []),
-        "target": meta.get("target"),
-    }
-    parameters = _dict(meta.get("params"))
-    if meta.get("family"):
-        parameters = {"family": meta["family"], **parameters}
-    return ModelVersionRecord(
-        name=name.strip(),
-        version=0,
-        created_at=datetime.now(timezone.utc),
-        uri=uri,
-        digest=digest,
-        framework=str(meta.get("framework") or ""),
-        libraries=_dict(meta.get("libraries")),
-        signature=signature,
-        metrics=_dict(meta.get("metrics")),
-        parameters=parameters,
-        data_digest=str(meta.get("data_digest") or ""),
-        run_id=run_id,
-        task_id=task_id,
-        artifact_id=artifact_id,
-        card_uri=str(meta.get("card_uri") or ""),
-        metadata=dict(meta),
-    )
