@@ -147,3 +147,41 @@ def test_user_error_reads_the_structured_field_and_old_rows_text(
         record = record_run(compile_function(p.two_step), home=tmp_path, store=store)
     result = RunResult(run=record, tasks=[_task(**fields)])
     assert result.user_error is user_error
+
+
+def test_a_retried_task_says_each_attempt_and_when_the_last_started(tmp_path: Path) -> None:
+    first = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    second = datetime(2030, 1, 2, tzinfo=timezone.utc)
+    spec = compile_function(p.host_commands)
+    spec["root"]["dag"]["tasks"]["echo"]["retryPolicy"] = {"maxRetryCount": 1}
+    events: list[TaskEvent] = []
+    executor = FakeExecutor(Outcome(2, started_at=first), Outcome(0, started_at=second))
+    with RunStore.for_home(tmp_path) as store:
+        record = record_run(spec, {}, home=tmp_path, store=store)
+        result = execute_run(
+            record,
+            home=tmp_path,
+            store=store,
+            options=RunOptions(executor=executor, on_event=events.append),
+        )
+    (task,) = result.tasks
+    assert (result.state, task.attempts, task.started_at) == ("SUCCEEDED", 2, second)
+    assert [e.kind for e in events] == ["started", "retrying", "finished"]
+    assert len(executor.jobs) == 2
+
+
+def test_a_task_that_runs_is_written_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its row is added as it starts (attempt 1) and completed as it ends (with when it
+    really started): no write in between."""
+    from kubeline.store.tasks import Tasks
+
+    writes: list[str] = []
+    add, update = Tasks.add, Tasks.update
+    monkeypatch.setattr(Tasks, "add", lambda self, t: (writes.append("add"), add(self, t))[1])
+    monkeypatch.setattr(
+        Tasks, "update", lambda self, i, **f: (writes.append("update"), update(self, i, **f))[1]
+    )
+    started = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    result = _run(tmp_path, FakeExecutor(Outcome(0, started_at=started)))
+    assert writes == ["add", "update"]
+    assert result.tasks[0].started_at == started and result.tasks[0].attempts == 1

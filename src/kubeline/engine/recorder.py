@@ -47,6 +47,8 @@ class TaskFacts:
     exit_code: int | None = None
     error: TaskError | None = None  # the structured error, when the task wrote one
     recorded: bool = False
+    attempts: int = 0  # the attempts its row says
+    started_unwritten: bool = False  # the executor's start time is not in the row yet
 
 
 def _io(params: dict[str, Any], arts: dict[str, list[ArtifactRef]]) -> dict[str, Any]:
@@ -140,13 +142,26 @@ class Recorder:
         self._add(node, parent)
 
     def attempt(self, node: Node) -> None:
-        """Another attempt of ``node`` is handed to the executor."""
-        self.store.tasks.update(node.task_id, attempts=node.attempts, state=node.state)
+        """Another attempt of ``node`` is handed to the executor (the first one is in the
+        row already when the row was added for it)."""
+        facts = self.facts(node)
+        if facts.attempts != node.attempts:
+            facts.attempts = node.attempts
+            self.store.tasks.update(node.task_id, attempts=node.attempts, state=node.state)
 
     def started_at(self, node: Node, when: datetime) -> None:
-        """When an executor really started ``node`` (it may have queued)."""
-        self.facts(node).started = when
-        self.store.tasks.update(node.task_id, started_at=when)
+        """When an executor really started ``node`` (it may have queued). Written with the
+        task's end, which follows at once, or before a retry waits (:meth:`retrying`)."""
+        facts = self.facts(node)
+        facts.started = when
+        facts.started_unwritten = True
+
+    def retrying(self, node: Node) -> None:
+        """``node`` failed and waits for another attempt: its row says when it started."""
+        facts = self.facts(node)
+        if facts.started_unwritten:
+            facts.started_unwritten = False
+            self.store.tasks.update(node.task_id, started_at=facts.started)
 
     def finish(self, node: Node) -> None:
         """``node`` reached its final state: its end, outputs and error."""
@@ -158,8 +173,11 @@ class Recorder:
         error = facts.error
         if error is not None and (node.state != FAILED or node.error != str(error)):
             error = None
+        started = {"started_at": facts.started} if facts.started_unwritten else {}
+        facts.started_unwritten = False
         self.store.tasks.update(
             node.task_id,
+            **started,
             state=node.state,
             finished_at=facts.finished,
             error=node.error,
@@ -177,6 +195,7 @@ class Recorder:
         if facts.recorded:
             return
         facts.recorded = True
+        facts.attempts = node.attempts
         owner = parent or node.parent
         task = node.task
         self.store.tasks.add(
@@ -192,6 +211,7 @@ class Recorder:
                 display_name=task.display_name if task else node.name,
                 created_at=_now(),
                 started_at=facts.started,
+                attempts=node.attempts,
                 cache_key=facts.cache_key,
                 inputs=_io(node.params_in, node.arts_in),
                 log_path=facts.log_path,

@@ -199,6 +199,7 @@ class Scheduler:
         elif isinstance(action, Submit):
             self._submit(action.node)
         elif isinstance(action, Retry):
+            self.recorder.retrying(action.node)
             self._emit(action.node, "retrying")
 
     def _prepare(self, node: Node, component: ComponentView) -> None:
@@ -260,8 +261,10 @@ class Scheduler:
             self._perform(self.plan.begin(node))
             raise KubelineError(f"Task '{node.name}': {missing}")
         self._check_requirements(node, job, executor)
-        self._perform(self.plan.begin(node))
-        self._perform(self.plan.attempt(node))
+        begin = self.plan.begin(node)
+        submit = self.plan.attempt(node)  # first, so that the task's row says attempt 1
+        self._perform(begin)
+        self._perform(submit)
 
     def _check_requirements(self, node: Node, job: LeafJob, executor: ExecutorView) -> None:
         from kubeline.engine.requirements import pip_installs, unsatisfied
