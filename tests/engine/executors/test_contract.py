@@ -32,6 +32,7 @@ from kubeline.engine.executors.spawned import SpawnedExecutor
 from kubeline.engine.leaf import LeafJob, TaskContext, prepare_job, read_outputs
 from kubeline.engine.taskenv import SECRET_NAMES
 from tests.engine.executors import components as c
+from tests.requirements import exempt_reason
 
 #: Seconds a canceled task has to end before it is killed, in these tests.
 GRACE = 2.0
@@ -227,7 +228,10 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(),
+    reason=exempt_reason("macOS and Windows", "reads Linux /proc"),
+)
 def test_cancel_ends_the_processes_a_task_started(harness: Harness) -> None:
     task = harness.task("spawn_and_wait", seconds=60.0)
     future = harness.executor.submit(task.job)

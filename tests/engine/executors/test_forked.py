@@ -10,8 +10,11 @@ import pytest
 from kubeline.engine.executors.admission import AdmissionController, RunAdmission
 from kubeline.engine.executors.forked import ForkedExecutor
 from tests.engine.executors.test_contract import FLAVORS, Harness
+from tests.requirements import exempt_reason
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork"), reason=exempt_reason("Windows", "no os.fork")
+)
 
 
 def test_a_jobs_own_imports_are_made_in_the_parent_before_its_fork(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from kubeline.engine.executors.cpu import ProcProbe, default_probe
 from kubeline.engine.executors.forked import ForkedExecutor
 from kubeline.engine.executors.host import HostCommandExecutor
 from kubeline.engine.leaf import LeafJob
+from tests.requirements import exempt_reason
 
 
 def _job(kind: str, python: str | None = None) -> LeafJob:
@@ -54,7 +55,10 @@ def test_capacity_is_the_pin_or_the_process_cap() -> None:
         adaptive.close()
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="Linux /proc")
+@pytest.mark.skipif(
+    not Path("/proc/self/task").exists(),
+    reason=exempt_reason("macOS and Windows", "no Linux /proc"),
+)
 def test_the_probe_tells_a_computing_process_from_a_waiting_one() -> None:
     probe = ProcProbe()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
