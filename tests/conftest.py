@@ -13,6 +13,9 @@ import pytest
 
 from tests.requirements import REQUIRE_ALL_ENV, need, require_all
 
+# The session's throwaway PostgreSQL server and a database per test (marker "postgres").
+pytest_plugins = ["tests.postgres"]
+
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "kfp"
 # Settings a developer's shell may carry that would point a test at their own database,

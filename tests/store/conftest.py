@@ -1,7 +1,9 @@
 """The store under test, once per database, and records with every field filled.
 
-To run the contract against another database, add a param to ``store_url`` that returns its
-URL (a fresh, empty database per test) or skips where that database is not available.
+Every test that takes ``store`` or ``store_url`` runs on SQLite and on PostgreSQL (marker
+``postgres``: ``-m "not postgres"`` leaves it out). To add another database, add a param to
+``store_url`` that returns its URL (a fresh, empty database per test) or skips where that
+database is not available.
 """
 
 from __future__ import annotations
@@ -30,16 +32,13 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 CEST = timezone(timedelta(hours=2))
 
 
-def _sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'kubeline.db'}"
-
-
-_URLS = {"sqlite": _sqlite_url}
-
-
-@pytest.fixture(params=sorted(_URLS), ids=sorted(_URLS))
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return _URLS[request.param](tmp_path)
+    """A fresh, empty database: a SQLite file, or a database of its own on the session's
+    throwaway PostgreSQL server (tests/postgres.py; marker ``postgres``)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'kubeline.db'}"
 
 
 @pytest.fixture

@@ -38,6 +38,9 @@ R = TypeVar("R", bound=Record)
 
 # Execution option that marks a connection as a writer (see _begin_sqlite).
 _WRITE = "kubeline_write"
+# PostgreSQL advisory lock (per database) held while a store makes or migrates its tables:
+# "kubeline" in ASCII, as a 64-bit number.
+_SCHEMA_LOCK = int.from_bytes(b"kubeline", "big")
 
 
 class Database:
@@ -62,6 +65,10 @@ class Database:
         self.engine = engine
         self._writer = engine.execution_options(**{_WRITE: True})
         with self.write() as conn:
+            if conn.dialect.name == "postgresql":
+                # Processes opening a new database at once (a team's server and CLI runs)
+                # take turns making its tables: SQLite's writers always do.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
             metadata.create_all(conn)
             # create_all skips the indexes of tables that already exist, so a database made
             # by an older kubeline would miss those added since (the runs' pipeline ids).

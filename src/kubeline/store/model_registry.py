@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from kubeline.errors import NotFoundError
-from kubeline.store.database import Database, values_of
+from kubeline.store.database import Database, upsert, values_of
 from kubeline.store.records import ModelAliasRecord, ModelRecord, ModelVersionRecord
 from kubeline.store.schema import model_aliases, model_versions, models
 
@@ -38,13 +38,13 @@ class ModelRegistry:
             The recorded version, and whether it is new.
         """
         with self._db.write() as conn:
-            found = conn.execute(sa.select(models.c.name).where(models.c.name == version.name))
-            if found.first() is None:
-                conn.execute(
-                    models.insert().values(
-                        name=version.name, created_at=version.created_at, description=description
-                    )
-                )
+            model = {"name": version.name, "created_at": version.created_at}
+            upsert(conn, models, {**model, "description": description}, replace=False)
+            # Registrations of one model take turns from here (SQLite's writers always do;
+            # PostgreSQL's would otherwise both read the same latest number).
+            conn.execute(
+                sa.select(models.c.name).where(models.c.name == version.name).with_for_update()
+            )
             if version.digest:
                 same = conn.execute(
                     sa.select(model_versions).where(
@@ -103,12 +103,8 @@ class ModelRegistry:
             raise NotFoundError(f"model {name!r} has no version {version}")
         record = ModelAliasRecord(name, alias, version, datetime.now(timezone.utc))
         with self._db.write() as conn:
-            conn.execute(
-                model_aliases.delete().where(
-                    model_aliases.c.name == name, model_aliases.c.alias == alias
-                )
-            )
-            conn.execute(model_aliases.insert().values(values_of(record)))
+            # One statement: two callers moving the alias at once cannot both insert it.
+            upsert(conn, model_aliases, values_of(record), replace=True)
         return record
 
     def delete_alias(self, name: str, alias: str) -> bool:
