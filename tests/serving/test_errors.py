@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kubeline.serving import ServeConfig
+from kubeline import errors
+from kubeline.serving import ServeConfig, protocol_v1
 from tests.serving.conftest import IRIS_ROWS, Models
 from tests.serving.helpers import LiveServer, start_server
 
@@ -250,3 +251,35 @@ def test_garbage_never_takes_the_server_down(live: LiveServer) -> None:
         ok = http.post("/v1/models/iris:predict", json={"instances": IRIS_ROWS})
         assert ok.status_code == 200
     assert 400 in statuses
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.DataError("Column 'x' is missing."), 400),
+        (errors.NotFoundError("No model named 'x'."), 404),
+        (errors.AlreadyExistsError("Taken."), 409),
+        (errors.KubelineError("Broke on purpose."), 500),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_any_kubeline_error_is_answered_with_its_status_from_the_table(
+    live: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+    error: errors.KubelineError,
+    status: int,
+) -> None:
+    """Not only the model server's own InferenceError: any kubeline error raised while a
+    request is answered keeps its status (kubeline.errors.CODES) and its message."""
+
+    def parse(*_: object) -> object:
+        raise error
+
+    monkeypatch.setattr(protocol_v1, "parse_predict", parse)
+    with live.http() as http:
+        check_error(
+            http.post("/v1/models/iris:predict", json={"instances": IRIS_ROWS}), status, str(error)
+        )
+    monkeypatch.undo()
+    with live.http() as http:
+        assert http.post("/v1/models/iris:predict", json={"instances": IRIS_ROWS}).is_success

@@ -30,12 +30,12 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from kubeline.errors import ConfigError
+from kubeline.errors import ConfigError, KubelineError, codes_of
 from kubeline.httpguard import GuardMiddleware, RequestGuard
 from kubeline.serving import jsonio, protocol_v1, protocol_v2
 from kubeline.serving.batching import Batcher
 from kubeline.serving.config import ServeConfig
-from kubeline.serving.errors import InferenceError
+from kubeline.serving.errors import InferenceError, inference_error
 from kubeline.serving.metrics import MULTIPROC_ENV, ServingMetrics
 from kubeline.serving.models import ModelRepository, ServedModel
 from kubeline.serving.transport import PROTOCOL
@@ -246,6 +246,14 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+def _refused(error: KubelineError) -> Response:
+    """A kubeline error as the model server answers it: an InferenceError with its own
+    status, any other with its class's status in kubeline's table (NotFoundError 404,
+    ConfigError 400, ...)."""
+    answer = inference_error(error)
+    return _error(answer.status, answer.message)
+
+
 def _state(request: Request) -> ServingState:
     state = request.app.state.serving  # set by create_app; Starlette's State is untyped
     assert isinstance(state, ServingState)
@@ -296,8 +304,10 @@ async def _answer(
     label: list[str] = []
     try:
         response = _json(await work(state, label))
-    except InferenceError as exc:
-        response = _error(exc.status, exc.message)
+    except KubelineError as exc:
+        if not isinstance(exc, InferenceError) and codes_of(exc).http_status >= 500:
+            log.exception("inference request %s failed", request.url.path)
+        response = _refused(exc)
     except Exception as exc:  # the server answers 500 and goes on
         log.exception("inference request %s failed", request.url.path)
         response = _error(500, f"Internal server error: {type(exc).__name__}: {exc}")
@@ -392,8 +402,8 @@ def _install_routes(app: FastAPI) -> None:
             return _error(400, f"GET is not allowed on {request.url.path}; use POST.")
         try:
             model = _state(request).repository.get(params["name"], params.get("version"))
-        except InferenceError as exc:
-            return _error(exc.status, exc.message)
+        except KubelineError as exc:
+            return _refused(exc)
         return _json(protocol_v1.model_ready(model))
 
     for path in ("/v1/models/{name}", "/v1/models/{name}/versions/{version}"):
@@ -440,8 +450,8 @@ def _install_routes(app: FastAPI) -> None:
         repository = _state(request).repository
         try:
             model = repository.get(params["name"], params.get("version"))
-        except InferenceError as exc:
-            return _error(exc.status, exc.message)
+        except KubelineError as exc:
+            return _refused(exc)
         return _json(protocol_v2.model_metadata(model, repository.versions[model.name]))
 
     for path in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
@@ -451,8 +461,8 @@ def _install_routes(app: FastAPI) -> None:
         params = request.path_params
         try:
             model = _state(request).repository.get(params["name"], params.get("version"))
-        except InferenceError as exc:
-            return _error(exc.status, exc.message)
+        except KubelineError as exc:
+            return _refused(exc)
         return _json(protocol_v2.model_ready(model))
 
     for path in ("/v2/models/{name}/ready", "/v2/models/{name}/versions/{version}/ready"):
