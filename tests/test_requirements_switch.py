@@ -42,10 +42,17 @@ TINY = textwrap.dedent(
 )
 
 
-def _pytest(tmp_path: Path, *args: str, require_all: str | None) -> subprocess.CompletedProcess:
+def _pytest(
+    tmp_path: Path,
+    *args: str,
+    require_all: str | None,
+    source: str = TINY,
+    settings: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     test_file = tmp_path / "test_tiny.py"
-    test_file.write_text(TINY, encoding="utf-8")
+    test_file.write_text(source, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != REQUIRE_ALL_ENV}
+    env.update(settings or {})
     if require_all is not None:
         env[REQUIRE_ALL_ENV] = require_all
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -86,3 +93,29 @@ def test_a_hanging_test_fails_at_its_timeout(tmp_path: Path) -> None:
     proc = _pytest(tmp_path, "-k", "hangs", "--timeout", "2", require_all="1")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed" in proc.stdout and "Timeout" in proc.stdout
+
+
+def test_the_callers_kubeline_settings_never_reach_a_test(tmp_path: Path) -> None:
+    """The suite's autouse fixture (tests/conftest.py) clears what a developer's shell may
+    set, so no test runs against their own database, token or image."""
+    source = textwrap.dedent(
+        """
+        import os
+
+        def test_settings_are_cleared():
+            for name in ("KUBELINE_DATABASE_URL", "KUBELINE_TOKEN", "KUBELINE_IMAGE"):
+                assert name not in os.environ, name
+            assert os.environ["KUBELINE_HOME"] != "/caller/home"
+        """
+    )
+    settings = {
+        "KUBELINE_DATABASE_URL": "postgresql+psycopg://someone@db.example/theirs",
+        "KUBELINE_TOKEN": "their-token",
+        "KUBELINE_IMAGE": "their/image:1",
+        "KUBELINE_HOME": "/caller/home",
+    }
+    proc = _pytest(
+        tmp_path, "-p", "tests.conftest", require_all=None, source=source, settings=settings
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
