@@ -1,5 +1,9 @@
 """A real kubeline server on a free loopback port, started by the test (uvicorn in a
-thread), and clients for it: kfp.Client and httpx."""
+thread), and clients for it: kfp.Client and httpx.
+
+A module whose servers should run on every database says
+``pytestmark = pytest.mark.usefixtures("database")``: its tests run on SQLite and on a
+PostgreSQL database of their own (marker ``postgres``)."""
 
 from __future__ import annotations
 
@@ -38,6 +42,24 @@ def start_server(home: Path, **options: object) -> LiveServer:
     settings = ServerSettings(home=home, port=port, schedule_interval_seconds=0.2, **options)  # type: ignore[arg-type]
     url, server, thread = serve_in_thread(create_app(settings), port)
     return LiveServer(url, home, settings, server, thread)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(
+    request: pytest.FixtureRequest, kubeline_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """The store of the test's servers and CLI runs: the SQLite file in the test's home
+    (``None``), or a fresh PostgreSQL database as ``$KUBELINE_DATABASE_URL``, which the
+    app factory resolves and ``kubeline`` subprocesses inherit, as a user would set it.
+    Request it before ``live_server`` (``usefixtures`` or the first argument)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = str(request.getfixturevalue("postgres_url"))
+    monkeypatch.setenv("KUBELINE_DATABASE_URL", url)
+    yield url
+    # A server started before this fixture (it must come first) fell back to SQLite.
+    assert not (kubeline_home / "kubeline.db").exists(), "a store opened without the URL"
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ from tests.conftest import CONFORMANCE, run_cli
 from tests.engine import pipelines as p
 from tests.server.conftest import LiveServer, free_port, start_server
 
+# Every test here runs on SQLite and on PostgreSQL (marker "postgres").
+pytestmark = pytest.mark.usefixtures("database")
+
 SWAGGER = CONFORMANCE / "api" / "kfp_api_single_file.swagger.json"
 
 

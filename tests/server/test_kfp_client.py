@@ -14,6 +14,9 @@ from kubeline.pipelines.compile import compile_function, compile_pipeline
 from tests.engine import pipelines as p
 from tests.server.conftest import LiveServer
 
+# Every test here runs on SQLite and on PostgreSQL (marker "postgres").
+pytestmark = pytest.mark.usefixtures("database")
+
 
 def _yaml(tmp_path: Path, pipeline: Any, name: str) -> str:
     return str(compile_pipeline(compile_function(pipeline), tmp_path / f"{name}.yaml"))

@@ -26,6 +26,9 @@ from tests.requirements import exempt
 from tests.server import model_pipelines as mp
 from tests.server.conftest import LiveServer, start_server
 
+# Every test here runs on SQLite and on PostgreSQL (marker "postgres").
+pytestmark = pytest.mark.usefixtures("database")
+
 
 def fit(tmp_path: Path, c: float) -> Path:
     frame = load_iris(as_frame=True).frame
