@@ -12,6 +12,7 @@ is ``.venv`` in the repository root; it is made when missing and re-synced when
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -70,11 +71,20 @@ def quickstart(args: list[str]) -> int:
 
 CHROMIUM = Path(os.environ.get("KUBELINE_CHROMIUM", "/usr/bin/chromium"))
 
-#: Debian packages the tests drive for real: the program each provides, and why.
+#: Debian packages the tests drive for real: the program each provides (a glob pattern
+#: where the path holds a version), and why.
 DEBIAN_TOOLS = {
     "chromium": (CHROMIUM, "the browser tests of the web UI"),
     "nginx": (Path("/usr/sbin/nginx"), "the TLS reverse-proxy tests of the server"),
+    "postgresql": (
+        Path("/usr/lib/postgresql/*/bin/initdb"),
+        "the store and server suites on a real PostgreSQL server",
+    ),
 }
+
+
+def _installed(program: Path) -> bool:
+    return bool(glob.glob(str(program)))
 
 
 def ensure_debian_tools() -> None:
@@ -83,7 +93,7 @@ def ensure_debian_tools() -> None:
     Only where apt-get exists and we may use it (root, or sudo without a password); else
     the tests that need them say how to install them.
     """
-    missing = [name for name, (program, _) in DEBIAN_TOOLS.items() if not program.exists()]
+    missing = [name for name, (program, _) in DEBIAN_TOOLS.items() if not _installed(program)]
     if not missing or not sys.platform.startswith("linux"):
         return
     apt = shutil.which("apt-get")
