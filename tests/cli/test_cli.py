@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,38 @@ def test_runs_list_show_and_logs(tiny_file: Path, kubeline_home: Path) -> None:
 def test_runs_show_unknown_is_exit_2(kubeline_home: Path) -> None:
     proc = run_cli("runs", "show", "nope", home=kubeline_home)
     assert proc.returncode == 2 and "No run 'nope'" in proc.stderr
+
+
+NAPS = """
+from kfp import dsl
+
+@dsl.component(base_image="python:3.11")
+def nap(i: int) -> int:
+    import time
+    time.sleep(1)
+    return i
+
+@dsl.pipeline(name="naps")
+def naps():
+    with dsl.ParallelFor([1, 2, 3, 4, 5, 6]) as i:
+        nap(i=i).set_caching_options(False)
+"""
+
+
+def test_verbose_run_shows_the_admission_of_waiting_tasks(
+    tmp_path: Path, kubeline_home: Path
+) -> None:
+    """Six sleeping tasks on any machine with fewer than six cores: some must wait for the
+    admission or be admitted beyond the core count, and -v says which."""
+    path = tmp_path / "naps.py"
+    path.write_text(NAPS)
+    quiet = run_cli("run", f"{path}:naps", home=kubeline_home)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "started as task" not in quiet.stderr and "waits for the CPU" not in quiet.stderr
+    loud = run_cli("-v", "run", f"{path}:naps", home=kubeline_home)
+    assert loud.returncode == 0, loud.stderr
+    decisions = [line for line in loud.stderr.splitlines() if line.strip().startswith("·")]
+    if (os.cpu_count() or 1) < 6:
+        assert decisions, loud.stderr
+    said = ("waits for the CPU", "started as task")
+    assert all("nap" in d and any(s in d for s in said) for d in decisions)

@@ -82,7 +82,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show full tracebacks.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show full tracebacks and the engine's admission of tasks."
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
@@ -171,7 +176,7 @@ def run_command(
     err = _stderr()
     name = spec["pipelineInfo"]["name"]
     err.print(f"Running [bold]{name}[/] on this machine…")
-    progress = TaskProgress(err)
+    progress = TaskProgress(err, verbose=_state["verbose"])
     try:
         result = run_pipeline(
             spec,

@@ -42,10 +42,11 @@ def print_json(document: Any) -> None:
 
 class TaskProgress:
     """Per-task progress on stderr: a line as each task ends (and, on a terminal, a live
-    line of what is running)."""
+    line of what is running); with ``verbose``, the admission's decisions too."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, verbose: bool = False) -> None:
         self._console = console
+        self._verbose = verbose
         self._running: set[str] = set()
         self.finished = 0
         self._status = console.status("") if console.is_terminal else None
@@ -53,6 +54,12 @@ class TaskProgress:
             self._status.start()
 
     def __call__(self, event: TaskEvent) -> None:
+        if event.kind == "admission":
+            if self._verbose:
+                self._console.print(
+                    f"  [dim]· {shown(event.task)}: {shown(event.detail)}[/]", highlight=False
+                )
+            return
         if event.node_kind not in ("executor", "importer"):
             if (
                 event.kind == "finished"
