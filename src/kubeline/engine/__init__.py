@@ -9,7 +9,7 @@ engine runs any pipeline, so it never imports :mod:`kubeline.ml` or
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ __all__ = [
     "parse_assignments",
     "resolve_arguments",
     "run_pipeline",
+    "start_fork_server",
 ]
 
 
@@ -87,16 +88,21 @@ def run_pipeline(
     checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
     fork_server = options.fork_server
     if fork_server is None and options.executor is None:
-        fork_server = _start_fork_server(spec, list(options.preload))
+        fork_server = start_fork_server(spec, options.preload)
     from kubeline.engine.runner import run_spec
+    from kubeline.store import database_url, open_store
 
+    home = home or kubeline_home()
     try:
-        return run_spec(
-            spec,
-            checked,
-            home=home or kubeline_home(),
-            options=replace(options, fork_server=fork_server),
-        )
+        # The store's URL is settled here, at the edge ($KUBELINE_DATABASE_URL or the home's).
+        with open_store(database_url(home)) as store:
+            return run_spec(
+                spec,
+                checked,
+                home=home,
+                store=store,
+                options=replace(options, fork_server=fork_server),
+            )
     except BaseException:
         if fork_server is not None:
             fork_server.close()
@@ -109,9 +115,11 @@ def run_pipeline(
 _PROGRAM_FILE = "ephemeral_component.py"
 
 
-def _start_fork_server(spec: dict[str, Any], preload: list[str]) -> ForkServerClient | None:
-    """Start the warm worker parent first, so its imports (kfp's executor at least) overlap
-    the engine's own; only when a lightweight Python component will need it."""
+def start_fork_server(spec: dict[str, Any], preload: Sequence[str] = ()) -> ForkServerClient | None:
+    """Start the warm worker parent of a run of ``spec`` early, so its imports (kfp's
+    executor, what the components import, ``preload``) overlap everything else the run
+    does; None when no lightweight Python component will need it (or there is no fork).
+    Pass it on as ``RunOptions(fork_server=...)``: the run closes it."""
     from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
     from kubeline.engine.spec import pipeline_view
 
