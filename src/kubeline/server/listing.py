@@ -1,5 +1,6 @@
 """KFP's list conventions: ``filter`` (a JSON list of predicates), ``sort_by``
-(``"created_at desc"``), and opaque page tokens."""
+(``"created_at desc"``), and opaque page tokens. A malformed one is the client's mistake:
+a ConfigError, which the API answers with 400 (kubeline.errors.CODES)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kubeline.server.errors import ApiError
+from kubeline.errors import ConfigError
 
 __all__ = ["ListQuery", "Page", "list_query", "parse_filter", "parse_page", "parse_sort"]
 
@@ -77,17 +78,16 @@ class Page:
 
 
 def _token_offset(page_token: str) -> int:
-    """The offset a page token holds; ``ApiError`` 400 for anything this server did not make."""
+    """The offset a page token holds; ConfigError (400) for anything this server did not make."""
     try:
         document = json.loads(base64.urlsafe_b64decode(page_token.encode()))
     except ValueError as exc:  # binascii.Error, JSONDecodeError, UnicodeDecodeError
-        raise ApiError(400, f"Invalid page_token {_shown(page_token)}: {_TOKEN_HINT}") from exc
+        raise ConfigError(f"Invalid page_token {_shown(page_token)}: {_TOKEN_HINT}") from exc
     offset = document.get("offset") if isinstance(document, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, int):
-        raise ApiError(400, f"Invalid page_token {_shown(page_token)}: {_TOKEN_HINT}")
+        raise ConfigError(f"Invalid page_token {_shown(page_token)}: {_TOKEN_HINT}")
     if not 0 <= offset <= MAX_OFFSET:
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"Invalid page_token {_shown(page_token)}: its offset {_shown(offset)} is out of "
             f"range (0 to {MAX_OFFSET}); {_TOKEN_HINT}",
         )
@@ -97,7 +97,7 @@ def _token_offset(page_token: str) -> int:
 def parse_page(page_token: str | None, page_size: int | None) -> Page:
     size = page_size or 20
     if size < 0 or size > MAX_PAGE_SIZE:
-        raise ApiError(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}. Got {size}.")
+        raise ConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}. Got {size}.")
     offset = _token_offset(page_token) if page_token else 0
     return Page(offset=offset, size=size)
 
@@ -108,16 +108,15 @@ def parse_sort(sort_by: str | None, fields: dict[str, str]) -> tuple[str, bool]:
         return "created_at", True
     words = sort_by.replace(",", " ").split()
     if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"Invalid sort_by {_shown(sort_by)}: write a field name, optionally followed by asc "
             "or desc (e.g. 'created_at desc'), or leave sort_by out.",
         )
     name = words[0]
     descending = len(words) > 1 and words[1].lower() == "desc"
     if name not in fields:
-        raise ApiError(
-            400, f"Cannot sort by {_shown(name)}. Sort by one of: {', '.join(sorted(fields))}."
+        raise ConfigError(
+            f"Cannot sort by {_shown(name)}. Sort by one of: {', '.join(sorted(fields))}."
         )
     return fields[name], descending
 
@@ -129,9 +128,9 @@ def _integer(value: Any, where: str) -> int:
     if isinstance(value, str) and len(value) < 50 and value.strip().lstrip("+-").isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, f"{where} must be a whole number, got {_shown(value)}.")
+        raise ConfigError(f"{where} must be a whole number, got {_shown(value)}.")
     if not _INT64[0] <= value <= _INT64[1]:
-        raise ApiError(400, f"{where} {_shown(value)} is out of range: it must fit in 64 bits.")
+        raise ConfigError(f"{where} {_shown(value)} is out of range: it must fit in 64 bits.")
     return value
 
 
@@ -141,8 +140,7 @@ def _moment(value: Any, kind: str, where: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ApiError(
-                400,
+            raise ConfigError(
                 f"{where} {_shown(value)} is not a time: write it in RFC 3339, "
                 "e.g. 2024-01-31T12:00:00Z.",
             ) from exc
@@ -152,21 +150,19 @@ def _moment(value: Any, kind: str, where: str) -> datetime:
         try:
             moment = datetime.fromtimestamp(seconds, timezone.utc)
         except (OverflowError, OSError, ValueError) as exc:
-            raise ApiError(400, f"{where} {seconds} is out of range for Unix seconds.") from exc
+            raise ConfigError(f"{where} {seconds} is out of range for Unix seconds.") from exc
     else:
-        raise ApiError(
-            400, f"{where} is a time: give it as timestamp_value (RFC 3339) or int_value."
-        )
+        raise ConfigError(f"{where} is a time: give it as timestamp_value (RFC 3339) or int_value.")
     try:
         return moment.astimezone(timezone.utc)
     except OverflowError as exc:
-        raise ApiError(400, f"{where} {_shown(value)} is out of range for a time.") from exc
+        raise ConfigError(f"{where} {_shown(value)} is out of range for a time.") from exc
 
 
 def _typed(column: str, kind: str, value: Any, where: str) -> Any:
     """One filter value, checked and converted to the type of the ``column`` it filters."""
     if value is None:
-        raise ApiError(400, f"{where} has no value (null).")
+        raise ConfigError(f"{where} has no value (null).")
     if column in _TIME_COLUMNS:
         return _moment(value, kind, where)
     if column in _BOOL_COLUMNS:
@@ -174,9 +170,9 @@ def _typed(column: str, kind: str, value: Any, where: str) -> Any:
             return value
         if kind == "string_value" and value in ("true", "false"):
             return value == "true"
-        raise ApiError(400, f"{where} is true or false: give it as bool_value.")
+        raise ConfigError(f"{where} is true or false: give it as bool_value.")
     if kind != "string_value" or not isinstance(value, str):
-        raise ApiError(400, f"{where} is text: give it as string_value, got {_shown(value)}.")
+        raise ConfigError(f"{where} is text: give it as string_value, got {_shown(value)}.")
     return value
 
 
@@ -184,15 +180,13 @@ def _value(predicate: dict[str, Any], key: str, column: str, operation: str) -> 
     given = [name for name in (*_SCALAR_KEYS, *_LIST_KEYS) if name in predicate]
     where = f"The filter value for {_shown(key)}"
     if not given:
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"The filter predicate on {_shown(key)} has no value: give string_value, "
             "int_value, long_value, timestamp_value or bool_value (string_values, int_values "
             "or long_values for IN).",
         )
     if len(given) > 1:
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"The filter predicate on {_shown(key)} has several values ({', '.join(given)}): "
             "give one.",
         )
@@ -200,23 +194,21 @@ def _value(predicate: dict[str, Any], key: str, column: str, operation: str) -> 
     raw = predicate[name]
     if name in _SCALAR_KEYS:
         if operation == "IN":
-            raise ApiError(
-                400,
+            raise ConfigError(
                 f"IN on {_shown(key)} takes a list: give string_values, int_values or "
                 f"long_values, not {name}.",
             )
         return _typed(column, _SCALAR_KEYS[name], raw, where)
     if operation != "IN":
-        raise ApiError(400, f"{name} is for the IN operation; {operation} takes one value.")
+        raise ConfigError(f"{name} is for the IN operation; {operation} takes one value.")
     items = raw.get("values", []) if isinstance(raw, dict) else raw
     if not isinstance(items, list):
-        raise ApiError(
-            400,
+        raise ConfigError(
             f"{name} of the filter on {_shown(key)} must be a list, e.g. "
             f'{{"values": ["a", "b"]}}; got {_shown(raw)}.',
         )
     if len(items) > MAX_IN_VALUES:
-        raise ApiError(400, f"IN takes at most {MAX_IN_VALUES} values; got {len(items)}.")
+        raise ConfigError(f"IN takes at most {MAX_IN_VALUES} values; got {len(items)}.")
     return [_typed(column, _LIST_KEYS[name], item, where) for item in items]
 
 
@@ -237,40 +229,36 @@ def parse_filter(text: str | None, fields: dict[str, str]) -> list[tuple[str, st
     try:
         document = json.loads(text)
     except ValueError as exc:
-        raise ApiError(400, f"filter is not valid JSON: {exc}") from exc
+        raise ConfigError(f"filter is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise ApiError(
-            400,
+        raise ConfigError(
             'filter must be a JSON object such as {"predicates": [{"key": "name", '
             f'"operation": "EQUALS", "string_value": "x"}}]}}; got {_shown(document)}.',
         )
     predicates = document.get("predicates") or []
     if not isinstance(predicates, list):
-        raise ApiError(400, f"filter.predicates must be a list; got {_shown(predicates)}.")
+        raise ConfigError(f"filter.predicates must be a list; got {_shown(predicates)}.")
     out = []
     for predicate in predicates:
         if not isinstance(predicate, dict):
-            raise ApiError(
-                400,
+            raise ConfigError(
                 "Each filter predicate must be an object with key, operation and a value; "
                 f"got {_shown(predicate)}.",
             )
         key = predicate.get("key", "")
         operation = _operation(predicate.get("operation", predicate.get("op")))
         if not isinstance(key, str) or key not in fields:
-            raise ApiError(
-                400,
+            raise ConfigError(
                 f"Cannot filter on {_shown(key)}. Filter on one of: {', '.join(sorted(fields))}.",
             )
         if operation not in _OPERATIONS.values():
-            raise ApiError(
-                400,
+            raise ConfigError(
                 f"Unknown filter operation {_shown(operation)}: use one of "
                 f"{', '.join(_OPERATIONS.values())}.",
             )
         column = fields[key]
         if operation == "IS_SUBSTRING" and column in _TIME_COLUMNS | _BOOL_COLUMNS:
-            raise ApiError(400, f"IS_SUBSTRING works on text fields; {key!r} is not one.")
+            raise ConfigError(f"IS_SUBSTRING works on text fields; {key!r} is not one.")
         out.append((column, operation, _value(predicate, key, column, operation)))
     return out
 
