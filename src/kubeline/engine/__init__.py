@@ -53,6 +53,7 @@ def run_pipeline(
     preload: list[str] | None = None,
     display_name: str = "",
     executor: Executor | None = None,
+    fork_server: ForkServerClient | None = None,
     options: RunOptions | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
@@ -69,6 +70,7 @@ def run_pipeline(
         preload: extra modules the warm worker parent imports once.
         display_name: the run's name in lists (default: its id).
         executor: an executor started early by the caller (the run closes it).
+        fork_server: a warm parent from :func:`start_fork_server` (the run closes it).
         options: all of the above as one :class:`RunOptions` (then they are ignored).
 
     Raises:
@@ -84,16 +86,17 @@ def run_pipeline(
             preload=tuple(preload or ()),
             display_name=display_name,
             executor=executor,
+            fork_server=fork_server,
         )
-    checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
-    fork_server = options.fork_server
-    if fork_server is None and options.executor is None:
-        fork_server = start_fork_server(spec, options.preload)
     from kubeline.engine.runner import run_spec
     from kubeline.store import database_url, open_store
 
     home = home or kubeline_home()
+    fork_server = options.fork_server
     try:
+        checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
+        if fork_server is None and options.executor is None:
+            fork_server = start_fork_server(spec, options.preload)
         # The store's URL is settled here, at the edge ($KUBELINE_DATABASE_URL or the home's).
         with open_store(database_url(home)) as store:
             return run_spec(
@@ -104,6 +107,8 @@ def run_pipeline(
                 options=replace(options, fork_server=fork_server),
             )
     except BaseException:
+        # What the caller handed over (or was started here) ends with the run, even one
+        # that never began.
         if fork_server is not None:
             fork_server.close()
         if options.executor is not None:
