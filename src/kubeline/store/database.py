@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kubeline.errors import AlreadyExistsError, NotFoundError
+from kubeline.errors import AlreadyExistsError, ConfigError, NotFoundError
 from kubeline.store.filters import check_aware, columns_of
 from kubeline.store.migrations import migrate
 from kubeline.store.schema import metadata
@@ -48,12 +48,17 @@ class Database:
 
     Args:
         url: A SQLAlchemy database URL, e.g. ``sqlite:///path/to/kubeline.db`` or
-            ``postgresql://user@host/db``. Missing tables are created, an older schema is
-            migrated, and a SQLite file's folder is made if missing.
+            ``postgresql+psycopg://user:password@host/db`` (``postgresql://`` too). Missing
+            tables are created, an older schema is migrated, and a SQLite file's folder is
+            made if missing.
+
+    Raises:
+        ConfigError: the URL is malformed, its driver is missing, or its database server
+            cannot be reached or refuses the login.
     """
 
     def __init__(self, url: str | sa.URL) -> None:
-        url = sa.make_url(url)
+        url = _parse(url)
         if url.get_backend_name() == "sqlite":
             if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -61,9 +66,23 @@ class Database:
             sa.event.listen(engine, "connect", _connect_sqlite)
             sa.event.listen(engine, "begin", _begin_sqlite)
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            engine = _server_engine(url)
         self.engine = engine
         self._writer = engine.execution_options(**{_WRITE: True})
+        try:
+            self._prepare()
+        except sa.exc.OperationalError as exc:
+            if url.get_backend_name() == "sqlite":
+                raise
+            engine.dispose()
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"Cannot open the store's database {_shown(url)}: {reason}. Check the URL "
+                "(KUBELINE_DATABASE_URL) and that the database server is up."
+            ) from exc
+
+    def _prepare(self) -> None:
+        """Make missing tables and indexes, and migrate an older schema, in one transaction."""
         with self.write() as conn:
             if conn.dialect.name == "postgresql":
                 # Processes opening a new database at once (a team's server and CLI runs)
@@ -239,6 +258,53 @@ class Database:
                         f"{foreign_key.parent.name}={value!r} names no {missing}; "
                         f"add that {missing} before the {record_noun}"
                     ) from exc
+
+
+def _parse(url: str | sa.URL) -> sa.URL:
+    """``url`` as a SQLAlchemy URL; a plain ``postgresql://`` means the driver kubeline's
+    ``postgresql`` extra installs (psycopg 3), not SQLAlchemy's default (psycopg2).
+
+    Raises:
+        ConfigError: it is no database URL (the text is not repeated: it may hold a password).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(
+            "The store's URL is not a database URL; expected e.g. sqlite:///path/kubeline.db "
+            "or postgresql+psycopg://user:password@host/database."
+        ) from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _server_engine(url: sa.URL) -> sa.Engine:
+    """The engine of a database server (PostgreSQL...), whose connections may go stale.
+
+    Raises:
+        ConfigError: the URL's driver is not installed, or SQLAlchemy knows no such database.
+    """
+    # A host that does not answer fails the open in seconds, not minutes.
+    waits = url.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in url.query
+    connect_args = {"connect_timeout": 10} if waits else {}
+    try:
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        hint = (
+            "install it with pip install 'kubeline[postgresql]' and write the URL as "
+            "postgresql+psycopg://... (or postgresql://...)"
+            if url.get_backend_name() == "postgresql"
+            else "install that database's SQLAlchemy driver"
+        )
+        raise ConfigError(
+            f"Cannot open the store's database {_shown(url)}: no driver for "
+            f"{url.drivername!r} ({exc}); {hint}."
+        ) from exc
+
+
+def _shown(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def values_of(record: Record) -> dict[str, Any]:
