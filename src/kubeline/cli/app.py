@@ -16,6 +16,7 @@ from rich.markup import escape
 from typer.exceptions import TyperException
 
 from kubeline import __version__
+from kubeline.cli import prestart
 from kubeline.cli.common import (
     OutputFormat,
     OutputOption,
@@ -161,7 +162,7 @@ def run_command(
         run_table,
         shown,
     )
-    from kubeline.engine import parse_assignments, resolve_arguments, run_pipeline
+    from kubeline.engine import RunOptions, parse_assignments, resolve_arguments, run_pipeline
     from kubeline.engine.spec import SPEC_SUFFIXES
 
     compiled = pipeline.lower().endswith(SPEC_SUFFIXES)
@@ -178,14 +179,14 @@ def run_command(
     err.print(f"Running [bold]{name}[/] on this machine…")
     progress = TaskProgress(err, verbose=_state["verbose"])
     try:
-        result = run_pipeline(
-            spec,
-            arguments,
+        options = RunOptions(
             enable_caching=not no_cache,
-            on_event=progress,
             workers=workers,
+            on_event=progress,
             allow_installs=allow_installs,
+            fork_server=prestart.take(),  # started by main(), when it could be
         )
+        result = run_pipeline(spec, arguments, options=options)
     finally:
         progress.close()
     for note in result.notes:
@@ -560,7 +561,9 @@ def _command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and maps errors to one line and an exit code."""
     err = _stderr()
-    if _command_of(sys.argv[1:] if argv is None else argv) not in _OWN_COMMANDS:
+    words = sys.argv[1:] if argv is None else argv
+    prestart.start_early(words)  # `kubeline run FILE`: the warm parent's imports begin now
+    if _command_of(words) not in _OWN_COMMANDS:
         _add_command_modules()  # also for `kubeline --help` and unknown commands
     try:
         code = app(args=argv, prog_name="kubeline", standalone_mode=False)
@@ -581,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence prints, not crashes
         return report_error(exc, verbose=_state["verbose"], console=err)
+    finally:
+        prestart.close()  # the command ended before its run took the parent
 
 
 if __name__ == "__main__":
