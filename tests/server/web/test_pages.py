@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from kubeline.pipelines.compile import compile_function
 from tests.server.conftest import LiveServer, start_server
 from tests.server.web import pipelines as p
+
+# Every test here runs on SQLite and on PostgreSQL (marker "postgres").
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def upload(http: httpx.Client, pipeline: Any, name: str) -> dict[str, Any]:
