@@ -175,3 +175,20 @@ def test_the_cli_lists_and_shows_the_runs_of_a_v2_store(tmp_path: Path) -> None:
     assert shown["state"] == "FAILED" and shown["failed_task"] == "refuse"
     assert shown["error"] == "Task 'refuse' failed: ValueError: cannot use 'hello'"
     assert _version(tmp_path / "kubeline.db") == SCHEMA_VERSION
+
+
+def test_a_run_of_a_v2_store_runs_again_in_it(tmp_path: Path) -> None:
+    """Re-run the pipeline an old run recorded, with its arguments, into the migrated store."""
+    _old_store(tmp_path / "kubeline.db", FIXTURE_V2)
+    with RunStore.for_home(tmp_path) as store:
+        old = store.runs.get(TINY)
+        assert old is not None
+        spec, arguments = old.spec, old.arguments
+    pipeline = tmp_path / "again.json"
+    pipeline.write_text(json.dumps(spec), encoding="utf-8")
+    flags = [f"-p{name}={value}" for name, value in arguments.items()]
+    again = _cli(tmp_path, "run", str(pipeline), *flags)
+    assert again["state"] == "SUCCEEDED"
+    assert _cli(tmp_path, "runs", "list")["total"] == 4
+    shown = _cli(tmp_path, "runs", "show", str(again["run_id"]))
+    assert shown["state"] == "SUCCEEDED" and shown["outputs"] == old.outputs
