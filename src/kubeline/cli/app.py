@@ -559,7 +559,14 @@ def _command_of(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and maps errors to one line and an exit code."""
+    """Entry point: runs the app and maps errors to one line and an exit code.
+
+    Without ``argv`` it is the ``kubeline`` program, whose process ends on return: the
+    objects it made are then frozen out of the garbage collector (:func:`gc.freeze`), so
+    that the interpreter's shutdown does not walk every module kfp, SQLAlchemy and the
+    rest imported (0.1-0.3 s of a one-task ``kubeline run`` on 2 busy cores; objects still
+    get their refcount cleanup: files are flushed and closed as usual).
+    """
     err = _stderr()
     words = sys.argv[1:] if argv is None else argv
     prestart.start_early(words)  # `kubeline run FILE`: the warm parent's imports begin now
@@ -586,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(exc, verbose=_state["verbose"], console=err)
     finally:
         prestart.close()  # the command ended before its run took the parent
+        if argv is None:
+            import gc
+
+            gc.freeze()
 
 
 if __name__ == "__main__":
