@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kubeline.errors import AlreadyExistsError, ConfigError, NotFoundError
+from kubeline.store import postgres
 from kubeline.store.filters import check_aware, columns_of
 from kubeline.store.migrations import migrate
 from kubeline.store.schema import metadata
@@ -38,9 +39,6 @@ R = TypeVar("R", bound=Record)
 
 # Execution option that marks a connection as a writer (see _begin_sqlite).
 _WRITE = "kubeline_write"
-# PostgreSQL advisory lock (per database) held while a store makes or migrates its tables:
-# "kubeline" in ASCII, as a 64-bit number.
-_SCHEMA_LOCK = int.from_bytes(b"kubeline", "big")
 
 
 class Database:
@@ -87,7 +85,7 @@ class Database:
             if conn.dialect.name == "postgresql":
                 # Processes opening a new database at once (a team's server and CLI runs)
                 # take turns making its tables: SQLite's writers always do.
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(postgres.SCHEMA_LOCK)))
             metadata.create_all(conn)
             # create_all skips the indexes of tables that already exist, so a database made
             # by an older kubeline would miss those added since (the runs' pipeline ids).
@@ -287,9 +285,11 @@ def _server_engine(url: sa.URL) -> sa.Engine:
     """
     # A host that does not answer fails the open in seconds, not minutes.
     waits = url.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in url.query
-    connect_args = {"connect_timeout": 10} if waits else {}
+    options: dict[str, Any] = {"connect_args": {"connect_timeout": 10} if waits else {}}
+    if url.get_backend_name() == "postgresql":  # records round-trip as on SQLite
+        options.update(json_serializer=postgres.dumps_json, json_deserializer=postgres.loads_json)
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        engine = sa.create_engine(url, pool_pre_ping=True, **options)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         hint = (
             "install it with pip install 'kubeline[postgresql]' and write the URL as "
@@ -301,6 +301,9 @@ def _server_engine(url: sa.URL) -> sa.Engine:
             f"Cannot open the store's database {_shown(url)}: no driver for "
             f"{url.drivername!r} ({exc}); {hint}."
         ) from exc
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+        sa.event.listen(engine, "connect", postgres.keep_text_without_nul)
+    return engine
 
 
 def _shown(url: sa.URL) -> str:
