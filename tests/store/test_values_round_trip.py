@@ -44,12 +44,13 @@ def test_non_finite_floats_round_trip_in_every_json_column(store: RunStore) -> N
 
 
 def test_text_with_nul_is_stored(store: RunStore, store_url: str) -> None:
-    store.runs.add(make_run(display_name="nightly\x00train"))
+    store.runs.add(make_run(display_name="nightly\x00train", outputs={"k\x00": "a\x00b"}))
     store.tasks.add(make_task(error="Traceback ...\n\x00\x00 binary tail"))
     run, task = store.runs.get("run-1"), store.tasks.get("task-1")
     assert run is not None and task is not None
     nul = "\ufffd" if store_url.startswith("postgresql") else "\x00"
     assert run.display_name == f"nightly{nul}train"
+    assert run.outputs == {"k\x00": "a\x00b"}  # JSON escapes it: kept on both
     assert task.error == f"Traceback ...\n{nul}{nul} binary tail"
 
 
