@@ -181,11 +181,16 @@ class Runner:
     def __init__(self, workdir: Path, baseline: Path | None = None) -> None:
         self.workdir = workdir
         self.baseline = baseline
+        #: The 1-minute load average as each measured process starts: how busy the
+        #: machine was (other work on the same cores slows both sides).
+        self.loads: list[float] = []
         self.kubeline = _kubeline_command()
         self._count = 0
 
     def _folder(self, name: str) -> tuple[Path, str]:
         self._count += 1
+        with contextlib.suppress(OSError, AttributeError):  # no getloadavg on Windows
+            self.loads.append(os.getloadavg()[0])
         mark = f"{os.getpid()}-{self._count}"
         return self.workdir / f"{self._count:03d}-{name}", mark
 
@@ -344,23 +349,26 @@ def _markdown(header: tuple[str, ...], rows: list[list[str]], numeric: set[int])
     return "\n".join(lines) + "\n"
 
 
-def _caption(repeat: int) -> str:
-    return ", ".join(
-        [
-            f"best of {repeat}",
-            f"{os.cpu_count()} CPUs",
-            f"{platform.system()} {platform.machine()}",
-            f"Python {platform.python_version()}",
-            f"kfp {version('kfp')}",
-            f"kubeline {version('kubeline')}",
-            datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        ]
-    )
+def _caption(repeat: int, loads: list[float]) -> str:
+    facts = [
+        f"best of {repeat}",
+        f"{os.cpu_count()} CPUs",
+        f"{platform.system()} {platform.machine()}",
+        f"Python {platform.python_version()}",
+        f"kfp {version('kfp')}",
+        f"kubeline {version('kubeline')}",
+        datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    ]
+    if loads:
+        facts.append(f"load average {min(loads):.1f}-{max(loads):.1f} as the processes started")
+    return ", ".join(facts)
 
 
-def render(results: list[Result], floor: list[tuple[str, float]], repeat: int) -> str:
+def render(
+    results: list[Result], floor: list[tuple[str, float]], repeat: int, loads: list[float]
+) -> str:
     """Both tables as Markdown (also what the terminal shows: it reads well as text)."""
-    text = "kubeline run vs kfp.local, whole processes: " + _caption(repeat) + "\n\n"
+    text = "kubeline run vs kfp.local, whole processes: " + _caption(repeat, loads) + "\n\n"
     with_baseline = any(r.baseline for r in results)
     header = _COLUMNS[:2] + _BASELINE_COLUMNS + _COLUMNS[2:] if with_baseline else _COLUMNS
     numeric = {1, 2, 3, 4, 5} if with_baseline else {1, 2, 3}
@@ -436,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    text = render(results, floor, args.repeat)
+    text = render(results, floor, args.repeat, runner.loads)
     sys.stdout.write(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
