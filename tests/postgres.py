@@ -151,6 +151,17 @@ class PostgresServer:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]  # our own, fixed statements
 
+    def create_database(self, name: str) -> None:
+        """An empty database that sorts text as a server in an English locale would (ICU's
+        en-US: "a" < "B"), not byte-wise like this test cluster's C locale: what the
+        store's ordering must not depend on. Plain where ICU is missing (before 15)."""
+        try:
+            self.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            )
+        except Exception:  # noqa: BLE001 - a server without ICU: its own default
+            self.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+
     def _pg(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / program), *args]
         if self._user is not None:
@@ -270,7 +281,7 @@ def _stop_on_sigterm(server: PostgresServer) -> signal.Handlers | None:
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a new, empty database of its own, dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    postgres_server.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    postgres_server.create_database(name)
     yield postgres_server.url(name)
     # WITH (FORCE): a connection a test left open (a server's pool) must not keep it.
     for attempt in range(3):

@@ -9,7 +9,7 @@ from typing import Any
 
 from kubeline.store import RunStore
 from kubeline.store.postgres import FLOAT_TAG, dumps_json, loads_json
-from tests.store.conftest import make_artifact, make_cache, make_run, make_task
+from tests.store.conftest import make_artifact, make_cache, make_pipeline, make_run, make_task
 
 ODD = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "list": [1.5, math.nan], "n": None}
 
@@ -58,3 +58,19 @@ def test_the_float_tag_is_read_back_only_as_itself() -> None:
     for value in [ODD, {FLOAT_TAG: "not a float"}, {FLOAT_TAG: "NaN", "other": 1}, "NaN", 1e308]:
         assert same(loads_json(dumps_json(value)), value), value
     assert loads_json(dumps_json(ODD).encode()) is not None  # the driver may hand bytes
+
+
+NAMES = ["b", "B", "a", "A", "_x", "é", "Z-1", "z1", "a b", "ab"]
+
+
+def test_text_sorts_by_code_point_on_every_database(store: RunStore) -> None:
+    # PostgreSQL's default collation follows the server's locale ("a" < "B", blanks and
+    # punctuation skipped); the tests' databases use ICU's en-US to show it.
+    for i, name in enumerate(NAMES):
+        store.pipelines.add(make_pipeline(f"pipe-{i}", name=name))
+        store.runs.add(make_run(f"run-{i}", pipeline_name=name))
+    listed = store.pipelines.list(order_by="name", descending=False, limit=50)
+    assert [p.name for p in listed] == sorted(NAMES)
+    assert store.runs.pipeline_names() == sorted(NAMES)
+    runs = store.runs.list(order_by="pipeline_name", descending=True, limit=50)
+    assert [r.pipeline_name for r in runs] == sorted(NAMES, reverse=True)
