@@ -20,7 +20,6 @@ import atexit
 import contextlib
 import glob
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -31,11 +30,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.live import free_port
 from tests.requirements import need
+
+if TYPE_CHECKING:
+    import pwd
 
 __all__ = ["PostgresServer", "find_postgres_bin", "postgres_server", "postgres_url"]
 
@@ -184,7 +187,8 @@ class PostgresServer:
 @contextlib.contextmanager
 def _uninterrupted() -> Iterator[None]:
     """Hold SIGINT back (main thread) until the block ends; it is delivered then."""
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "pthread_sigmask"):  # Windows has no signal masks
         yield
         return
     before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -196,16 +200,25 @@ def _uninterrupted() -> Iterator[None]:
 
 def _run_as() -> pwd.struct_passwd | None:
     """The user to run PostgreSQL as: ``postgres`` when we are root, else ourselves."""
-    if os.geteuid() != 0:
+    if not _is_root():
         return None
+    import pwd
+
     try:
         return pwd.getpwnam("postgres")
     except KeyError:
         return None
 
 
-def _stop_leftovers(bin_dir: Path) -> None:
-    """Stop the servers of sessions that were killed before they could stop them."""
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _stop_leftovers() -> None:
+    """Stop the servers of sessions that were killed before they could stop them (POSIX:
+    Windows' os.kill would end the process it asks about)."""
+    if os.name == "nt":
+        return
     for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
         try:
             owner = int((folder / "owner.pid").read_text())
@@ -240,13 +253,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     if bin_dir is None:
         where = os.environ.get(BIN_VARIABLE) or "/usr/lib/postgresql/*/bin or on PATH"
         need("PostgreSQL", f"no initdb in {where}", INSTALL_HINT)
-    if os.geteuid() == 0 and _run_as() is None:
+    if _is_root() and _run_as() is None:
         need(
             "PostgreSQL",
             "initdb refuses to run as root and there is no postgres user",
             "run the tests as another user, or apt-get install postgresql (it adds the user)",
         )
-    _stop_leftovers(bin_dir)
+    _stop_leftovers()
     server = PostgresServer(bin_dir)
     atexit.register(server.stop)  # if the session ends without its teardown
     previous = _stop_on_sigterm(server)
