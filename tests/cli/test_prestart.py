@@ -10,6 +10,7 @@ import pytest
 
 from kubeline.cli import prestart
 from kubeline.cli.app import main
+from kubeline.cli.runline import read_run_line
 
 _SPEC = """\
 components:
@@ -63,7 +64,7 @@ def pipeline(tmp_path: Path) -> Path:
 )
 def test_a_run_of_a_compiled_file_is_read_without_typer(pipeline: Path, words: list[str]) -> None:
     argv = [w.format(p=pipeline) for w in words]
-    assert prestart.run_file(argv) == pipeline
+    assert prestart.run_file(read_run_line(argv)) == pipeline
 
 
 @pytest.mark.parametrize(
@@ -82,13 +83,13 @@ def test_a_run_of_a_compiled_file_is_read_without_typer(pipeline: Path, words: l
 def test_other_lines_get_no_early_start(pipeline: Path, words: list[str]) -> None:
     missing = pipeline.with_name("missing.yaml")
     argv = [w.format(p=pipeline, missing=missing) for w in words]
-    assert prestart.run_file(argv) is None
+    assert prestart.run_file(read_run_line(argv)) is None
 
 
 def test_a_file_that_does_not_read_as_a_spec_starts_nothing(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("root: [unclosed", encoding="utf-8")
-    prestart.start_early(["run", str(path)])
+    prestart.start_early(read_run_line(["run", str(path)]))
     assert prestart.take() is None
 
 
@@ -102,8 +103,8 @@ def test_a_command_that_fails_before_its_run_stops_the_early_parent(
     started: list[object] = []
     real = prestart.start_early
 
-    def spy(argv: list[str]) -> None:
-        real(argv)
+    def spy(line: object) -> None:
+        real(line)  # type: ignore[arg-type]
         started.extend(prestart._started)
 
     monkeypatch.setattr(prestart, "start_early", spy)

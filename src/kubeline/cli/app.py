@@ -33,6 +33,7 @@ from kubeline.cli.deploy import (
     ServiceAccountOption,
     VertexOption,
 )
+from kubeline.cli.runline import RunLine, read_run_line
 from kubeline.cli.runs import runs_app
 from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
 from kubeline.errors import UserError
@@ -552,6 +553,20 @@ def _add_command_modules() -> None:
         app.command("serve")(models.serve_command)
 
 
+def _run_line(line: RunLine) -> None:
+    """Run ``kubeline run`` with the values typer would have given it (without typer's
+    pydantic conversion: see :mod:`kubeline.cli.runline`)."""
+    _state["verbose"] = line.verbose
+    run_command(
+        pipeline=line.pipeline,
+        param=list(line.param) or None,
+        no_cache=line.no_cache,
+        workers=line.workers,
+        allow_installs=line.allow_installs,
+        output=OutputFormat(line.output),
+    )
+
+
 def _command_of(argv: list[str]) -> str | None:
     """The command ``argv`` names: its first word that is not an option (the root's
     options are flags: ``--verbose``, ``-v``, ``--version``, ``--help``)."""
@@ -569,10 +584,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     err = _stderr()
     words = sys.argv[1:] if argv is None else argv
-    prestart.start_early(words)  # `kubeline run FILE`: the warm parent's imports begin now
+    line = read_run_line(words)  # a plain `kubeline run` line, read without typer
+    prestart.start_early(line)  # `kubeline run FILE`: the warm parent's imports begin now
     if _command_of(words) not in _OWN_COMMANDS:
         _add_command_modules()  # also for `kubeline --help` and unknown commands
     try:
+        if line is not None:
+            _run_line(line)
+            return 0
         code = app(args=argv, prog_name="kubeline", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except typer.Exit as exc:

@@ -3,11 +3,11 @@
 The parent imports what the pipeline's Python components import (kfp's executor, pandas,
 scikit-learn...); for a pipeline of pandas and scikit-learn tasks that is the longest part
 of the run (1.5 s on 2 cores). Started at the top of ``main()``, from a quick reading of the
-command line and of the file, its imports overlap, on another core, all the CLI does before
-the engine would start it: typer's parse (and the pydantic it converts options with), kfp's
-protobuf classes, the spec check, SQLAlchemy and the store. Any doubt (an option this
-reading does not know, a file that does not parse) means no early start: the usual path
-then starts the parent, or says what is wrong, as before.
+command line (:mod:`kubeline.cli.runline`) and of the file, its imports overlap, on another
+core, all the CLI does before the engine would start it: kfp's protobuf classes, the spec
+check, SQLAlchemy and the store. Any doubt (a line typer must read, a file that does not
+parse) means no early start: the usual path then starts the parent, or says what is wrong,
+as before.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from kubeline.cli.runline import RunLine
+
 __all__ = ["close", "run_file", "start_early", "take"]
 
-#: ``kubeline run``'s options that take a value, and its flags; the root's flags.
-_VALUE_OPTIONS = frozenset({"-p", "--param", "--workers", "--output"})
-_FLAGS = frozenset({"--no-cache", "--allow-installs"})
-_ROOT_FLAGS = frozenset({"-v", "--verbose"})
 #: A larger file is not read early: the engine reads it again, and reading it twice
 #: would cost more than the early start saves.
 _MAX_BYTES = 1 << 20
@@ -29,29 +27,15 @@ _MAX_BYTES = 1 << 20
 _started: list[Any] = []
 
 
-def run_file(argv: list[str]) -> Path | None:
-    """The compiled pipeline file of ``kubeline run FILE [options]`` in ``argv``, read
-    without typer; None for another command, the default pipeline, a ``.py`` reference,
-    or a line with an option this reading does not know."""
-    words = iter(argv)
-    command = next((w for w in words if w not in _ROOT_FLAGS), None)
-    if command != "run":
-        return None
-    ref = None
-    for word in words:
-        if word in _VALUE_OPTIONS:
-            next(words, None)
-        elif word.split("=", 1)[0] in _VALUE_OPTIONS or word in _FLAGS:
-            continue
-        elif word.startswith("-") or ref is not None:
-            return None  # --help, an unknown option, a second argument: typer's to say
-        else:
-            ref = word
+def run_file(line: RunLine | None) -> Path | None:
+    """The compiled pipeline file a plain ``kubeline run`` line names (see
+    :mod:`kubeline.cli.runline`); None for any other line, the default pipeline or a
+    ``.py`` reference."""
     from kubeline.engine.spec import SPEC_SUFFIXES
 
-    if ref is None or not ref.lower().endswith(SPEC_SUFFIXES):
+    if line is None or not line.pipeline.lower().endswith(SPEC_SUFFIXES):
         return None
-    path = Path(ref).expanduser()
+    path = Path(line.pipeline).expanduser()
     with contextlib.suppress(OSError):
         if path.is_file() and path.stat().st_size <= _MAX_BYTES:
             return path
@@ -72,11 +56,11 @@ def _read(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def start_early(argv: list[str]) -> None:
-    """Start the warm parent of ``kubeline run FILE`` when ``argv`` asks for that run."""
+def start_early(line: RunLine | None) -> None:
+    """Start the warm parent of ``kubeline run FILE`` when ``line`` is that command."""
     # Only ever a head start: whatever goes wrong here, the usual path does it again.
     with contextlib.suppress(Exception):
-        path = run_file(argv)
+        path = run_file(line)
         spec = _read(path) if path is not None else None
         if spec is None:
             return
