@@ -209,6 +209,8 @@ def run_command(
         raise typer.Exit(130)
     where = f" in task '{shown(failed.path)}'" if failed else ""
     reason = shown(failed.error if failed else result.error)
+    if result.error and "disk holding KUBELINE_HOME" in result.error:
+        reason = shown(result.error)  # says the disk is full, and how full
     err.print(f"[red]Run {result.run_id} failed{where}:[/] {reason}", soft_wrap=True)
     if failed is not None and failed.log_path:
         tail = _tail(Path(failed.log_path), 12)
@@ -253,8 +255,13 @@ def _is_lifecycle(ref: str) -> bool:
 def _tail(path: Path, lines: int) -> list[str]:
     if not path.is_file():
         return []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        return [ln.rstrip() for ln in f.readlines()[-lines:]]
+    # The end of the file only, and long lines cut: a log may be large, a line huge.
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(0, size - 64 * 1024))
+        text = f.read().decode("utf-8", errors="replace")
+    tail = [ln.rstrip() for ln in text.splitlines()[-lines:]]
+    return [ln if len(ln) <= 300 else ln[:300] + " …" for ln in tail]
 
 
 AllowHostOption = Annotated[

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, local_path
+from kubeline.engine.diskspace import DiskGuard, is_disk_full
 from kubeline.engine.executors.base import TaskError
 from kubeline.engine.plan import FAILED, Node
 from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
@@ -86,13 +88,42 @@ class Recorder:
         run_id: the run.
         models_root: where the registry keeps its copies of registered models (None: no
             copy, the version points at the run's files).
+        disk: the home's disk: a write that fails on a full disk frees its reserve and is
+            tried once more, then raises :class:`~kubeline.engine.diskspace.DiskFullError`.
     """
 
-    def __init__(self, store: RunStore, run_id: str, models_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        models_root: Path | None = None,
+        disk: DiskGuard | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.models_root = models_root
+        self.disk = disk
         self._facts: dict[str, TaskFacts] = {}
+
+    def _write(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """One store write; on a full disk, once more with the reserve freed, then a
+        DiskFullError instead of the database's own error."""
+        try:
+            call(*args, **kwargs)
+            return
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            if self.disk is None:
+                raise
+            if not self.disk.full():
+                raise self.disk.error("the run's progress could not be recorded", exc) from exc
+        try:
+            call(*args, **kwargs)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            raise self.disk.error("the run's progress could not be recorded", exc) from exc
 
     # ---------------------------------------------------------------------- runs
     @staticmethod
@@ -108,7 +139,8 @@ class Recorder:
             store.experiments.update(record.experiment_id, last_run_created_at=record.created_at)
 
     def run_started(self) -> None:
-        self.store.runs.update(
+        self._write(
+            self.store.runs.update,
             self.run_id,
             state="RUNNING",
             started_at=_now(),
@@ -116,9 +148,20 @@ class Recorder:
             host=socket.gethostname(),
         )
 
+    def fail_run(self, error: str) -> None:
+        """End the run FAILED with ``error``, its unfinished tasks too, in one write (after
+        the run's loop stopped on a full disk)."""
+        mine = self.run_id
+        self._write(self.store.runs.fail_orphaned, lambda run: run.run_id != mine, error)
+
     def run_ended(self, state: str, error: str | None, outputs: dict[str, Any]) -> None:
-        self.store.runs.update(
-            self.run_id, state=state, finished_at=_now(), error=error, outputs=outputs
+        self._write(
+            self.store.runs.update,
+            self.run_id,
+            state=state,
+            finished_at=_now(),
+            error=error,
+            outputs=outputs,
         )
 
     def tasks(self) -> list[TaskRecord]:
@@ -147,7 +190,9 @@ class Recorder:
         facts = self.facts(node)
         if facts.attempts != node.attempts:
             facts.attempts = node.attempts
-            self.store.tasks.update(node.task_id, attempts=node.attempts, state=node.state)
+            self._write(
+                self.store.tasks.update, node.task_id, attempts=node.attempts, state=node.state
+            )
 
     def started_at(self, node: Node, when: datetime) -> None:
         """When an executor really started ``node`` (it may have queued). Written with the
@@ -161,7 +206,7 @@ class Recorder:
         facts = self.facts(node)
         if facts.started_unwritten:
             facts.started_unwritten = False
-            self.store.tasks.update(node.task_id, started_at=facts.started)
+            self._write(self.store.tasks.update, node.task_id, started_at=facts.started)
 
     def finish(self, node: Node) -> None:
         """``node`` reached its final state: its end, outputs and error."""
@@ -175,7 +220,8 @@ class Recorder:
             error = None
         started = {"started_at": facts.started} if facts.started_unwritten else {}
         facts.started_unwritten = False
-        self.store.tasks.update(
+        self._write(
+            self.store.tasks.update,
             node.task_id,
             **started,
             state=node.state,
@@ -198,7 +244,8 @@ class Recorder:
         facts.attempts = node.attempts
         owner = parent or node.parent
         task = node.task
-        self.store.tasks.add(
+        self._write(
+            self.store.tasks.add,
             TaskRecord(
                 task_id=node.task_id,
                 run_id=self.run_id,
@@ -215,12 +262,14 @@ class Recorder:
                 cache_key=facts.cache_key,
                 inputs=_io(node.params_in, node.arts_in),
                 log_path=facts.log_path,
-            )
+            ),
         )
         for name, refs in node.arts_in.items():
             for ref in refs:
                 if ref.artifact_id:
-                    self.store.artifacts.add_consumer(ref.artifact_id, node.task_id, name)
+                    self._write(
+                        self.store.artifacts.add_consumer, ref.artifact_id, node.task_id, name
+                    )
 
     # ---------------------------------------------------------- artifacts, cache
     def artifact(self, node: Node, output: str, ref: ArtifactRef) -> ArtifactRef:
@@ -230,7 +279,8 @@ class Recorder:
         path = local_path(ref.uri)
         if path is not None and path.is_file():
             size = path.stat().st_size
-        self.store.artifacts.add(
+        self._write(
+            self.store.artifacts.add,
             ArtifactRecord(
                 artifact_id=ref.artifact_id or "",
                 run_id=self.run_id,
@@ -243,7 +293,7 @@ class Recorder:
                 size=size,
                 created_at=_now(),
                 name=ref.name,
-            )
+            ),
         )
         return ref
 
@@ -262,7 +312,8 @@ class Recorder:
         key = self.facts(node).cache_key
         if key is None:
             return
-        self.store.cache.put(
+        self._write(
+            self.store.cache.put,
             CacheRecord(
                 key=key,
                 component=node.task.component if node.task else "",
@@ -271,7 +322,7 @@ class Recorder:
                 created_at=_now(),
                 run_id=self.run_id,
                 task_id=node.task_id,
-            )
+            ),
         )
 
     def register_models(self, node: Node) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from kubeline.engine.arguments import resolve_arguments
+from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, mentions_disk_full
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
@@ -159,7 +160,9 @@ def execute_run(
     """Run a recorded run to its end and record how it ended. Caching follows the record
     (``options.enable_caching`` was recorded with it)."""
     spec, run_id = record.spec, record.run_id
-    recorder = Recorder(store, run_id, models_root=home / "models")
+    disk = DiskGuard(home)
+    disk.keep_reserve()
+    recorder = Recorder(store, run_id, models_root=home / "models", disk=disk)
     recorder.run_started()
     hear = _Relay()
     executor = _executor(spec, options, hear)
@@ -182,12 +185,18 @@ def execute_run(
     if control is not None:
         control.attach(scheduler)
     error = None
+    full: DiskFullError | None = None
     try:
         state = scheduler.run()
     except KeyboardInterrupt:
         state, error = "CANCELED", "Interrupted (Ctrl-C): running tasks were stopped."
+    except DiskFullError as exc:  # a store write failed even with the reserve freed
+        scheduler.cancel()
+        full = exc
     finally:
         executor.close()
+    if full is not None:
+        return _end_on_full_disk(recorder, disk, full, spec)
     canceled = state == "CANCELED"
     if canceled and error is None:
         error = control.reason if control and control.reason else "The run was canceled."
@@ -199,8 +208,35 @@ def execute_run(
         failed = [t for t in tasks if t.state == "FAILED" and t.kind in ("executor", "importer")]
         first = failed[0] if failed else next((t for t in tasks if t.state == "FAILED"), None)
         error = f"Task '{first.path}' failed: {first.error}" if first else "The run failed."
-    recorder.run_ended(state, error, plain_outputs(params, arts))
+        if disk.looks_full() or mentions_disk_full(error):
+            error = f"{_capital(disk.message())}. {error}"
+    try:
+        recorder.run_ended(state, error, plain_outputs(params, arts))
+    except DiskFullError as exc:
+        return _end_on_full_disk(recorder, disk, exc, spec)
     return RunResult(run=recorder.run(), tasks=tasks, notes=platform_notes(spec))
+
+
+def _end_on_full_disk(
+    recorder: Recorder, disk: DiskGuard, full: DiskFullError, spec: dict[str, Any]
+) -> RunResult:
+    """Record the run FAILED because the disk is full; when even that cannot be written,
+    raise a DiskFullError that says the next engine start will mark it FAILED."""
+    message = f"{_capital(disk.message())}: the run was stopped."
+    try:
+        recorder.fail_run(message)
+        return RunResult(run=recorder.run(), tasks=recorder.tasks(), notes=platform_notes(spec))
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFullError(
+            f"{full} The run stays RUNNING in the store until the next kubeline start "
+            "(a run, 'kubeline runs', or the server) marks it FAILED; free some space first."
+        ) from None
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def run_spec(
@@ -222,8 +258,13 @@ def run_spec(
     if store is None:
         with open_store(database_url(home)) as own:
             return run_spec(spec, checked, home=home, store=own, options=options)
-    recover_orphans(store)
-    record = record_run(spec, checked, home=home, store=store, options=options)
+    try:
+        recover_orphans(store)
+        record = record_run(spec, checked, home=home, store=store, options=options)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskGuard(home).error("the run could not be recorded or started", exc) from None
     return execute_run(record, home=home, store=store, options=options)
 
 

@@ -1,0 +1,155 @@
+"""A full disk is a clear failure: the run ends FAILED with a message that says so, the CLI
+exits 1 without a traceback, and reading the store still works.
+
+The end-to-end tests need a small real disk: a 30 MB tmpfs mounted here (root and a
+kernel that lets this container mount). Where mounting is refused they go through
+``need`` (a skip locally, a failure in CI).
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kfp import compiler, dsl
+
+from kubeline.engine.diskspace import (
+    RESERVE_FILE,
+    DiskFullError,
+    DiskGuard,
+    is_disk_full,
+    mentions_disk_full,
+)
+from kubeline.engine.recorder import Recorder
+from tests.conftest import run_cli
+from tests.requirements import need
+
+
+@dsl.component(base_image="python:3.11")
+def shout(mb: int):
+    """Writes ``mb`` MB to its log."""
+    import sys
+
+    line = "x" * (1024 * 1024 - 1) + "\n"
+    for _ in range(mb):
+        sys.stdout.write(line)
+    sys.stdout.flush()
+
+
+@dsl.pipeline(name="shouting")
+def shouting(mb: int = 60):
+    shout(mb=mb)
+
+
+def _mount_tmpfs(where: Path, size_mb: int) -> None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("mount") is None:
+        need("a small tmpfs", "mounting one needs root and mount(8)", "run the tests as root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        need(
+            "a small tmpfs",
+            f"mount refused: {done.stderr.strip()}",
+            "run the tests where mount is allowed (root, CAP_SYS_ADMIN)",
+        )
+
+
+@pytest.fixture
+def small_home() -> Iterator[Path]:
+    """A 30 MB KUBELINE_HOME on its own tmpfs."""
+    where = Path(tempfile.mkdtemp(prefix="kubeline-small-home-"))
+    _mount_tmpfs(where, 30)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
+        with contextlib.suppress(OSError):
+            where.rmdir()
+
+
+def _fill(home: Path) -> None:
+    """Fill the rest of the disk."""
+    with contextlib.suppress(OSError), open(home / "filler", "wb") as f:
+        while True:
+            f.write(b"\0" * (1024 * 1024))
+
+
+def test_a_task_filling_the_home_disk_fails_the_run_clearly(
+    small_home: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "shouting.yaml"
+    compiler.Compiler().compile(shouting, str(spec))
+    done = run_cli("run", str(spec), home=small_home)
+    assert done.returncode == 1, done.stderr
+    assert "disk holding KUBELINE_HOME" in done.stderr
+    assert "is full" in done.stderr
+    assert "Traceback" not in done.stderr and "Unexpected error" not in done.stderr
+    shown = run_cli("runs", "show", "last", home=small_home)
+    assert shown.returncode == 0, shown.stderr
+    assert "FAILED" in shown.stdout
+    assert "Traceback" not in shown.stderr
+
+
+# ------------------------------------------------------------------ no small disk needed
+class _FullOnce:
+    """A store section whose first write fails as SQLite's does on a full disk."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            import sqlite3
+
+            import sqlalchemy as sa
+
+            raise sa.exc.OperationalError(
+                "UPDATE", {}, sqlite3.OperationalError("database or disk is full")
+            )
+
+
+class _Store:
+    def __init__(self, failures: int) -> None:
+        self.runs = _FullOnce(failures)
+
+
+def test_a_store_write_on_a_full_disk_frees_the_reserve_and_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    disk = DiskGuard(tmp_path)
+    disk.keep_reserve()
+    assert (tmp_path / RESERVE_FILE).is_file()
+    store = _Store(failures=1)
+    Recorder(store, "r", disk=disk).run_started()  # type: ignore[arg-type]
+    assert store.runs.calls == 2
+    assert not (tmp_path / RESERVE_FILE).exists()
+    assert disk.was_full
+
+
+def test_a_store_write_that_fails_even_so_is_a_disk_full_error(tmp_path: Path) -> None:
+    disk = DiskGuard(tmp_path)
+    store = _Store(failures=5)
+    with pytest.raises(DiskFullError, match=r"disk holding KUBELINE_HOME .* is full"):
+        Recorder(store, "r", disk=disk).run_started()  # type: ignore[arg-type]
+
+
+def test_full_disks_are_recognised() -> None:
+    import errno
+
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert mentions_disk_full("OSError: [Errno 28] No space left on device")
+    assert not is_disk_full(ValueError("nope"))
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "full")
+    assert is_disk_full(wrapped)
