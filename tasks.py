@@ -3,7 +3,8 @@
 
     python3 tasks.py quickstart   # create .venv, install, run the lifecycle pipeline
     python3 tasks.py test         # create .venv, install dev tools, run ruff, the import
-                                  # contracts, mypy and pytest
+                                  # contracts, mypy and pytest, then the engine tests with
+                                  # Python tasks spawned (the Windows path)
 
 Standard library only: this runs before anything is installed. The virtual environment
 is ``.venv`` in the repository root; it is made when missing and re-synced when
@@ -118,7 +119,8 @@ def ensure_debian_tools() -> None:
 
 
 def test(args: list[str]) -> int:
-    """ruff (lint and format), import-linter, mypy, then the whole pytest suite."""
+    """ruff (lint and format), import-linter, mypy, the whole pytest suite, then the spawn
+    pass."""
     python = ensure_venv("dev")
     ensure_debian_tools()
     _say("ruff check")
@@ -147,7 +149,17 @@ def test(args: list[str]) -> int:
         return 1
     _say("pytest")
     # The 25 slowest tests' times, so a test that creeps towards its timeout shows.
-    return _run(python, "-m", "pytest", "--durations=25", *args, check=False)
+    code = _run(python, "-m", "pytest", "--durations=25", *args, check=False)
+    return code or spawn_pass(python)
+
+
+def spawn_pass(python: Path) -> int:
+    """The engine and conformance tests again with Python tasks spawned, one fresh
+    interpreter each, as on Windows (no os.fork there): that path is tested on every OS."""
+    _say("pytest, spawn pass (KUBELINE_START_METHOD=spawn): tests/engine, not slow")
+    env = {**os.environ, "KUBELINE_START_METHOD": "spawn"}
+    argv = [str(python), "-m", "pytest", "-q", "-m", "not slow", "--durations=5", "tests/engine"]
+    return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
 
 COMMANDS = {"quickstart": quickstart, "test": test}

@@ -16,6 +16,7 @@ import pytest
 from kubeline.engine import TaskEvent, run_pipeline
 from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.runner import ORPHAN_REASON
+from kubeline.engine.startmethod import START_METHOD_ENV
 from kubeline.errors import ConfigError
 from kubeline.pipelines.compile import compile_function, compile_to_spec
 from kubeline.store import RunRecord, RunStore, TaskRecord
@@ -39,6 +40,12 @@ def _intervals(result: Any) -> list[tuple[float, float]]:
     return spans
 
 
+@pytest.fixture
+def forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test of the warm fork parent itself pins fork (so it holds in the spawn pass too)."""
+    monkeypatch.setenv(START_METHOD_ENV, "fork")
+
+
 def _most_at_once(spans: list[tuple[float, float]]) -> int:
     edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
     now = peak = 0
@@ -56,6 +63,7 @@ def test_independent_tasks_run_at_the_same_time(tmp_path: Path) -> None:
     assert _most_at_once(_intervals(result)) == 4
 
 
+@pytest.mark.usefixtures("forked")
 def test_a_run_starts_one_warm_parent_and_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[ForkServerClient] = []
     original = ForkServerClient.__init__
@@ -307,6 +315,7 @@ def test_a_failing_event_watcher_does_not_break_the_run() -> None:
     assert result.run.state == "SUCCEEDED"
 
 
+@pytest.mark.usefixtures("forked")
 def test_an_all_cached_run_does_not_wait_for_the_warm_parent(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -339,6 +348,7 @@ def test_an_all_cached_run_does_not_wait_for_the_warm_parent(
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.usefixtures("forked")
 def test_warm_parent_learns_what_its_children_import() -> None:
     # The first task imports a module nothing preloaded; the warm parent then imports it
     # too, so the next task finds it already there.
@@ -348,6 +358,7 @@ def test_warm_parent_learns_what_its_children_import() -> None:
     assert [t.outputs["parameters"]["Output"] for t in tasks] == [False, True]
 
 
+@pytest.mark.usefixtures("forked")
 def test_warm_parent_never_keeps_the_users_own_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kubeline.engine.arguments import CheckedArguments, parse_assignments, resolve_arguments
 from kubeline.engine.options import RunOptions
 from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
+from kubeline.engine.startmethod import StartMethod, start_method
 
 if TYPE_CHECKING:
     from kubeline.engine.executors.base import Executor
@@ -95,8 +96,11 @@ def run_pipeline(
     fork_server = options.fork_server
     try:
         checked = resolve_arguments(spec, arguments or {})  # refuse before starting anything
+        # $KUBELINE_START_METHOD is read here, once for the whole run.
+        method = options.start_method or start_method()
+        options = replace(options, start_method=method)
         if fork_server is None and options.executor is None:
-            fork_server = start_fork_server(spec, options.preload)
+            fork_server = start_fork_server(spec, options.preload, method=method)
         # The store's URL is settled here, at the edge ($KUBELINE_DATABASE_URL or the home's).
         with open_store(database_url(home)) as store:
             return run_spec(
@@ -120,16 +124,21 @@ def run_pipeline(
 _PROGRAM_FILE = "ephemeral_component.py"
 
 
-def start_fork_server(spec: dict[str, Any], preload: Sequence[str] = ()) -> ForkServerClient | None:
+def start_fork_server(
+    spec: dict[str, Any], preload: Sequence[str] = (), *, method: StartMethod | None = None
+) -> ForkServerClient | None:
     """Start the warm worker parent of a run of ``spec`` early, so its imports (kfp's
     executor, what the components import, ``preload``) overlap everything else the run
-    does; None when no lightweight Python component will need it (or there is no fork).
+    does; None when no lightweight Python component will need it, or when its tasks are
+    spawned (``method``, default ``$KUBELINE_START_METHOD``; always where there is no fork).
     Pass it on as ``RunOptions(fork_server=...)``: the run closes it."""
     from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
     from kubeline.engine.spec import pipeline_view
 
+    if (method or start_method()) != "fork" or not hasattr(os, "fork"):
+        return None
     words = (w for e in pipeline_view(spec).executors.values() for w in (*e.command, *e.args))
-    if not hasattr(os, "fork") or not any(_PROGRAM_FILE in w for w in words):
+    if not any(_PROGRAM_FILE in w for w in words):
         return None
     imports = component_imports(spec)
     from kubeline.engine.forkserver import ForkServerClient as Client

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kubeline.engine.results import TaskEvent
+from kubeline.engine.startmethod import StartMethod
 
 if TYPE_CHECKING:
     from kubeline.engine.executors.base import Executor
@@ -34,6 +35,9 @@ class RunOptions:
             the engine's); the run closes it.
         executor: an executor the caller started early (e.g. the CLI, before its own
             imports); the run uses it instead of making one, and closes it.
+        start_method: how Python tasks start, ``fork`` (from a warm parent) or ``spawn``
+            (a fresh interpreter each); None: ``$KUBELINE_START_METHOD``, read once when
+            the run starts (see :mod:`kubeline.engine.startmethod`).
     """
 
     enable_caching: bool = True
@@ -44,6 +48,7 @@ class RunOptions:
     display_name: str = ""
     fork_server: ForkServerClient | None = None
     executor: Executor | None = None
+    start_method: StartMethod | None = None
 
 
 #: A run with every option at its default.

@@ -285,7 +285,13 @@ def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Execut
     if options.executor is not None:
         return options.executor
     preload = [*component_imports(spec), *options.preload]
-    return local_executor(options.workers, preload, options.fork_server, on_admission=hear)
+    return local_executor(
+        options.workers,
+        preload,
+        options.fork_server,
+        on_admission=hear,
+        method=options.start_method,
+    )
 
 
 def _venv_installer(home: Path) -> Callable[[list[PipInstall], Path], str]:

@@ -15,7 +15,9 @@ from kubeline.engine.executors.admission import AdmissionController, default_cap
 from kubeline.engine.executors.cpu import ProcProbe, default_probe
 from kubeline.engine.executors.forked import ForkedExecutor
 from kubeline.engine.executors.host import HostCommandExecutor
+from kubeline.engine.executors.spawned import SpawnedExecutor
 from kubeline.engine.leaf import LeafJob
+from kubeline.engine.startmethod import start_method
 from tests.requirements import exempt_reason
 
 
@@ -35,7 +37,9 @@ def test_jobs_go_to_the_executor_that_runs_them() -> None:
                 "command": _job("command"),
             }.items()
         }
-        assert isinstance(chosen["python"], ForkedExecutor)
+        # Forked, or spawned where there is no fork or KUBELINE_START_METHOD=spawn says so.
+        expected = ForkedExecutor if start_method() == "fork" else SpawnedExecutor
+        assert isinstance(chosen["python"], expected)
         assert isinstance(chosen["venv"], HostCommandExecutor)
         assert isinstance(chosen["command"], HostCommandExecutor)
     finally:

@@ -20,6 +20,7 @@ from kubeline.engine.executors.processes import GRACE_SECONDS
 from kubeline.engine.executors.spawned import SpawnedExecutor
 from kubeline.engine.forkserver import ForkServerClient
 from kubeline.engine.leaf import LeafJob
+from kubeline.engine.startmethod import StartMethod, start_method
 
 __all__ = ["Route", "RoutingExecutor", "is_warm_python", "local_executor"]
 
@@ -66,13 +67,14 @@ def local_executor(
     on_admission: Callable[[AdmissionNote], None] | None = None,
     admission: AdmissionController | None = None,
     grace: float = GRACE_SECONDS,
+    method: StartMethod | None = None,
 ) -> Executor:
     """The executor of a local run.
 
     Python components run forked from the warm ``fork_server`` (started on the first such
     task, with ``preload`` imported, when none is given; closed with the executor), or
-    one fresh interpreter each where ``os.fork`` does not exist; anything else, and Python
-    components in an install venv, run on the host.
+    one fresh interpreter each where ``os.fork`` does not exist or ``method`` is ``spawn``;
+    anything else, and Python components in an install venv, run on the host.
 
     Args:
         workers: exactly this many tasks at once (``--workers``); default: adaptive, by
@@ -81,12 +83,17 @@ def local_executor(
             executor's threads).
         admission: the controller to share (default: the process's).
         grace: seconds a canceled task has to end before it is killed.
+        method: how Python tasks start (default: :func:`~kubeline.engine.startmethod.start_method`,
+            from ``$KUBELINE_START_METHOD``); with ``spawn``, a ``fork_server`` given is
+            closed unused.
     """
     run_admission = RunAdmission(admission or process_admission(), workers, on_admission)
     python: Executor
-    if hasattr(os, "fork"):
+    if (method or start_method()) == "fork" and hasattr(os, "fork"):
         python = ForkedExecutor(run_admission, preload, fork_server, grace)
-    else:  # pragma: no cover - Windows
+    else:
+        if fork_server is not None:
+            fork_server.close()
         python = SpawnedExecutor(run_admission, grace)
     host = HostCommandExecutor(run_admission, grace)
     return RoutingExecutor(
