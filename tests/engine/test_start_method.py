@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubeline.engine import run_pipeline, start_fork_server
 from kubeline.engine.executors import RoutingExecutor, local_executor
@@ -114,3 +115,27 @@ def test_the_local_executor_and_the_early_start_follow_the_switch(
     assert isinstance(_python_executor(None), ForkedExecutor)
     assert isinstance(_python_executor("spawn"), SpawnedExecutor)
     assert start_fork_server(spec, method="spawn") is None
+
+
+@needs_fork
+def test_the_clis_early_start_starts_no_warm_parent_under_the_switch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kubeline.cli import prestart
+    from kubeline.cli.runline import read_run_line
+
+    path = tmp_path / "whoami.yaml"
+    path.write_text(yaml.safe_dump(compile_function(sm.one_task)), encoding="utf-8")
+    line = read_run_line(["run", str(path)])
+    monkeypatch.setenv(START_METHOD_ENV, "spawn")
+    prestart.start_early(line)
+    assert prestart.take() is None
+    monkeypatch.setenv(START_METHOD_ENV, "fork")  # the same line does start one by default
+    prestart.start_early(line)
+    server = prestart.take()
+    try:
+        assert isinstance(server, ForkServerClient)
+    finally:
+        prestart.close()
+        if server is not None:
+            server.close()
