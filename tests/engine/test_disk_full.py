@@ -77,10 +77,12 @@ def small_home() -> Iterator[Path]:
 
 
 def _fill(home: Path) -> None:
-    """Fill the rest of the disk."""
-    with contextlib.suppress(OSError), open(home / "filler", "wb") as f:
-        while True:
-            f.write(b"\0" * (1024 * 1024))
+    """Fill the rest of the disk (big writes, then small ones for the last pages)."""
+    (home / RESERVE_FILE).unlink(missing_ok=True)  # nothing left to free
+    for name, size in (("filler", 1024 * 1024), ("filler-end", 4096)):
+        with contextlib.suppress(OSError), open(home / name, "wb", buffering=0) as f:
+            while True:
+                f.write(b"\0" * size)
 
 
 def test_a_task_filling_the_home_disk_fails_the_run_clearly(
@@ -97,6 +99,26 @@ def test_a_task_filling_the_home_disk_fails_the_run_clearly(
     assert shown.returncode == 0, shown.stderr
     assert "FAILED" in shown.stdout
     assert "Traceback" not in shown.stderr
+
+
+def test_a_run_on_a_full_disk_says_so_and_reads_still_work(
+    small_home: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "shouting.yaml"
+    compiler.Compiler().compile(shouting, str(spec))
+    assert run_cli("run", str(spec), "-p", "mb=1", home=small_home).returncode == 0
+    _fill(small_home)
+    assert shutil.disk_usage(small_home).free < 64 * 1024
+    done = run_cli("run", str(spec), "-p", "mb=1", home=small_home)
+    assert done.returncode == 1, done.stderr
+    assert "disk holding KUBELINE_HOME" in done.stderr
+    assert "Traceback" not in done.stderr and "Unexpected error" not in done.stderr
+    listed = run_cli("runs", "list", home=small_home)
+    assert listed.returncode == 0, listed.stderr
+    assert "SUCCEEDED" in listed.stdout
+    shown = run_cli("runs", "show", "last", home=small_home)
+    assert shown.returncode == 0, shown.stderr
+    assert "SUCCEEDED" in shown.stdout
 
 
 # ------------------------------------------------------------------ no small disk needed

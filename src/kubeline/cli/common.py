@@ -42,7 +42,21 @@ def open_cli_store() -> Any:
     from kubeline.store import database_url, open_store
 
     store = open_store(database_url(kubeline_home()))
-    recover_orphans(store)
+    if store.read_only_reason:
+        stderr().print(f"[yellow]Warning:[/] {escape(store.read_only_reason)}.", soft_wrap=True)
+        return store
+    try:
+        recover_orphans(store)
+    except Exception as exc:
+        from kubeline.engine.diskspace import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        stderr().print(
+            "[yellow]Warning:[/] the disk holding KUBELINE_HOME is full: runs a killed "
+            "process left RUNNING are marked FAILED later, once there is space.",
+            soft_wrap=True,
+        )
     return store
 
 

@@ -258,6 +258,8 @@ def run_spec(
     if store is None:
         with open_store(database_url(home)) as own:
             return run_spec(spec, checked, home=home, store=own, options=options)
+    if store.read_only_reason:  # opened read-only: its disk is full
+        raise DiskGuard(home).error("the store is read-only and a run needs to write")
     try:
         recover_orphans(store)
         record = record_run(spec, checked, home=home, store=store, options=options)

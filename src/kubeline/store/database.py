@@ -9,6 +9,7 @@ front (``BEGIN IMMEDIATE``) so that they queue for ``busy_timeout`` instead of f
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import Field, fields
@@ -67,17 +68,49 @@ class Database:
             engine = _server_engine(url)
         self.engine = engine
         self._writer = engine.execution_options(**{_WRITE: True})
+        #: Why this database was opened read-only (a full disk), else None.
+        self.read_only_reason: str | None = None
         try:
             self._prepare()
         except sa.exc.OperationalError as exc:
             if url.get_backend_name() == "sqlite":
-                raise
+                if not self._open_read_only(url, exc):
+                    raise
+                return
             engine.dispose()
             reason = str(exc.orig or exc).strip().splitlines()[0]
             raise ConfigError(
                 f"Cannot open the store's database {_shown(url)}: {reason}. Check the URL "
                 "(KUBELINE_DATABASE_URL) and that the database server is up."
             ) from exc
+
+    def _open_read_only(self, url: sa.URL, exc: sa.exc.OperationalError) -> bool:
+        """On a full disk, open an existing SQLite file read-only, so lists and logs can
+        still be read; whether it did. Its tables are not made or migrated, and what a
+        killed process left in the write-ahead log is not seen until there is space."""
+        path = url.database or ""
+        if not path or path == ":memory:" or path.startswith("file:") or not Path(path).is_file():
+            return False
+        text = str(exc.orig or exc).lower()
+        free = _free_bytes(Path(path).parent)
+        if "disk is full" not in text and not ("disk i/o error" in text and free < _FULL_BELOW):
+            return False
+        self.engine.dispose()
+        absolute = Path(path).resolve().as_posix()
+        engine = sa.create_engine(
+            f"sqlite:///file:{absolute}?immutable=1&uri=true",
+            connect_args={"check_same_thread": False},
+        )
+        sa.event.listen(engine, "connect", _connect_sqlite_read_only)
+        self.engine = engine
+        self._writer = engine.execution_options(**{_WRITE: True})
+        self.read_only_reason = (
+            f"the disk holding the store ({Path(path).parent}) is full "
+            f"({max(free, 0) / 2**20:.1f} MB free): the store is open read-only, and "
+            "writes (migrations, failing runs a killed process left RUNNING) wait until "
+            "there is space"
+        )
+        return True
 
     def _prepare(self) -> None:
         """Make missing tables and indexes, and migrate an older schema, in one transaction."""
@@ -362,6 +395,26 @@ def _connect_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _connect_sqlite_read_only(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+#: Under this much free space a disk I/O error at open counts as a full disk.
+_FULL_BELOW = 1024 * 1024
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return -1
 
 
 def _begin_sqlite(conn: sa.Connection) -> None:

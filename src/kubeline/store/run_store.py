@@ -56,6 +56,11 @@ class RunStore:
         """Open the SQLite store ``home / "kubeline.db"``, creating ``home`` if missing."""
         return cls(sqlite_url(home))
 
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why the store was opened read-only (its disk is full), else None."""
+        return self._db.read_only_reason
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._db.close()
