@@ -329,10 +329,11 @@ def _serve(
     )
     app_ = create_app(settings)  # refuses a public address without a token
     _check_port_free(host, port)
+    kept = _records_at(settings.resolved().store_url)  # a store that cannot open says so here
     shown = f"[{host}]" if ":" in host else host
     _stderr().print(
         f"kubeline server on http://{shown}:{port} (KFP API at /apis/v2beta1); "
-        f"runs kept in {settings.home}. Ctrl-C stops it."
+        f"runs kept in {settings.home}{kept}. Ctrl-C stops it."
     )
     if opening is not None:
         import threading
@@ -342,6 +343,22 @@ def _serve(
         threading.Timer(1.5, webbrowser.open, args=(opening,)).start()
     # Forwarded headers are read by kubeline's own guard, only from --trusted-proxy.
     uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def _records_at(url: Any) -> str:
+    """Open the server's store once, so that a wrong KUBELINE_DATABASE_URL (a bad password,
+    a host that is down) is one line and exit 2, not a traceback from the server's start;
+    and say where the records are when they are not in the home's SQLite file."""
+    import sqlalchemy as sa
+
+    from kubeline.store import open_store
+
+    with open_store(url):
+        pass
+    where = sa.make_url(url)
+    if where.get_backend_name() == "sqlite":
+        return ""
+    return f", records in {where.render_as_string(hide_password=True)}"
 
 
 def _check_port_free(host: str, port: int) -> None:

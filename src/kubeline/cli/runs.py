@@ -137,5 +137,15 @@ def runs_logs(
     for t in tasks:
         if len(tasks) > 1:
             sys.stdout.write(f"==> {t.path} ({t.state}) <==\n")
+        if not Path(t.log_path or "").is_file():
+            # A run recorded in a shared store (PostgreSQL) by another machine's engine.
+            host = f" on host {record.host}" if record.host else ""
+            stderr().print(
+                f"Task {t.path}'s log is not on this machine: it was written to "
+                f"{t.log_path}{host}.",
+                markup=False,
+                soft_wrap=True,
+            )
+            continue
         sys.stdout.write(text(t.log_path or ""))
         sys.stdout.flush()
