@@ -35,6 +35,9 @@ class RunOptions:
             the engine's); the run closes it.
         executor: an executor the caller started early (e.g. the CLI, before its own
             imports); the run uses it instead of making one, and closes it.
+        log_cap_mb: each task's log is kept under this many MB, the middle cut (its head
+            and tail kept, a line says what was cut); 0 for no cap; None: 50 or
+            ``$KUBELINE_LOG_CAP_MB``.
         start_method: how Python tasks start, ``fork`` (from a warm parent) or ``spawn``
             (a fresh interpreter each); None: ``$KUBELINE_START_METHOD``, read once when
             the run starts (see :mod:`kubeline.engine.startmethod`).
@@ -48,6 +51,7 @@ class RunOptions:
     display_name: str = ""
     fork_server: ForkServerClient | None = None
     executor: Executor | None = None
+    log_cap_mb: float | None = None
     start_method: StartMethod | None = None
 
 

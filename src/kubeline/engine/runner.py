@@ -20,6 +20,7 @@ import yaml
 from kubeline.engine.arguments import resolve_arguments
 from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, mentions_disk_full
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
+from kubeline.engine.executors.logcap import log_cap_bytes
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.platform import platform_notes
@@ -293,6 +294,7 @@ def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Execut
         options.fork_server,
         on_admission=hear,
         method=options.start_method,
+        log_cap=None if options.log_cap_mb is None else log_cap_bytes(options.log_cap_mb),
     )
 
 

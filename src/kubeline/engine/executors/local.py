@@ -68,6 +68,7 @@ def local_executor(
     admission: AdmissionController | None = None,
     grace: float = GRACE_SECONDS,
     method: StartMethod | None = None,
+    log_cap: int | None = None,
 ) -> Executor:
     """The executor of a local run.
 
@@ -86,6 +87,8 @@ def local_executor(
         method: how Python tasks start (default: :func:`~kubeline.engine.startmethod.start_method`,
             from ``$KUBELINE_START_METHOD``); with ``spawn``, a ``fork_server`` given is
             closed unused.
+        log_cap: each task's log is kept under this many bytes, its middle cut (0: no
+            cap; default: :func:`~kubeline.engine.executors.logcap.log_cap_bytes`).
     """
     run_admission = RunAdmission(admission or process_admission(), workers, on_admission)
     python: Executor
@@ -96,6 +99,8 @@ def local_executor(
             fork_server.close()
         python = SpawnedExecutor(run_admission, grace)
     host = HostCommandExecutor(run_admission, grace)
+    if log_cap is not None:
+        python.log_cap = host.log_cap = log_cap
     return RoutingExecutor(
         [(is_warm_python, python), (lambda _job: True, host)], run_admission.capacity
     )

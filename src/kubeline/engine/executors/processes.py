@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Protocol
 
 __all__ = [
@@ -113,14 +114,22 @@ def start_logged(argv: list[str], env: dict[str, str], log_path: str) -> HostPro
             raise StartFailed(f"cannot start '{argv[0]}': {exc}") from exc
 
 
-def wait_or_stop(process: TaskProcess, stop: threading.Event, grace: float = GRACE_SECONDS) -> int:
+def wait_or_stop(
+    process: TaskProcess,
+    stop: threading.Event,
+    grace: float = GRACE_SECONDS,
+    tick: Callable[[], None] | None = None,
+) -> int:
     """Wait for ``process`` to end; once ``stop`` is set, terminate it, and kill it if it
-    is still there ``grace`` seconds later. Returns its exit code."""
+    is still there ``grace`` seconds later. Returns its exit code. ``tick`` is called
+    about ten times a second meanwhile (the log's cap)."""
     asked_at: float | None = None
     while True:
         code = process.wait(0.1 if asked_at is None else 0.05)
         if code is not None:
             return code
+        if tick is not None:
+            tick()
         if not stop.is_set():
             continue
         if asked_at is None:

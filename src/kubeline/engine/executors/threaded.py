@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kubeline.engine.executors.admission import RunAdmission, Slot
 from kubeline.engine.executors.base import Executor, Outcome, TaskError
+from kubeline.engine.executors.logcap import LogCap, log_cap_bytes
 from kubeline.engine.executors.processes import (
     GRACE_SECONDS,
     StartFailed,
@@ -30,9 +31,14 @@ CANCELED_CODE = -15
 
 
 class ThreadedExecutor(Executor):
-    """Runs each job on a thread of its own; at most as many at once as admission allows."""
+    """Runs each job on a thread of its own; at most as many at once as admission allows.
+
+    ``log_cap`` (bytes; 0: none) caps each task's log, its middle cut (default: 50 MB or
+    ``$KUBELINE_LOG_CAP_MB``).
+    """
 
     def __init__(self, admission: RunAdmission, grace: float = GRACE_SECONDS) -> None:
+        self.log_cap = log_cap_bytes()
         self.admission = admission
         self.capacity = admission.capacity
         self.grace = grace
@@ -107,7 +113,9 @@ class ThreadedExecutor(Executor):
             pid = self._pid(process)
             if pid is not None:
                 slot.attach(pid)
-            code = wait_or_stop(process, self._stop, self.grace)
+            cap = LogCap(job.log_path, self.log_cap)
+            code = wait_or_stop(process, self._stop, self.grace, tick=cap.check)
+            cap.finish()
         finally:
             with self._lock:
                 self._running.pop(key, None)
