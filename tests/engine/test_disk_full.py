@@ -175,3 +175,45 @@ def test_full_disks_are_recognised() -> None:
     wrapped = RuntimeError("outer")
     wrapped.__cause__ = OSError(errno.ENOSPC, "full")
     assert is_disk_full(wrapped)
+
+
+def test_the_server_starts_on_a_full_disk_and_serves_reads(
+    small_home: Path, tmp_path: Path
+) -> None:
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    spec = tmp_path / "shouting.yaml"
+    compiler.Compiler().compile(shouting, str(spec))
+    assert run_cli("run", str(spec), "-p", "mb=1", home=small_home).returncode == 0
+    _fill(small_home)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KUBELINE_HOME": str(small_home), "NO_COLOR": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kubeline", "server", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/apis/v2beta1/runs"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    body = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert '"state":"SUCCEEDED"' in body.replace(" ", "")
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert "disk" in err and "full" in err, err
+    assert "Traceback" not in err

@@ -7,6 +7,7 @@ test can start as many servers as it likes.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from kubeline import __version__
+from kubeline.engine.diskspace import is_disk_full
 from kubeline.engine.runner import recover_orphans
 from kubeline.httpguard import GuardMiddleware, RequestGuard, token_matches
 from kubeline.server.api import router
@@ -24,13 +26,33 @@ from kubeline.server.manager import RunManager
 from kubeline.server.schedules import ScheduleLoop
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web import TOKEN_COOKIE, install_web
-from kubeline.store import open_store
+from kubeline.store import RunStore, open_store
 
 __all__ = ["create_app"]
 
 _OPEN_PATHS = ("/healthz", "/apis/v2beta1/healthz", "/login")
 _OPEN_PREFIXES = ("/kubeline/static/",)
 _API_PREFIXES = ("/apis/", "/kubeline/api/")
+
+
+def _prepare_store(store: RunStore) -> None:
+    """Fail the runs a killed server left RUNNING and make the Default experiment; on a
+    full disk, skip both and say why writes fail (reads still work)."""
+    if store.read_only_reason:
+        print(f"kubeline server: warning: {store.read_only_reason}.", file=sys.stderr)
+        return
+    try:
+        recover_orphans(store)
+        store.experiments.ensure_default()
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        print(
+            "kubeline server: warning: the disk holding KUBELINE_HOME is full: new runs "
+            "fail until there is space; runs a killed server left RUNNING are marked "
+            "FAILED at a later start.",
+            file=sys.stderr,
+        )
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -43,8 +65,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.store_url)
-        recover_orphans(store)  # runs a killed server left RUNNING become FAILED
-        store.experiments.ensure_default()
+        _prepare_store(store)
         manager = RunManager(store, settings)
         schedules = ScheduleLoop(store, manager, settings.schedule_interval_seconds)
         app.state.settings, app.state.store, app.state.manager = settings, store, manager
