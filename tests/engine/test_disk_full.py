@@ -217,3 +217,19 @@ def test_the_server_starts_on_a_full_disk_and_serves_reads(
         _, err = server.communicate(timeout=30)
     assert "disk" in err and "full" in err, err
     assert "Traceback" not in err
+
+
+def test_a_run_whose_writes_all_fail_says_the_next_start_fails_it(
+    tmp_path: Path, kubeline_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubeline.engine.runner import execute_run, record_run
+    from kubeline.engine.spec import load_spec
+    from kubeline.store import RunStore
+
+    spec_file = tmp_path / "shouting.yaml"
+    compiler.Compiler().compile(shouting, str(spec_file))
+    with RunStore.for_home(kubeline_home) as store:
+        record = record_run(load_spec(spec_file), {"mb": 0}, home=kubeline_home, store=store)
+        monkeypatch.setattr(store.runs, "update", _FullOnce(failures=99).update)
+        with pytest.raises(DiskFullError, match=r"next kubeline start .* marks it FAILED"):
+            execute_run(record, home=kubeline_home, store=store)

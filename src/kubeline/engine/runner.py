@@ -164,7 +164,10 @@ def execute_run(
     disk = DiskGuard(home)
     disk.keep_reserve()
     recorder = Recorder(store, run_id, models_root=home / "models", disk=disk)
-    recorder.run_started()
+    try:
+        recorder.run_started()
+    except DiskFullError as exc:
+        raise _unrecorded(exc) from None
     hear = _Relay()
     executor = _executor(spec, options, hear)
     scheduler = Scheduler(
@@ -230,10 +233,14 @@ def _end_on_full_disk(
     except Exception as exc:
         if not is_disk_full(exc):
             raise
-        raise DiskFullError(
-            f"{full} The run stays RUNNING in the store until the next kubeline start "
-            "(a run, 'kubeline runs', or the server) marks it FAILED; free some space first."
-        ) from None
+        raise _unrecorded(full) from None
+
+
+def _unrecorded(full: DiskFullError) -> DiskFullError:
+    return DiskFullError(
+        f"{full} The run stays unfinished in the store until the next kubeline start "
+        "(a run, 'kubeline runs', or the server) marks it FAILED; free some space first."
+    )
 
 
 def _capital(text: str) -> str:
