@@ -112,3 +112,14 @@ def test_no_cap_and_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv(LOG_CAP_ENV, "lots")
     with pytest.raises(ValueError, match=LOG_CAP_ENV):
         log_cap_bytes()
+
+
+def test_kubeline_run_takes_the_cap_as_a_keyword(tmp_path: Path) -> None:
+    import kubeline
+
+    result = kubeline.run(chatty, {"lines": 3000}, log_cap_mb=0.5)
+    assert result.state == "SUCCEEDED", result.error
+    (task,) = [t for t in result.tasks if t.name == "numbered"]
+    log = Path(task.log_path).read_bytes()
+    assert len(log) <= MB // 2 + 4096
+    assert b"cut from the middle of this log (cap 0.5 MB" in log

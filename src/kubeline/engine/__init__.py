@@ -55,6 +55,7 @@ def run_pipeline(
     display_name: str = "",
     executor: Executor | None = None,
     fork_server: ForkServerClient | None = None,
+    log_cap_mb: float | None = None,
     options: RunOptions | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
@@ -72,6 +73,8 @@ def run_pipeline(
         display_name: the run's name in lists (default: its id).
         executor: an executor started early by the caller (the run closes it).
         fork_server: a warm parent from :func:`start_fork_server` (the run closes it).
+        log_cap_mb: each task's log is kept under this many MB, its middle cut (0: no
+            cap; default: ``$KUBELINE_LOG_CAP_MB`` or 50).
         options: all of the above as one :class:`RunOptions` (then they are ignored).
 
     Raises:
@@ -88,6 +91,7 @@ def run_pipeline(
             display_name=display_name,
             executor=executor,
             fork_server=fork_server,
+            log_cap_mb=log_cap_mb,
         )
     from kubeline.engine.runner import run_spec
     from kubeline.store import database_url, open_store
