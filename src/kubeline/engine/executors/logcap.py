@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import BinaryIO
 
 __all__ = ["DEFAULT_LOG_CAP_MB", "LOG_CAP_ENV", "LogCap", "log_cap_bytes"]
 
@@ -83,30 +84,40 @@ class LogCap:
         ).encode()
 
     def _cut(self) -> None:
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            size = os.fstat(fd).st_size
+        # A file object, not os.pread/pwrite: those do not exist on Windows.
+        with open(self.path, "r+b", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
             start = max(self.head, size - self.tail)  # where the kept tail begins
             old_line = len(self._line()) if self.cut else 0
             self.cut += start - self.head - old_line
             line = self._line()
-            where = self.head
-            os.pwrite(fd, line, where)
-            where += len(line)
+            f.seek(self.head)
+            _write_all(f, line)
+            where = self.head + len(line)
             # Move the tail down in chunks (never all of it in memory); then whatever the
             # task appended meanwhile, until the size stops moving, then truncate.
             read_at = start
             while True:
-                end = os.fstat(fd).st_size
+                end = os.fstat(f.fileno()).st_size
                 while read_at < end:
-                    data = os.pread(fd, min(_CHUNK, end - read_at), read_at)
+                    f.seek(read_at)
+                    data = f.read(min(_CHUNK, end - read_at))
                     if not data:
                         break
-                    os.pwrite(fd, data, where)
+                    f.seek(where)
+                    _write_all(f, data)
                     read_at += len(data)
                     where += len(data)
-                if os.fstat(fd).st_size == end:
-                    os.ftruncate(fd, where)
+                if os.fstat(f.fileno()).st_size == end:
+                    f.truncate(where)
                     return
-        finally:
-            os.close(fd)
+
+
+def _write_all(f: BinaryIO, data: bytes) -> None:
+    """Write all of ``data`` (an unbuffered file may take part of it)."""
+    view = memoryview(data)
+    while view:
+        written = f.write(view)
+        if not written:
+            raise OSError("the log took no bytes")
+        view = view[written:]
