@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kfp import compiler, dsl
 
 from kubeline.engine.diskspace import (
@@ -183,6 +184,7 @@ def test_the_server_starts_on_a_full_disk_and_serves_reads(
     import socket
     import sys
     import time
+    import urllib.error
     import urllib.request
 
     spec = tmp_path / "shouting.yaml"
@@ -212,6 +214,19 @@ def test_the_server_starts_on_a_full_disk_and_serves_reads(
             except OSError:
                 time.sleep(0.2)
         assert '"state":"SUCCEEDED"' in body.replace(" ", "")
+        import json
+
+        spec_data = yaml.safe_load(spec.read_text())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/apis/v2beta1/runs",
+            data=json.dumps({"display_name": "full", "pipeline_spec": spec_data}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        said = refused.value.read().decode()
+        assert refused.value.code == 500
+        assert "disk holding KUBELINE_HOME" in said and "is full" in said, said
     finally:
         server.terminate()
         _, err = server.communicate(timeout=30)

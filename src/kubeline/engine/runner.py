@@ -110,9 +110,31 @@ def record_run(
         kubeline.errors.ConfigError: the arguments do not match the pipeline, or ``run_id``
             cannot name a folder.
         kubeline.errors.PipelineLoadError: two of the spec's names would share a file.
+        kubeline.engine.diskspace.DiskFullError: the disk holding the home is full.
     """
     resolved = resolve_arguments(spec, arguments or {})
     check_spec_names(spec)
+    if store.read_only_reason:  # opened read-only: its disk is full
+        raise DiskGuard(home).error("the store is read-only and a run needs to write")
+    try:
+        return _record(spec, resolved, home, store, options, run_id, state, extra)
+    except Exception as exc:
+        if not is_disk_full(exc) or isinstance(exc, DiskFullError):
+            raise
+        raise DiskGuard(home).error("the run could not be recorded", exc) from None
+
+
+def _record(
+    spec: dict[str, Any],
+    resolved: dict[str, Any],
+    home: Path,
+    store: RunStore,
+    options: RunOptions,
+    run_id: str | None,
+    state: str,
+    extra: dict[str, Any] | None,
+) -> RunRecord:
+    """What :func:`record_run` writes: the run's folder and its row."""
     name = spec["pipelineInfo"]["name"]
     run_id = run_id or new_run_id(name)
     if not is_ordinary(run_id):

@@ -6,11 +6,13 @@ with the CLI, so runs started either way show up in both.
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+from kubeline.engine.diskspace import DiskFullError
 from kubeline.engine.options import RunOptions
 from kubeline.engine.runner import RunControl, execute_run, record_run
 from kubeline.server.settings import ServerSettings
@@ -95,12 +97,24 @@ class RunManager:
                     record.run_id, state="FAILED", error=control.reason or terminated_message()
                 )
         except Exception as exc:  # noqa: BLE001 - a broken run must not kill the server
-            self.store.runs.update(
-                record.run_id,
-                state="FAILED",
-                error=f"The engine failed: {type(exc).__name__}: {exc}",
-                finished_at=datetime.now(timezone.utc),
+            error = (
+                str(exc)
+                if isinstance(exc, DiskFullError)
+                else f"The engine failed: {type(exc).__name__}: {exc}"
             )
+            try:
+                self.store.runs.update(
+                    record.run_id,
+                    state="FAILED",
+                    error=error,
+                    finished_at=datetime.now(timezone.utc),
+                )
+            except Exception as again:  # noqa: BLE001 - said in the server's log instead
+                print(
+                    f"kubeline server: run {record.run_id} failed and could not be recorded "
+                    f"as FAILED ({type(again).__name__}: {again}): {error}",
+                    file=sys.stderr,
+                )
         finally:
             with self._lock:
                 self._controls.pop(record.run_id, None)
