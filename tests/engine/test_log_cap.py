@@ -123,3 +123,18 @@ def test_kubeline_run_takes_the_cap_as_a_keyword(tmp_path: Path) -> None:
     log = Path(task.log_path).read_bytes()
     assert len(log) <= MB // 2 + 4096
     assert b"cut from the middle of this log (cap 0.5 MB" in log
+
+
+def test_kubeline_run_takes_the_cap_as_an_option(tmp_path: Path, kubeline_home: Path) -> None:
+    from tests.conftest import run_cli
+
+    spec_file = tmp_path / "chatty.yaml"
+    compiler.Compiler().compile(chatty, str(spec_file))
+    done = run_cli(
+        "run", str(spec_file), "-p", "lines=3000", "--log-cap-mb", "0.5", home=kubeline_home
+    )
+    assert done.returncode == 0, done.stderr
+    (log_file,) = kubeline_home.glob("runs/*/logs/numbered.log")
+    log = log_file.read_bytes()
+    assert len(log) <= MB // 2 + 4096
+    assert b"cut from the middle of this log (cap 0.5 MB" in log

@@ -154,6 +154,15 @@ def run_command(
         ),
     ] = False,
     output: OutputOption = OutputFormat.text,
+    log_cap_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--log-cap-mb",
+            min=0,
+            help="Keep each task's log under this many MB, its middle cut (0: no cap; "
+            "default: $KUBELINE_LOG_CAP_MB or 50).",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline on this machine and print its results."""
     from kubeline.cli.render import (
@@ -186,6 +195,7 @@ def run_command(
             on_event=progress,
             allow_installs=allow_installs,
             fork_server=prestart.take(),  # started by main(), when it could be
+            log_cap_mb=log_cap_mb,
         )
         result = run_pipeline(spec, arguments, options=options)
     finally:
