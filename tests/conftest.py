@@ -19,8 +19,14 @@ pytest_plugins = ["tests.postgres"]
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "kfp"
 # Settings a developer's shell may carry that would point a test at their own database,
-# server token or image.
-CALLER_SETTINGS = ("KUBELINE_DATABASE_URL", "KUBELINE_TOKEN", "KUBELINE_IMAGE")
+# server token or image, or cut its logs. (KUBELINE_START_METHOD stays: the test command's
+# spawn pass sets it for a whole session.)
+CALLER_SETTINGS = (
+    "KUBELINE_DATABASE_URL",
+    "KUBELINE_TOKEN",
+    "KUBELINE_IMAGE",
+    "KUBELINE_LOG_CAP_MB",
+)
 
 
 def pytest_report_header() -> str:
