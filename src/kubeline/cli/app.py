@@ -548,9 +548,6 @@ def _api_message(exc: Exception) -> str:
 app.add_typer(runs_app, name="runs")
 
 
-_store = open_cli_store
-
-
 def _registered(run_id: str, spec: dict[str, Any]) -> list[tuple[str, int]]:
     """(name, version) of the models a run registered. Only a Model output can be, so for
     a pipeline without one the store is not opened a second time (10-20 ms)."""
@@ -563,7 +560,7 @@ def _registered(run_id: str, spec: dict[str, Any]) -> list[tuple[str, int]]:
     )
     if MODEL_SCHEMA not in outputs:
         return []
-    with contextlib.closing(_store()) as store:
+    with open_cli_store() as store:
         return [(v.name, v.version) for v in store.models.versions_of_run(run_id)]
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import traceback
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from kubeline.errors import KubelineError, codes_of
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command opens it
+    from kubeline.store import RunStore
 
 __all__ = ["OutputFormat", "OutputOption", "open_cli_store", "report_error", "stderr", "stdout"]
 
@@ -35,7 +38,7 @@ OutputOption = Annotated[
 ]
 
 
-def open_cli_store() -> Any:
+def open_cli_store() -> RunStore:
     """The store of ``KUBELINE_HOME``, with runs a killed process left RUNNING failed."""
     from kubeline.engine import kubeline_home
     from kubeline.engine.runner import recover_orphans

@@ -3,7 +3,6 @@ side of ``kubeline submit`` (:func:`vertex_submit`, wired into ``submit_command`
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -133,7 +132,7 @@ def kserve_command(
     wire = _PROTOCOLS.get(protocol)
     if wire is None:
         raise ConfigError(f"--protocol is v1 or v2, not '{protocol}'.")
-    with contextlib.closing(open_cli_store()) as store:
+    with open_cli_store() as store:
         version = resolve(store, model)
     server = _RUNTIMES.get(runtime)
     if server is None:

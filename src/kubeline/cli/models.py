@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +38,7 @@ def models_list(output: OutputOption = OutputFormat.text) -> None:
     from kubeline.cli.render import print_json
     from kubeline.registry import model_summaries
 
-    with contextlib.closing(open_cli_store()) as store:
+    with open_cli_store() as store:
         rows = model_summaries(store)
     if output is OutputFormat.json:
         print_json(
@@ -87,7 +86,7 @@ def models_show(
     from kubeline.cli.render import print_json
     from kubeline.registry import aliases_by_version, notes, resolve, version_dict
 
-    with contextlib.closing(open_cli_store()) as store:
+    with open_cli_store() as store:
         version = resolve(store, reference)
         aliases = aliases_by_version(store, version.name)
         numbers = [v.version for v in store.models.list_versions(version.name)]
@@ -145,7 +144,7 @@ def models_promote(
     from kubeline.registry import check_alias, resolve, set_alias
 
     alias = check_alias(alias)
-    with contextlib.closing(open_cli_store()) as store:
+    with open_cli_store() as store:
         version = resolve(store, reference)
         before = set_alias(store, version, alias)
     if output is OutputFormat.json:
@@ -172,7 +171,7 @@ def models_register(
     from kubeline.engine import kubeline_home
     from kubeline.registry import notes, register, version_dict
 
-    with contextlib.closing(open_cli_store()) as store:
+    with open_cli_store() as store:
         version, new = register(store, artifact, name, models_root=kubeline_home() / "models")
     if output is OutputFormat.json:
         print_json({**version_dict(version, []), "new": new})
@@ -237,7 +236,7 @@ def serve_command(
             version_from_metadata(inspect_model(path), name=name, uri=str(path), digest=None)
         ]
     elif models:
-        with contextlib.closing(open_cli_store()) as store:
+        with open_cli_store() as store:
             versions = [resolve(store, reference) for reference in models]  # all checked first
     else:
         raise ConfigError("Name the models to serve (NAME, NAME:VERSION or NAME@ALIAS).")
