@@ -243,7 +243,7 @@ def _text_table(ctx: PreviewContext, fmt: str, total_size: int) -> Preview:
 def dataset_preview(ctx: PreviewContext) -> Preview:
     where = ctx.where
     if where.state == "dir":
-        listing, note = folder_listing(where.path, where.runs)  # type: ignore[arg-type]
+        listing, note = folder_listing(where)
         return wrap("dataset", listing, note)
     assert where.path is not None
     head, total = read_head(where.path, min(4096, ctx.max_bytes))

@@ -35,7 +35,7 @@ _TEXT_BYTES = 4096  # the text preview of a generic file
 def html_preview(ctx: PreviewContext) -> Preview:
     where = ctx.where
     if where.state == "dir":
-        listing, note = folder_listing(where.path, where.runs)  # type: ignore[arg-type]
+        listing, note = folder_listing(where)
         return wrap(
             "html",
             message("This HTML artifact is a folder; only single files are shown inline.")
@@ -79,7 +79,7 @@ def render_markdown(text: str) -> str:
 def markdown_preview(ctx: PreviewContext) -> Preview:
     where = ctx.where
     if where.state == "dir":
-        listing, note = folder_listing(where.path, where.runs)  # type: ignore[arg-type]
+        listing, note = folder_listing(where)
         return wrap("markdown", message("This Markdown artifact is a folder.") + listing, note)
     assert where.path is not None
     data, total = read_head(where.path, ctx.max_bytes)
@@ -111,7 +111,7 @@ def model_preview(ctx: PreviewContext) -> Preview:
     if metadata.get("framework"):
         notes.append(str(metadata["framework"]))
     if where.state == "dir":
-        listing, _ = folder_listing(where.path, where.runs)  # type: ignore[arg-type]
+        listing, _ = folder_listing(where)
         parts.append(listing)
     elif where.state != "file":
         parts.append(message(where.reason))
@@ -131,7 +131,7 @@ def file_preview(ctx: PreviewContext) -> Preview:
         else Markup("")
     )
     if where.state == "dir":
-        listing, note = folder_listing(where.path, where.runs)  # type: ignore[arg-type]
+        listing, note = folder_listing(where)
         return wrap("file", meta + listing, note)
     if where.state != "file":
         if metadata:

@@ -156,9 +156,12 @@ def file_size(where: Where) -> int | None:
         return None
 
 
-def folder_listing(root: Path, runs: Path) -> tuple[Markup, str]:
-    """The first files of a folder with their sizes, without following links out of
-    home/runs (a link that leaves it is listed, not measured)."""
+def folder_listing(where: Where) -> tuple[Markup, str]:
+    """The first files of a ``dir`` artifact with their sizes, without following links out
+    of home/runs (a link that leaves it is listed, not measured)."""
+    if where.path is None or where.runs is None:  # only locate()'s "dir" lists a folder
+        raise ValueError(f"an artifact in state {where.state!r} has no folder to list")
+    root, runs = where.path, where.runs
     shown: list[tuple[str, str]] = []
     count = 0
     total = 0
