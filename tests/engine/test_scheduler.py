@@ -35,7 +35,7 @@ class FakeExecutor(Executor):
         future.set_result(self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0])
         return future
 
-    def cancel(self) -> None:
+    def cancel(self, force: bool = False) -> None:
         self.canceled = True
 
     def close(self) -> None:

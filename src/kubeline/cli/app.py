@@ -7,6 +7,7 @@ missing file), 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -615,6 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     err = _stderr()
     words = sys.argv[1:] if argv is None else argv
+    if _command_of(words) == "run" and argv is None:
+        # `kill PID` (SIGTERM: a service manager, `timeout`, a CI job ending) stops a run as
+        # Ctrl-C does: its tasks are stopped and the run is recorded CANCELED.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     line = read_run_line(words)  # a plain `kubeline run` line, read without typer
     prestart.start_early(line)  # `kubeline run FILE`: the warm parent's imports begin now
     if _command_of(words) not in _OWN_COMMANDS:

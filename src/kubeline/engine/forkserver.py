@@ -13,10 +13,15 @@ fresh interpreter instead.
 
 Protocol on the server's stdin/stdout, one line each::
 
-    job <id> <n> [<module,...>]\\n<n bytes: pickled LeafJob>
+    job <id> <n> [<module,...>] [m:<hex mark>]\\n<n bytes: pickled LeafJob>
                                              -> pid <id> <pid>\\n, later done <id> <exit code>\\n
-    kill <id> [<signal>]\\n                    -> signals that job's child (SIGTERM by default)
-    kill\\n                                     -> terminates every running child
+    kill <id> [<signal>]\\n                    -> signals that job's tree (SIGTERM by default)
+    kill\\n                                     -> terminates every running tree
+
+Each child is a task's leader (:mod:`kubeline.engine.executors.tree`): the server is a
+child subreaper on Linux, so what a task leaves running comes back to it and is ended
+before the task is reported done; when the engine goes away (its pipe closes, even on
+kill -9) the server stops every tree, waits the grace period, kills what is left, and exits.
 """
 
 from __future__ import annotations
@@ -33,11 +38,19 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections import deque
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from kubeline.engine.executors.tree import (
+    MARK,
+    TaskTree,
+    become_subreaper,
+    children,
+    descendants,
+)
 from kubeline.engine.preload import DEFAULT_PRELOAD
 from kubeline.engine.taskenv import task_environ
 
@@ -47,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["ForkServerClient", "ForkedTask", "serve"]
 
 
-def _child(job_bytes: bytes, report: str | None = None) -> None:
+def _child(job_bytes: bytes, report: str | None = None, mark: str = "") -> None:
     """In the forked child: run the job, then leave without running the server's code.
 
     With ``report``, the names of the installed modules the job imported that its parent
@@ -55,6 +68,8 @@ def _child(job_bytes: bytes, report: str | None = None) -> None:
     """
     code = 1
     known = frozenset(sys.modules) if report else frozenset()
+    if mark:  # inherited by everything the task starts
+        os.environ[MARK] = mark
     try:
         from kubeline.engine.executors.program import run_job  # imported by serve()
 
@@ -115,6 +130,7 @@ def _learn(report: str) -> bool:
 
 
 _REPORTS_ENV = "KUBELINE_FORKSERVER_REPORTS"
+_GRACE_ENV = "KUBELINE_FORKSERVER_GRACE"
 _MODULE = re.compile(r"[A-Za-z_][\w.]*")
 
 _COMPONENT_HEADER = """
@@ -143,6 +159,9 @@ def _import(name: str) -> bool:
 
 
 def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own process
+    # What a task leaves running when its leader ends is adopted here, not by init, so it
+    # can be found and ended (Linux; elsewhere the task's group and marked processes).
+    become_subreaper()
     # kfp's executor, and what every lightweight component's module imports at run time:
     # done once here, so no child repeats it (about 20 ms a task otherwise).
     for name in DEFAULT_PRELOAD:
@@ -175,15 +194,11 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     _Server(reply, stdin, wake_r, wake_w, reports, preload).loop()
 
 
-def _signal_children(children: dict[int, str], job_id: str | None, signum: int) -> None:
-    """Signal each child's process group: the child and what it started."""
-    for pid, running in children.items():
-        if job_id is None or running == job_id:
-            try:
-                os.killpg(pid, signum)
-            except OSError:  # not (yet) a group of its own
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
+def _grace() -> float:
+    try:
+        return max(0.0, float(os.environ.get(_GRACE_ENV, "5")))
+    except ValueError:
+        return 5.0
 
 
 class _Server:  # pragma: no cover - runs in its own process
@@ -199,6 +214,7 @@ class _Server:  # pragma: no cover - runs in its own process
         self.reports = reports
         self.pending = deque(preload)
         self.children: dict[int, str] = {}
+        self.trees: dict[int, TaskTree] = {}
         self.buffer = b""
         self.unfrozen = False  # modules imported since the last gc.freeze()
 
@@ -218,6 +234,9 @@ class _Server:  # pragma: no cover - runs in its own process
             if self.stdin in readable and not self._read():
                 return
 
+    def _leaders(self) -> set[int]:
+        return set(self.children)
+
     def _freeze(self) -> None:
         if self.unfrozen:
             gc.collect()
@@ -225,7 +244,7 @@ class _Server:  # pragma: no cover - runs in its own process
             self.unfrozen = False
 
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -233,18 +252,52 @@ class _Server:  # pragma: no cover - runs in its own process
             if pid == 0:
                 break
             job_id = self.children.pop(pid, None)
-            if job_id is not None:
-                code = os.waitstatus_to_exitcode(status)
-                self.reply.write(f"done {job_id} {code}\n".encode())
+            tree = self.trees.pop(pid, None)
+            if job_id is None or tree is None:
+                continue  # an orphan a task left, adopted here: reaped
+            tree.end(self._reap_adopted)  # the task is its whole tree
+            code = os.waitstatus_to_exitcode(status)
+            self.reply.write(f"done {job_id} {code}\n".encode())
             if _learn(os.path.join(self.reports, str(pid))):
                 self.unfrozen = True
                 self._freeze()
+
+    def _reap_adopted(self) -> None:
+        """Reap ended orphans, never a task's leader (its exit code is the task's)."""
+        for pid in children(os.getpid()):
+            if pid not in self.children:
+                with contextlib.suppress(OSError):
+                    os.waitpid(pid, os.WNOHANG)
+
+    def _signal(self, job_id: str | None, signum: int) -> None:
+        for pid, running in list(self.children.items()):
+            if job_id is None or running == job_id:
+                self.trees[pid].signal(signum)
+
+    def shutdown(self) -> None:
+        """The engine went away: stop every tree, give it the grace period, kill the rest."""
+        self._signal(None, signal.SIGTERM)
+        deadline = time.monotonic() + _grace()
+        while self.children and time.monotonic() < deadline:
+            select.select([self.wake_r], [], [], 0.05)
+            with contextlib.suppress(OSError):
+                os.read(self.wake_r, 4096)
+            self._reap()
+        self._signal(None, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while self.children and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self._reap()
+        for pid in descendants(os.getpid()):  # orphans without a mark
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        self._reap_adopted()
 
     def _read(self) -> bool:
         """Handle what the engine sent; False once it went away."""
         data = os.read(self.stdin, 1 << 20)
         if not data:  # the engine went away: stop what runs and leave
-            _signal_children(self.children, None, signal.SIGTERM)
+            self.shutdown()
             return False
         self.buffer += data
         while b"\n" in self.buffer:
@@ -253,21 +306,27 @@ class _Server:  # pragma: no cover - runs in its own process
             if words[:1] == [b"kill"]:
                 signum = int(words[2]) if len(words) > 2 and words[2].isdigit() else 15
                 target = words[1].decode() if len(words) > 1 else None
-                _signal_children(self.children, target, signum)
+                self._signal(target, signum)
                 self.buffer = rest
                 continue
-            if words[:1] != [b"job"] or len(words) not in (3, 4) or not words[2].isdigit():
+            if words[:1] != [b"job"] or len(words) not in (3, 4, 5) or not words[2].isdigit():
                 self.buffer = rest  # not a request this protocol knows: ignore the line
                 continue
             size = int(words[2])
             if len(rest) < size:
                 break  # wait for the rest of the job
             job_id, payload, self.buffer = words[1].decode(), rest[:size], rest[size:]
-            imports = words[3].decode().split(",") if len(words) == 4 else []
-            self._fork(job_id, payload, imports)
+            imports, mark = [], ""
+            for word in words[3:]:
+                if word.startswith(b"m:"):
+                    with contextlib.suppress(ValueError):
+                        mark = bytes.fromhex(word[2:].decode()).decode("utf-8", "replace")
+                else:
+                    imports = word.decode().split(",")
+            self._fork(job_id, payload, imports, mark)
         return True
 
-    def _fork(self, job_id: str, payload: bytes, imports: list[str]) -> None:
+    def _fork(self, job_id: str, payload: bytes, imports: list[str], mark: str) -> None:
         for name in imports:  # what this job needs, before the rest of the preload
             self.unfrozen |= _import(name)
         self._freeze()
@@ -284,10 +343,11 @@ class _Server:  # pragma: no cover - runs in its own process
             for fd in (self.wake_r, self.wake_w, self.stdin, self.reply.fileno()):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _child(payload, os.path.join(self.reports, str(os.getpid())))
+            _child(payload, os.path.join(self.reports, str(os.getpid())), mark)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
         self.children[pid] = job_id
+        self.trees[pid] = TaskTree(pid, mark or None, self._leaders)
         self.reply.write(f"pid {job_id} {pid}\n".encode())
 
 
@@ -334,7 +394,8 @@ class ForkServerClient:
     with its own start-up; the first job waits for ``ready`` if it comes sooner.
     """
 
-    def __init__(self, preload: list[str]) -> None:
+    def __init__(self, preload: list[str], grace: float = 5.0) -> None:
+        self._grace = grace
         self._reports = tempfile.mkdtemp(prefix="kubeline-forkserver-")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "kubeline.engine.forkserver", *preload],
@@ -343,7 +404,9 @@ class ForkServerClient:
             stderr=subprocess.DEVNULL,
             # As in KFP's own containers: kfp then skips importing its API client (and the
             # Kubernetes client), which the executor does not need: 0.4 s less start-up.
-            env=task_environ({"_KFP_RUNTIME": "true", _REPORTS_ENV: self._reports}),
+            env=task_environ(
+                {"_KFP_RUNTIME": "true", _REPORTS_ENV: self._reports, _GRACE_ENV: f"{grace:g}"}
+            ),
             # Its own session: a Ctrl-C in the terminal reaches the engine, which stops
             # the tasks itself and records that it did.
             start_new_session=True,
@@ -411,8 +474,9 @@ class ForkServerClient:
             else:
                 self._tasks[task.job_id] = task
                 imports = ",".join(i for i in getattr(job, "imports", []) if _MODULE.fullmatch(i))
-                header = f"job {task.job_id} {len(payload)} {imports}".strip().encode() + b"\n"
-                if not self._write(header + payload):
+                mark = "m:" + str(getattr(job, "task_root", "")).encode().hex()
+                words = f"job {task.job_id} {len(payload)} {imports} {mark}".split()
+                if not self._write(" ".join(words).encode() + b"\n" + payload):
                     self._tasks.pop(task.job_id, None)
                     task._set_code(-9)
         return task
@@ -435,8 +499,8 @@ class ForkServerClient:
             self._stdin.close()
         if self._next == 0:
             self._process.kill()
-        try:
-            self._process.wait(timeout=10)
+        try:  # the server may be stopping trees: their grace period, then a kill
+            self._process.wait(timeout=self._grace + 10)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()

@@ -21,6 +21,7 @@ from kubeline.engine.arguments import resolve_arguments
 from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, mentions_disk_full
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.executors.logcap import log_cap_bytes
+from kubeline.engine.executors.tree import end_marked
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.platform import platform_notes
@@ -61,8 +62,16 @@ def new_run_id(pipeline_name: str) -> str:
 
 
 def recover_orphans(store: RunStore) -> list[str]:
-    """Mark FAILED the runs a killed process left RUNNING."""
-    return Recorder.fail_orphans(store, ORPHAN_REASON)
+    """Mark FAILED the runs a killed process left RUNNING, and end what their tasks left
+    running on this machine (should their fork server or task leaders have died too)."""
+    failed = Recorder.fail_orphans(store, ORPHAN_REASON)
+    roots = []
+    for run_id in failed:
+        record = store.runs.get(run_id)
+        if record is not None and record.root:
+            roots.append(os.path.join(record.root, ""))
+    end_marked(roots)
+    return failed
 
 
 class RunControl:
@@ -220,7 +229,7 @@ def execute_run(
         scheduler.cancel()
         full = exc
     finally:
-        executor.close()
+        _close(executor)
     if full is not None:
         return _end_on_full_disk(recorder, disk, full, spec)
     canceled = state == "CANCELED"
@@ -241,6 +250,16 @@ def execute_run(
     except DiskFullError as exc:
         return _end_on_full_disk(recorder, disk, exc, spec)
     return RunResult(run=recorder.run(), tasks=tasks, notes=platform_notes(spec))
+
+
+def _close(executor: Executor) -> None:
+    """Wait for the executor's jobs to end; a Ctrl-C meanwhile kills them at once."""
+    while True:
+        try:
+            executor.close()
+            return
+        except KeyboardInterrupt:
+            executor.cancel(force=True)
 
 
 def _end_on_full_disk(

@@ -177,9 +177,14 @@ class Scheduler:
             self._send(self._notes.get())
 
     def _drain(self) -> None:
-        for future in list(self._futures):
-            with contextlib.suppress(Exception):  # the run is being torn down
-                future.result()
+        while True:
+            try:
+                for future in list(self._futures):
+                    with contextlib.suppress(Exception):  # the run is being torn down
+                        future.result()
+                break
+            except KeyboardInterrupt:  # a second Ctrl-C: no grace period, kill the tasks
+                self.executor.cancel(force=True)
         in_flight = list(self._futures.values())
         self._futures.clear()
         for action in self.plan.drain(in_flight):

@@ -135,3 +135,41 @@ def spawn_and_wait_command(seconds: float):
         command=["sh", "-c", 'sleep "$0" & echo "child $!"; wait'],
         args=[seconds],
     )
+
+
+# ---------------------------------------------------- what a task leaves running (#14)
+@dsl.component(base_image=IMAGE)
+def leave_running(stubborn: bool, then_wait: float) -> int:
+    """Starts one process in its own group and one in a session of its own (``setsid``,
+    as a daemon does), says their pids, then waits ``then_wait`` seconds and ends. With
+    ``stubborn``, it and its processes ignore SIGTERM and SIGINT."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ignore = "import signal,time; [signal.signal(s, signal.SIG_IGN) for s in (15, 2)]; "
+    sleeper = [sys.executable, "-c", ignore + "time.sleep(600)"]
+    if stubborn:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    in_group = subprocess.Popen(sleeper)
+    own_session = subprocess.Popen(sleeper, start_new_session=True)
+    print(f"left {in_group.pid} {own_session.pid}", flush=True)
+    time.sleep(then_wait)
+    return 0
+
+
+@dsl.container_component
+def leave_running_command(stubborn: bool, then_wait: float):
+    return dsl.ContainerSpec(
+        image="alpine",
+        command=[
+            "sh",
+            "-c",
+            'if [ "$0" = true ]; then trap "" TERM INT; fi; '
+            "sleep 600 & a=$!; setsid sleep 600 & b=$!; "
+            'echo "left $a $b"; sleep "$1"',
+        ],
+        args=[stubborn, then_wait],
+    )

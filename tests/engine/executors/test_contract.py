@@ -7,9 +7,11 @@ tests below then run against it too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -82,6 +84,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "environment": c.environment,
         "warm_import": c.warm_import,
         "spawn_and_wait": c.spawn_and_wait,
+        "leave_running": c.leave_running,
     },
     "command": {
         "add": c.add_command,
@@ -90,6 +93,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         "wait": c.wait_command,
         "environment": c.environment_command,
         "spawn_and_wait": c.spawn_and_wait_command,
+        "leave_running": c.leave_running_command,
     },
 }
 #: The output each kind's components write their result to.
@@ -258,6 +262,80 @@ def test_cancel_ends_the_processes_a_task_started(harness: Harness) -> None:
     while not _gone(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(child)
+
+
+_LINUX_PROC = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(),
+    reason=exempt_reason("macOS and Windows", "reads Linux /proc"),
+)
+
+
+def _left(task: Task) -> list[int]:
+    _wait_for_log(task, "left ")
+    return [int(word) for word in task.log().split("left ", 1)[1].split()[:2]]
+
+
+def _all_gone(pids: list[int], timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return all(_gone(pid) for pid in pids)
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:  # what a failing test found: it must not outlive the test
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@_LINUX_PROC
+def test_a_task_that_succeeds_leaves_no_process_behind(harness: Harness) -> None:
+    """On KFP a task is a pod: what it started ends with it, a daemon in a session of its
+    own too."""
+    task = harness.task("leave_running", stubborn=False, then_wait=0.0)
+    outcome = harness.run(task)
+    pids = _left(task)
+    try:
+        assert outcome.exit_code == 0, task.log()
+        assert _all_gone(pids), f"still running after the task ended: {pids}"
+    finally:
+        _kill(pids)
+
+
+@_LINUX_PROC
+def test_cancel_ends_a_stubborn_tree_after_the_grace_period(harness: Harness) -> None:
+    """A task and its processes that ignore SIGTERM and SIGINT, one of them in a session
+    of its own: cancel kills the whole tree once the grace period is over."""
+    task = harness.task("leave_running", stubborn=True, then_wait=600.0)
+    future = harness.executor.submit(task.job)
+    pids = _left(task)
+    try:
+        asked = time.monotonic()
+        harness.executor.cancel()
+        outcome = future.result(timeout=GRACE + 15)
+        took = time.monotonic() - asked
+        assert outcome.exit_code < 0
+        assert GRACE - 0.5 <= took < GRACE + 5, took
+        assert _all_gone(pids), f"still running after cancel: {pids}"
+    finally:
+        _kill(pids)
+
+
+@_LINUX_PROC
+def test_a_forced_cancel_kills_at_once(harness: Harness) -> None:
+    """A second Ctrl-C: no grace period."""
+    task = harness.task("leave_running", stubborn=True, then_wait=600.0)
+    future = harness.executor.submit(task.job)
+    pids = _left(task)
+    try:
+        asked = time.monotonic()
+        harness.executor.cancel()
+        harness.executor.cancel(force=True)
+        future.result(timeout=GRACE + 15)
+        assert time.monotonic() - asked < GRACE - 0.5
+        assert _all_gone(pids), f"still running after a forced cancel: {pids}"
+    finally:
+        _kill(pids)
 
 
 def test_started_at_is_when_the_task_started(harness: Harness) -> None:

@@ -73,9 +73,10 @@ class Executor(ABC):
         return done
 
     @abstractmethod
-    def cancel(self) -> None:
-        """Stop every job of this executor (Ctrl-C, terminate); jobs submitted later end
-        at once as canceled."""
+    def cancel(self, force: bool = False) -> None:
+        """Stop every job of this executor (Ctrl-C, terminate): each job's process tree
+        is asked to end and killed after the grace period, or at once with ``force`` (a
+        second Ctrl-C); jobs submitted later end at once as canceled."""
 
     def close(self) -> None:
         """Release what the executor holds; waits for running jobs."""

@@ -4,7 +4,7 @@ A :class:`CpuProbe` gives the seconds a process and its descendants have spent r
 ready to run. On Linux it reads ``/proc/<pid>/task/<tid>/schedstat`` (time on a CPU plus
 time waiting in the run queue: a task that computes counts as a whole core even while
 other programs keep the machine busy, where its CPU time alone would make it look idle);
-elsewhere it uses psutil's CPU times when psutil is installed; with neither,
+elsewhere it uses psutil's CPU times; where psutil cannot read them either,
 :func:`default_probe` is None and admission stays at the core count (no measurement, no
 guess).
 """
@@ -69,7 +69,7 @@ class ProcProbe:
 
 
 class PsutilProbe:
-    """Anywhere psutil is installed (it is not a dependency of kubeline)."""
+    """Where /proc cannot be read: psutil's CPU times of the task's processes."""
 
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
@@ -100,7 +100,7 @@ def default_probe() -> CpuProbe | None:
     if _has_proc_schedstat():
         return ProcProbe()
     try:
-        import psutil  # type: ignore[import-untyped]  # optional, not a dependency
+        import psutil
     except ImportError:
         return None
     return PsutilProbe(psutil)

@@ -8,6 +8,7 @@ import sys
 from kubeline.engine.executors.processes import TaskProcess, start_logged
 from kubeline.engine.executors.spawned import python_command
 from kubeline.engine.executors.threaded import ThreadedExecutor
+from kubeline.engine.executors.tree import MARK
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.taskenv import task_environ
 
@@ -25,4 +26,5 @@ class HostCommandExecutor(ThreadedExecutor):
         return list(job.argv)
 
     def _start(self, job: LeafJob) -> TaskProcess:
-        return start_logged(self.command(job), task_environ(job.env), job.log_path)
+        env = task_environ({**job.env, MARK: job.task_root})
+        return start_logged(self.command(job), env, job.log_path, self.grace)

@@ -50,9 +50,9 @@ class RoutingExecutor(Executor):
                 return executor.submit(job)
         raise ValueError(f"no executor takes the '{job.kind}' job of task '{job.task_path}'")
 
-    def cancel(self) -> None:
+    def cancel(self, force: bool = False) -> None:
         for executor in self._executors():
-            executor.cancel()
+            executor.cancel(force)
 
     def close(self) -> None:
         for executor in self._executors():

@@ -1,16 +1,22 @@
 """A task's process as the executors see it: wait for it, stop it (terminate, then kill
-after a grace period), whether it is a host process tree or a child of the fork server."""
+after a grace period), whether it is a host process tree or a child of the fork server.
+Either way the task is its whole process tree (:mod:`.tree`)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from typing import IO, Protocol
+
+from kubeline.engine.executors.tree import leader_command
+from kubeline.engine.executors.winjob import WindowsJob, attach_job
 
 __all__ = [
     "GRACE_SECONDS",
@@ -45,61 +51,115 @@ class TaskProcess(Protocol):
 
 
 class HostProcess:
-    """A process started on the host in a session of its own, so stopping it stops the
-    whole tree it started (a shell and its commands), and a Ctrl-C in the terminal reaches
-    the engine, which stops the tasks itself and records that it did."""
+    """A task started on the host with its process tree in hand.
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    On POSIX the command runs under a leader of its own (:mod:`.tree`), in a session of its
+    own: a Ctrl-C in the terminal reaches only the engine, which stops the tasks itself
+    and records that it did; the leader ends the whole tree when asked, when the command
+    ends, and when the engine dies. On Windows a Job object holds the tree (:mod:`.winjob`).
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], job: WindowsJob | None = None) -> None:
         self.process = process
         self.pid = process.pid
+        self._job = job
 
     def wait(self, timeout: float | None = None) -> int | None:
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        if self.process.stdin is not None:  # the leader's pipe from the engine
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        if self._job is not None:  # what the task left running ends with it
+            self._job.terminate()
+            self._job.close()
+            self._job = None
+        return code
 
     def _signal(self, signum: int) -> None:
         if self.process.returncode is not None:
             return
         with contextlib.suppress(OSError):
-            if _POSIX:
-                os.killpg(self.pid, signum)
-            elif signum == signal.SIGTERM:
-                self.process.terminate()
-            else:
-                self.process.kill()
+            os.kill(self.pid, signum)
 
     def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
+        """Ask the tree to end: the leader sends SIGTERM to it and kills it after its grace
+        (Windows: a CTRL_BREAK to the process group is not reliable, so the Job ends)."""
+        if _POSIX:
+            self._signal(signal.SIGTERM)
+        elif self._job is not None:  # pragma: no cover - Windows
+            self._job.terminate()
+        else:  # pragma: no cover - Windows without a Job
+            self.process.terminate()
 
     def kill(self) -> None:
-        self._signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+        """End the tree now. Should the leader itself not end, its group is killed."""
+        if not _POSIX:  # pragma: no cover - Windows
+            if self._job is not None:
+                self._job.terminate()
+            self.process.kill()
+            return
+        self._signal(signal.SIGUSR1)
+        if self.wait(_LEADER_SECONDS) is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
 
 
-def start_host_process(argv: list[str], env: dict[str, str], log: IO[bytes]) -> HostProcess:
-    """Start ``argv`` with ``env``, its output appended to ``log``, nothing on its stdin.
+#: How long the leader has to end the tree once told to kill it, before it is killed too.
+_LEADER_SECONDS = 3.0
+
+
+def _find_program(argv: list[str], env: dict[str, str]) -> None:
+    """Raise the OSError starting ``argv`` would raise when its program is missing (the
+    leader would only say so in the log)."""
+    program = argv[0]
+    if os.path.dirname(program):
+        found: str | None = program if os.path.isfile(program) else None
+    else:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", program)
+    if not os.access(found, os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", program)
+
+
+def start_host_process(
+    argv: list[str], env: dict[str, str], log: IO[bytes], grace: float = GRACE_SECONDS
+) -> HostProcess:
+    """Start ``argv`` with ``env``, its output appended to ``log``, nothing on its stdin;
+    ``grace``: seconds its tree has to end once asked, before it is killed.
 
     Raises:
         OSError: the program cannot be started.
     """
-    options: dict[str, object] = {}
     if _POSIX:
-        options["start_new_session"] = True
-    else:  # pragma: no cover - Windows
-        options["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-    process = subprocess.Popen(
+        _find_program(argv, env)
+        # The leader's stdin is a pipe nobody writes to: it closes when the engine dies.
+        leader = subprocess.Popen(
+            leader_command(argv, grace),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        return HostProcess(leader)
+    process = subprocess.Popen(  # pragma: no cover - Windows
         argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=env,
-        **options,  # type: ignore[call-overload]
+        creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
     )
-    return HostProcess(process)
+    return HostProcess(process, attach_job(process))  # pragma: no cover - Windows
 
 
-def start_logged(argv: list[str], env: dict[str, str], log_path: str) -> HostProcess:
+def start_logged(
+    argv: list[str], env: dict[str, str], log_path: str, grace: float = GRACE_SECONDS
+) -> HostProcess:
     """:func:`start_host_process` with the output appended to the task's log.
 
     Raises:
@@ -109,7 +169,7 @@ def start_logged(argv: list[str], env: dict[str, str], log_path: str) -> HostPro
         raise StartFailed("the task has no command to run")
     with open(log_path, "ab") as log:
         try:
-            return start_host_process(argv, env, log)
+            return start_host_process(argv, env, log, grace)
         except OSError as exc:
             raise StartFailed(f"cannot start '{argv[0]}': {exc}") from exc
 
@@ -119,10 +179,11 @@ def wait_or_stop(
     stop: threading.Event,
     grace: float = GRACE_SECONDS,
     tick: Callable[[], None] | None = None,
+    force: threading.Event | None = None,
 ) -> int:
     """Wait for ``process`` to end; once ``stop`` is set, terminate it, and kill it if it
-    is still there ``grace`` seconds later. Returns its exit code. ``tick`` is called
-    about ten times a second meanwhile (the log's cap)."""
+    is still there ``grace`` seconds later, or as soon as ``force`` is set. Returns its
+    exit code. ``tick`` is called about ten times a second meanwhile (the log's cap)."""
     asked_at: float | None = None
     while True:
         code = process.wait(0.1 if asked_at is None else 0.05)
@@ -135,7 +196,7 @@ def wait_or_stop(
         if asked_at is None:
             asked_at = time.monotonic()
             process.terminate()
-        elif time.monotonic() - asked_at >= grace:
+        elif time.monotonic() - asked_at >= grace or (force is not None and force.is_set()):
             process.kill()
             code = process.wait(None)
             return -9 if code is None else code

@@ -11,6 +11,7 @@ from pathlib import Path
 from kubeline.engine.executors import program
 from kubeline.engine.executors.processes import StartFailed, TaskProcess, start_logged
 from kubeline.engine.executors.threaded import ThreadedExecutor
+from kubeline.engine.executors.tree import MARK
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.taskenv import task_environ, without_secrets
 
@@ -37,4 +38,5 @@ class SpawnedExecutor(ThreadedExecutor):
         if job.kind != "python":
             raise StartFailed(f"a '{job.kind}' job is not a Python component")
         argv = python_command(job, job.python or sys.executable)
-        return start_logged(argv, task_environ(job.env), job.log_path)
+        env = task_environ({**job.env, MARK: job.task_root})
+        return start_logged(argv, env, job.log_path, self.grace)

@@ -47,6 +47,7 @@ class ThreadedExecutor(Executor):
             thread_name_prefix=f"kubeline-{type(self).__name__}",
         )
         self._stop = threading.Event()
+        self._force = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[int, TaskProcess] = {}
 
@@ -56,7 +57,9 @@ class ThreadedExecutor(Executor):
             return _done(_canceled())
         return self._threads.submit(self._run, job)
 
-    def cancel(self) -> None:
+    def cancel(self, force: bool = False) -> None:
+        if force:  # each job's thread kills its tree now
+            self._force.set()
         self._stop.set()
         self.admission.wake()
         with self._lock:
@@ -114,7 +117,7 @@ class ThreadedExecutor(Executor):
             if pid is not None:
                 slot.attach(pid)
             cap = LogCap(job.log_path, self.log_cap)
-            code = wait_or_stop(process, self._stop, self.grace, tick=cap.check)
+            code = wait_or_stop(process, self._stop, self.grace, cap.check, self._force)
             cap.finish()
         finally:
             with self._lock:
