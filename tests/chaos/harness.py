@@ -1,0 +1,307 @@
+"""The pieces the chaos test plays with: a real ``kubeline server`` and real ``kubeline run``
+processes on one KUBELINE_HOME, the store read behind their backs, and the checks that must
+hold once the server has recovered.
+
+Every failure message starts with the seed (see :meth:`Chaos.say`), so a failing round can be
+played again with ``KUBELINE_CHAOS_SEED``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kubeline.digest import content_digest
+from kubeline.paths import local_path
+from tests.chaos.pipelines import payload
+from tests.live import free_port
+
+__all__ = ["ACTIVE_RUN", "TERMINAL_RUN", "Chaos", "CliRun", "Server"]
+
+ACTIVE_RUN = ("RUNNING", "PENDING", "CANCELING")
+ACTIVE_TASK = ("RUNNING", "PENDING")
+TERMINAL_RUN = ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED")
+#: What the next engine start writes into a run whose process died (engine/runner.py).
+ORPHANED = "ended before the run finished"
+#: The executor tasks of the chaos pipeline, each writing one ``data`` artifact.
+CHAOS_TASKS = 5
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "KUBELINE_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+class Server:
+    """``kubeline server`` in a subprocess on a free loopback port; its log in a file."""
+
+    def __init__(self, home: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kubeline", "server", "--port", str(self.port)],
+                env=_env(home),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(self, say: Any, seconds: float = 60) -> None:
+        """Bounded: a server that exits or never answers fails the test with its log."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, say(
+                f"the server exited ({self.proc.returncode}) before it answered: {self.tail()}"
+            )
+            assert time.monotonic() < deadline, say(f"no server after {seconds} s: {self.tail()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """kill -9, then reap it (so its pid is gone when the next engine start looks)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """As a user stops it (SIGTERM, like Ctrl-C); kill -9 if it does not go."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"server log {self.log} ends: {text[-1500:]!r}"
+
+
+@dataclass
+class CliRun:
+    """A ``kubeline run`` process; its run is the one whose ``pid`` is the process's."""
+
+    proc: subprocess.Popen[bytes]
+    tag: str
+    log: Path
+    run_id: str | None = None
+    killed_while: str | None = None  # the run's state when it was killed, if it was
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"{self.log} ends: {text[-1500:]!r}"
+
+
+@dataclass
+class Chaos:
+    """One chaos test: its seed, its home, its compiled pipeline, and what it did."""
+
+    seed: int
+    home: Path
+    work: Path
+    spec: dict[str, Any]
+    spec_file: Path
+    rng: random.Random = field(init=False)
+    # run_id -> how it ended up as it did ("cli", "cli-killed", "api", "api-killed", ...)
+    story: dict[str, str] = field(default_factory=dict)
+    counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def say(self, message: str) -> str:
+        """A failure message that names the seed to replay it with."""
+        return f"[chaos seed {self.seed}; replay: KUBELINE_CHAOS_SEED={self.seed}] {message}"
+
+    def _next_tag(self, kind: str) -> str:
+        self.counter += 1
+        return f"{kind}{self.counter}-{self.seed}"
+
+    # --- starting runs -------------------------------------------------------------------
+
+    def start_server(self) -> Server:
+        self.counter += 1
+        server = Server(self.home, self.work / f"server-{self.counter}.log")
+        server.wait_ready(self.say)
+        return server
+
+    def start_cli(self, seconds: float) -> CliRun:
+        tag = self._next_tag("cli")
+        log = self.work / f"{tag}.log"
+        args = ["-p", f"tag={tag}", "-p", f"seconds={seconds:.2f}", "--no-cache"]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kubeline", "run", str(self.spec_file), *args],
+                env=_env(self.home),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return CliRun(proc, tag, log)
+
+    def submit(self, server: Server, seconds: float) -> str:
+        """A run through the KFP API (as kfp.Client posts it); its id."""
+        tag = self._next_tag("api")
+        body = {
+            "display_name": tag,
+            "pipeline_spec": self.spec,
+            "runtime_config": {"parameters": {"tag": tag, "seconds": round(seconds, 2)}},
+        }
+        answer = httpx.post(f"{server.url}/apis/v2beta1/runs", json=body, timeout=60)
+        assert answer.status_code == 200, self.say(f"submit: {answer.status_code} {answer.text}")
+        run_id: str = answer.json()["run_id"]
+        self.story[run_id] = f"api run {tag} on server pid {server.pid}"
+        return run_id
+
+    # --- reading the store behind the engines' backs -------------------------------------
+
+    def db(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.home / "kubeline.db", timeout=30)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def runs(self) -> dict[str, sqlite3.Row]:
+        """Every run in the store by id (read-only; WAL lets it read while engines write)."""
+        conn = self.db()
+        try:
+            return {row["run_id"]: row for row in conn.execute("SELECT * FROM runs")}
+        finally:
+            conn.close()
+
+    # --- the checks once the server has recovered ----------------------------------------
+
+    def check_terminal(self, server: Server) -> dict[str, sqlite3.Row]:
+        """No run or task left active, in the store and through the API; the runs."""
+        stored = self.runs()
+        active = {rid: r["state"] for rid, r in stored.items() if r["state"] in ACTIVE_RUN}
+        assert not active, self.say(
+            f"runs still active in the store: {active}; {self._why(active)}"
+        )
+        conn = self.db()
+        try:
+            tasks = conn.execute(
+                "SELECT run_id, path, state FROM tasks WHERE state IN (?, ?)", ACTIVE_TASK
+            ).fetchall()
+        finally:
+            conn.close()
+        assert not tasks, self.say(f"tasks still active: {[tuple(t) for t in tasks]}")
+        answer = httpx.get(
+            f"{server.url}/apis/v2beta1/runs", params={"page_size": 1000}, timeout=60
+        )
+        assert answer.status_code == 200, self.say(f"list runs: {answer.status_code}")
+        listed = {run["run_id"]: run["state"] for run in answer.json().get("runs", [])}
+        assert set(listed) == set(stored), self.say(
+            f"the API lists other runs than the store: {set(listed) ^ set(stored)}"
+        )
+        wrong = {rid: s for rid, s in listed.items() if s not in TERMINAL_RUN}
+        assert not wrong, self.say(f"the API says runs are not finished: {wrong}")
+        differ = {
+            rid: (s, stored[rid]["state"]) for rid, s in listed.items() if s != stored[rid]["state"]
+        }
+        assert not differ, self.say(f"API and store disagree (api, store): {differ}")
+        return stored
+
+    def _why(self, run_ids: Any) -> str:
+        return "; ".join(f"{rid}: {self.story.get(rid, '?')}" for rid in run_ids)
+
+    def check_outcomes(
+        self, stored: dict[str, sqlite3.Row], expected: dict[str, tuple[str, ...]]
+    ) -> None:
+        """Each run of the round ended one of the ways its story allows; a FAILED one that
+        was killed says its process ended."""
+        for run_id, allowed in expected.items():
+            run = stored.get(run_id)
+            assert run is not None, self.say(
+                f"run {run_id} is not in the store ({self._why([run_id])})"
+            )
+            assert run["state"] in allowed, self.say(
+                f"run {run_id} is {run['state']} (error {run['error']!r}), expected one of "
+                f"{allowed}: {self._why([run_id])}"
+            )
+            if run["state"] == "FAILED" and "SUCCEEDED" in allowed:
+                assert ORPHANED in (run["error"] or ""), self.say(
+                    f"killed run {run_id} failed for another reason: {run['error']!r}; "
+                    f"{self._why([run_id])}"
+                )
+
+    def check_outputs(self, stored: dict[str, sqlite3.Row]) -> int:
+        """Every SUCCEEDED task's outputs are whole: the file is there, its size and digest
+        are the store's, its content is what the task wrote; a SUCCEEDED run has all its
+        tasks SUCCEEDED. Returns how many artifacts were checked."""
+        conn = self.db()
+        try:
+            tasks = conn.execute(
+                "SELECT task_id, run_id, name, path, kind, state, inputs, outputs FROM tasks"
+            ).fetchall()
+            artifacts = {row["artifact_id"]: row for row in conn.execute("SELECT * FROM artifacts")}
+        finally:
+            conn.close()
+        done: dict[str, int] = {}
+        checked = 0
+        for task in tasks:
+            if task["kind"] != "executor" or task["state"] != "SUCCEEDED":
+                continue
+            done[task["run_id"]] = done.get(task["run_id"], 0) + 1
+            where = f"task {task['path']} of run {task['run_id']} ({self._why([task['run_id']])})"
+            params = json.loads(task["inputs"])["parameters"]
+            outputs = json.loads(task["outputs"])
+            ids = outputs.get("artifact_ids", {}).get("data", [])
+            assert len(ids) == 1, self.say(f"{where}: SUCCEEDED with artifacts {ids}")
+            row = artifacts.get(ids[0])
+            assert row is not None, self.say(f"{where}: artifact {ids[0]} has no row")
+            path = local_path(row["uri"])
+            assert path is not None and path.is_file(), self.say(f"{where}: {row['uri']} is gone")
+            text = path.read_text()
+            want = payload(params["tag"], params["label"])
+            assert path.stat().st_size == row["size"], self.say(
+                f"{where}: {path} has {path.stat().st_size} bytes, the store says {row['size']}"
+            )
+            assert text == want, self.say(
+                f"{where}: {path} is not what the task wrote: {text[:80]!r}"
+            )
+            assert row["digest"] in (None, content_digest(row["uri"])), self.say(
+                f"{where}: {path}'s digest is not the store's"
+            )
+            value = outputs["parameters"].get("Output")
+            if task["name"] == "scribe":
+                assert value == params["label"], self.say(f"{where}: returned {value!r}")
+            if task["name"] == "reader":
+                assert value == len(payload(params["tag"], "first")), self.say(
+                    f"{where}: read {value!r}"
+                )
+            checked += 1
+        for run_id, run in stored.items():
+            if run["state"] == "SUCCEEDED":
+                assert done.get(run_id) == CHAOS_TASKS, self.say(
+                    f"SUCCEEDED run {run_id} has {done.get(run_id, 0)} SUCCEEDED tasks of "
+                    f"{CHAOS_TASKS}: {self._why([run_id])}"
+                )
+        return checked
+
+    def check_integrity(self) -> None:
+        conn = sqlite3.connect(self.home / "kubeline.db", timeout=30)
+        try:
+            result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+        finally:
+            conn.close()
+        assert result == ["ok"], self.say(f"PRAGMA integrity_check: {result}")
