@@ -9,12 +9,14 @@ import os
 import posixpath
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubeline.engine.artifacts import ArtifactRef, local_path
 from kubeline.engine.safepath import ensure_inside, safe_name
+from kubeline.engine.spec import ComponentView, ExecutorView
 from kubeline.engine.values import kfp_text, whole_numbers
 from kubeline.errors import PipelineLoadError
 
@@ -208,9 +210,21 @@ def _own_output_paths(executor_input: Any, task_root: Path) -> None:
             artifact.uri = str(ensure_inside(task_root / safe_name(name), task_root))
 
 
+def _component_view(component: ComponentView | Mapping[str, Any]) -> ComponentView:
+    """The component's view; a component dict as KFP writes it is read into one."""
+    if isinstance(component, ComponentView):
+        return component
+    return ComponentView.of(str(component.get("executorLabel") or ""), component)
+
+
+def _executor_view(executor: ExecutorView | Mapping[str, Any]) -> ExecutorView:
+    """The executor's view; an executor dict as KFP writes it is read into one."""
+    return executor if isinstance(executor, ExecutorView) else ExecutorView.of("", executor)
+
+
 def prepare_job(
-    component: dict[str, Any],
-    executor: dict[str, Any],
+    component: ComponentView | Mapping[str, Any],
+    executor: ExecutorView | Mapping[str, Any],
     parameters: dict[str, Any],
     artifacts: dict[str, list[ArtifactRef]],
     ctx: TaskContext,
@@ -219,15 +233,18 @@ def prepare_job(
 ) -> tuple[LeafJob, Any]:
     """Build the job for a container executor, and the ExecutorInput to read outputs with.
 
-    ``artifacts`` holds a list per input; inputs declared as a single artifact get its
-    first element.
+    ``component`` and ``executor`` are the spec's views (or KFP's dicts of them, read into
+    views). ``artifacts`` holds a list per input; inputs declared as a single artifact get
+    its first element.
     """
     from kfp.local import executor_input_utils
 
     from kubeline.engine.preload import source_imports
     from kubeline.engine.requirements import pip_requirements
 
-    spec = component_pb(component)
+    component_view = _component_view(component)
+    executor_view = _executor_view(executor)
+    spec = component_pb(dict(component_view.raw))  # kfp's helpers take KFP's document
     arguments: dict[str, Any] = dict(parameters)
     for name, refs in artifacts.items():
         definition = spec.input_definitions.artifacts.get(name)
@@ -243,9 +260,9 @@ def prepare_job(
         block_input_artifact=False,
     )
     _own_output_paths(executor_input, ctx.task_root)
-    declared = component.get("inputDefinitions", {}).get("parameters", {})
+    declared = component_view.inputs.parameters
     for name in list(executor_input.inputs.parameter_values):
-        if name not in arguments and "defaultValue" not in declared.get(name, {}):
+        if name not in arguments and not (name in declared and declared[name].has_default):
             # An optional input nobody gave: absent, as the KFP backend leaves it, so the
             # component's own default applies.
             del executor_input.inputs.parameter_values[name]
@@ -260,23 +277,19 @@ def prepare_job(
     for output in executor_input_dict.get("outputs", {}).get("artifacts", {}).values():
         for art in output.get("artifacts", []):
             Path(art["uri"]).parent.mkdir(parents=True, exist_ok=True)
-    container = executor["container"]
-    words = _replace_workspace(
-        [*container.get("command", []), *container.get("args", [])], ctx.workspace
-    )
+    compiled = [*executor_view.command, *executor_view.args]
+    words = _replace_workspace(compiled, ctx.workspace)
     words = _replace_artifact_lists(words, executor_input_dict)
     resolved, resolved_input = _resolve_command(words, executor_input_dict, ctx)
-    env = {e["name"]: str(e.get("value", "")) for e in container.get("env", []) if "name" in e}
-    common = {
+    common: dict[str, Any] = {
         "task_path": task_path,
         "log_path": str(log_path),
         "task_root": str(ctx.task_root),
-        "env": env,
-        "image": container.get("image", ""),
+        "env": dict(executor_view.env),
+        "image": executor_view.image,
     }
     source = _python_source(resolved)
     if source is not None:
-        compiled = [*container.get("command", []), *container.get("args", [])]
         job = LeafJob(
             kind="python",
             source=source,

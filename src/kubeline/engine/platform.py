@@ -12,8 +12,10 @@ which :func:`local_environment` takes from this machine's environment or refuses
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
+from kubeline.engine.spec import PipelineView, pipeline_view
 from kubeline.engine.taskenv import SECRET_NAMES
 
 __all__ = ["local_environment", "platform_notes"]
@@ -39,28 +41,39 @@ _MOUNTS = {
 _ENV_SOURCES = {"secretAsEnv": "secret", "configMapAsEnv": "config map"}
 
 
-def platform_notes(spec: dict[str, Any]) -> list[str]:
+def _view(spec: PipelineView | Mapping[str, Any]) -> PipelineView:
+    """The pipeline's view (a spec dict is read into one: the callers that hold no view)."""
+    return spec if isinstance(spec, PipelineView) else pipeline_view(spec)
+
+
+def _entries(settings: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The list a Kubernetes setting holds (secrets read, volumes mounted), as mappings;
+    leniently empty, as the views read a part a spec leaves out."""
+    found = settings.get(key) or []
+    return [e for e in found if isinstance(e, Mapping)] if isinstance(found, (list, tuple)) else []
+
+
+def platform_notes(spec: PipelineView | Mapping[str, Any]) -> list[str]:
     """What kubeline does with each executor's Kubernetes-only settings, one line per kind:
     what it ignores, what it reads from this machine's environment, what it refuses."""
+    view = _view(spec)
     notes = []
-    for label, executor in spec.get("deploymentSpec", {}).get("executors", {}).items():
-        resources = executor.get("container", {}).get("resources", {})
-        asked = sorted({_RESOURCE_WORDS.get(k, k) for k in resources})
+    for label, executor in view.executors.items():
+        asked = sorted({_RESOURCE_WORDS.get(k, k) for k in executor.resources})
         if asked:
             notes.append(f"{label}: asks for {', '.join(asked)}; ignored on this machine")
-    platform = spec.get("platformSpec", {}).get("platforms", {}).get("kubernetes", {})
-    for label, settings in platform.get("deploymentSpec", {}).get("executors", {}).items():
-        notes.extend(f"{label}: {note}" for note in _settings_notes(settings or {}))
+    for label, settings in view.kubernetes.items():
+        notes.extend(f"{label}: {note}" for note in _settings_notes(settings))
     return notes
 
 
-def _settings_notes(settings: dict[str, Any]) -> list[str]:
+def _settings_notes(settings: Mapping[str, Any]) -> list[str]:
     notes = []
     for key, what in _ENV_SOURCES.items():
         names = [
             f"${mapping.get('envVar', '?')}"
-            for source in settings.get(key, [])
-            for mapping in source.get("keyToEnv", [])
+            for source in _entries(settings, key)
+            for mapping in _entries(source, "keyToEnv")
         ]
         if names:
             notes.append(
@@ -68,7 +81,7 @@ def _settings_notes(settings: dict[str, Any]) -> list[str]:
                 "the same variables in this machine's environment"
             )
     for key, what in _MOUNTS.items():
-        for mount in settings.get(key, []):
+        for mount in _entries(settings, key):
             where = mount.get("mountPath", "?")
             if mount.get("optional", False):
                 notes.append(f"mounts {what} at {where} (optional): not mounted on this machine")
@@ -82,7 +95,9 @@ def _settings_notes(settings: dict[str, Any]) -> list[str]:
     return notes
 
 
-def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> dict[str, str]:
+def local_environment(
+    spec: PipelineView | Mapping[str, Any], executor_label: str, task: str
+) -> dict[str, str]:
     """Environment variables a task reads from Kubernetes secrets or config maps, taken
     from this process's environment; a task that needs what only a cluster has (a
     mounted secret, config map or volume, or a variable that is not set here) is
@@ -93,12 +108,11 @@ def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> d
     """
     from kubeline.errors import KubelineError
 
-    platform = spec.get("platformSpec", {}).get("platforms", {}).get("kubernetes", {})
-    settings = platform.get("deploymentSpec", {}).get("executors", {}).get(executor_label, {})
+    settings = _view(spec).kubernetes.get(executor_label) or {}
     env: dict[str, str] = {}
     for key, what in _ENV_SOURCES.items():
-        for source in settings.get(key, []):
-            for mapping in source.get("keyToEnv", []):
+        for source in _entries(settings, key):
+            for mapping in _entries(source, "keyToEnv"):
                 name = mapping.get("envVar", "")
                 if name in SECRET_NAMES:
                     raise KubelineError(
@@ -116,7 +130,7 @@ def local_environment(spec: dict[str, Any], executor_label: str, task: str) -> d
                         "on a cluster."
                     )
     for key, what in _MOUNTS.items():
-        for mount in settings.get(key, []):
+        for mount in _entries(settings, key):
             if not mount.get("optional", False):
                 raise KubelineError(
                     f"Task '{task}' mounts {what} at {mount.get('mountPath', '?')}, which only "

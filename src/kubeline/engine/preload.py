@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Mapping
 from typing import Any
+
+from kubeline.engine.spec import PipelineView, pipeline_view
 
 __all__ = ["DEFAULT_PRELOAD", "component_imports", "importable", "source_imports"]
 
@@ -16,26 +19,24 @@ DEFAULT_PRELOAD = ("kfp.dsl.executor_main",)
 _PROGRAM_MARK = '"$program_path/ephemeral_component.py"'
 
 
-def _sources(spec: dict[str, Any]) -> list[str]:
+def _sources(view: PipelineView) -> list[str]:
     sources = []
-    for executor in spec.get("deploymentSpec", {}).get("executors", {}).values():
-        words = [
-            *executor.get("container", {}).get("command", []),
-            *executor.get("container", {}).get("args", []),
-        ]
+    for executor in view.executors.values():
+        words = [*executor.command, *executor.args]
         for i, word in enumerate(words[:-1]):
-            if isinstance(word, str) and _PROGRAM_MARK in word:
+            if _PROGRAM_MARK in word:
                 sources.append(words[i + 1])
                 break
     return sources
 
 
-def component_imports(spec: dict[str, Any]) -> list[str]:
+def component_imports(spec: PipelineView | Mapping[str, Any]) -> list[str]:
     """Dotted module names imported anywhere in the pipeline's lightweight components
     (function bodies included), in first-seen order; ``from a.b import c`` gives ``a.b``
-    and ``a.b.c`` (which may be a submodule)."""
+    and ``a.b.c`` (which may be a submodule). A spec dict is read into its view first."""
+    view = spec if isinstance(spec, PipelineView) else pipeline_view(spec)
     found: dict[str, None] = {}
-    for source in _sources(spec):
+    for source in _sources(view):
         found.update(dict.fromkeys(source_imports(source)))
     return list(found)
 

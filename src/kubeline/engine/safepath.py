@@ -16,10 +16,11 @@ name, and the hash tells two different names apart, so no two names ever share a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kubeline.engine.spec import PipelineView, pipeline_view
 from kubeline.errors import PipelineLoadError, UserError
 
 # The name rule itself is shared with the model registry (which may not import the engine).
@@ -95,7 +96,7 @@ def _mimic(names: list[str], groups: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def check_spec_names(spec: dict[str, Any], source: str = "the pipeline") -> None:
+def check_spec_names(spec: PipelineView | Mapping[str, Any], source: str = "the pipeline") -> None:
     """Refuse a spec two of whose names would share a file or a path in the run: sibling
     tasks that differ only in letter case, or one that is a sibling group's name and a '/'
     (the path of a task in that group); outputs of one component that differ only in letter
@@ -105,17 +106,11 @@ def check_spec_names(spec: dict[str, Any], source: str = "the pipeline") -> None
     Raises:
         PipelineLoadError: naming the two names and the fix.
     """
-    components = spec.get("components", {}) or {}
-    for owner, component in [("root", spec.get("root", {})), *components.items()]:
-        if not isinstance(component, dict):
-            continue
-        tasks = (component.get("dag") or {}).get("tasks") or {}
-        groups = {
-            str(name)
-            for name, task in tasks.items()
-            if "dag" in (components.get((task or {}).get("componentRef", {}).get("name")) or {})
-        }
-        mimic = _mimic(list(map(str, tasks)), groups)
+    view = spec if isinstance(spec, PipelineView) else pipeline_view(spec)
+    for owner, component in [("root", view.root), *view.components.items()]:
+        tasks = component.dag.tasks if component.dag is not None else {}
+        groups = {name for name, task in tasks.items() if view.component_of(task).dag is not None}
+        mimic = _mimic(list(tasks), groups)
         if mimic:
             raise PipelineLoadError(
                 f"{source}: task '{mimic[0]}' in '{owner}' starts with '{mimic[1]}/', the name "
@@ -130,8 +125,7 @@ def check_spec_names(spec: dict[str, Any], source: str = "the pipeline") -> None
                 "letter case, so they would share a folder on macOS and Windows. Rename one "
                 "and compile the pipeline again."
             )
-        outputs = component.get("outputDefinitions") or {}
-        names = [*(outputs.get("parameters") or {}), *(outputs.get("artifacts") or {})]
+        names = [*component.outputs.parameters, *component.outputs.artifacts]
         clash = _clash(names)
         if clash:
             raise PipelineLoadError(

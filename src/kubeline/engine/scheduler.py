@@ -246,10 +246,10 @@ class Scheduler:
         node.kind = "executor"
         logs = self.run_context.root / "logs"
         log_path = ensure_inside(logs / f"{node.fs_path}.log", logs)
-        from_platform = local_environment(dict(self.view.raw), component.executor_label, node.name)
+        from_platform = local_environment(self.view, component.executor_label, node.name)
         job, executor_input = prepare_job(
-            dict(component.raw),
-            dict(executor.raw),
+            component,
+            executor,
             node.params_in,
             node.arts_in,
             ctx,

@@ -556,6 +556,8 @@ class ExecutorView:
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    env: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)  # its own
+    resources: tuple[str, ...] = ()  # what the container asks for: cpuLimit, accelerator...
 
     @classmethod
     def of(cls, label: str, executor: Any) -> ExecutorView:
@@ -571,6 +573,14 @@ class ExecutorView:
             command=tuple(str(w) for w in container.get("command") or ()),
             args=tuple(str(w) for w in container.get("args") or ()),
             raw=MappingProxyType(data),
+            env=_frozen(
+                {
+                    str(e["name"]): str(e.get("value", ""))
+                    for e in map(_map, container.get("env") or ())
+                    if "name" in e
+                }
+            ),
+            resources=tuple(str(k) for k in _map(container.get("resources"))),
         )
 
 
@@ -582,6 +592,8 @@ class PipelineView:
     """A whole pipeline: its root DAG, components and executors.
 
     ``raw`` is the spec dict it was read from (with ``platformSpec`` when the file had one).
+    ``kubernetes`` holds each executor's settings from KFP's Kubernetes platform document
+    (secrets, volumes, node selectors...), by executor label, as KFP writes them.
     """
 
     name: str
@@ -589,6 +601,7 @@ class PipelineView:
     components: Mapping[str, ComponentView] = field(default_factory=lambda: _EMPTY)
     executors: Mapping[str, ExecutorView] = field(default_factory=lambda: _EMPTY)
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    kubernetes: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: _EMPTY)
 
     def component_of(self, task: TaskView) -> ComponentView:
         """The component ``task`` runs (an empty one when the spec lacks it)."""
@@ -619,10 +632,16 @@ def pipeline_view(spec: Mapping[str, Any]) -> PipelineView:
         str(label): ExecutorView.of(str(label), e)
         for label, e in _map(_map(spec.get("deploymentSpec")).get("executors")).items()
     }
+    platform = _map(_map(_map(spec.get(PLATFORM_KEY)).get("platforms")).get("kubernetes"))
+    kubernetes = {
+        str(label): _frozen(_map(settings))
+        for label, settings in _map(_map(platform.get("deploymentSpec")).get("executors")).items()
+    }
     return PipelineView(
         name=str(_map(spec.get("pipelineInfo")).get("name") or ""),
         root=ComponentView.of("root", spec.get("root")),
         components=_frozen(components),
         executors=_frozen(executors),
         raw=MappingProxyType(dict(spec)),
+        kubernetes=_frozen(kubernetes),
     )
