@@ -92,9 +92,8 @@ def _kill_moments(
     while not all(v.done for v in victims):
         assert time.monotonic() < deadline, game.say(f"kills not done in {ROUND_SECONDS} s")
         runs = game.runs()
-        by_pid = {row["pid"]: rid for rid, row in runs.items() if row["pid"] is not None}
         for cli in clis:
-            cli.run_id = cli.run_id or by_pid.get(cli.proc.pid)
+            cli.run_id = cli.run_id or game.run_of(cli.tag, runs)
         now = time.monotonic()
         for victim in (v for v in victims if not v.done):
             if victim.cli is None:
@@ -152,9 +151,7 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
     runs = game.runs()
     expected: dict[str, tuple[str, ...]] = {}
     for cli in clis:
-        cli.run_id = cli.run_id or next(
-            (rid for rid, row in runs.items() if row["pid"] == cli.proc.pid), None
-        )
+        cli.run_id = cli.run_id or game.run_of(cli.tag, runs)
         assert cli.run_id is not None, game.say(f"no run for {cli.tag}: {cli.tail()}")
         if cli.killed_while:
             game.story[cli.run_id] = f"cli run {cli.tag}, killed while RUNNING in round {number}"

@@ -188,6 +188,15 @@ class Chaos:
         finally:
             conn.close()
 
+    @staticmethod
+    def run_of(tag: str, runs: dict[str, sqlite3.Row]) -> str | None:
+        """The run whose ``tag`` argument is ``tag`` (each run's tag is its own; a pid
+        could be an earlier round's, given again)."""
+        for run_id, row in runs.items():
+            if json.loads(row["arguments"]).get("tag") == tag:
+                return run_id
+        return None
+
     # --- the checks once the server has recovered ----------------------------------------
 
     def check_terminal(self, server: Server) -> dict[str, sqlite3.Row]:
