@@ -138,9 +138,11 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
     victims = [Victim(rng.uniform(0.1, 1.6))]
     victims += [Victim(rng.uniform(0.0, 1.5) * seconds[i], cli=clis[i]) for i in chosen]
     live, caught = _kill_moments(game, server, clis, api, victims)
-    if live is not None:
+    calm = None
+    if live is not None:  # started amid the kills: a run through kfp.Client must succeed
         started.append(live)
         live.wait_ready(game.say)
+        calm = game.submit_with_kfp(live, rng.uniform(0.5, 1.0))
     deadline = time.monotonic() + ROUND_SECONDS
     for cli in clis:
         left = max(0.1, deadline - time.monotonic())
@@ -164,6 +166,10 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
             expected[cli.run_id] = ("SUCCEEDED",)
     for rid in api:
         expected[rid] = ("FAILED", "SUCCEEDED")
+    if calm is not None:
+        assert live is not None
+        game.wait_finished(live, calm, ROUND_SECONDS)
+        expected[calm] = ("SUCCEEDED",)
     # Recovery: kill -9 whatever server is up (it has no run of its own) and start one.
     if live is not None:
         live.kill()
@@ -180,7 +186,7 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
     summary = (
         f"round {number}: {len(clis)} cli ({cli_kills} killed running), {len(api)} api "
         f"({server_caught} caught by the server's kill), early restart "
-        f"{'yes' if live is not None else 'no'}, states {''.join(states)}, "
+        f"{'and a kfp.Client run' if calm else 'no'}, states {''.join(states)}, "
         f"{artifacts} artifacts checked so far"
     )
     assert cli_kills >= 1 and server_caught >= 1, game.say(

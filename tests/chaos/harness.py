@@ -173,6 +173,34 @@ class Chaos:
         self.story[run_id] = f"api run {tag} on server pid {server.pid}"
         return run_id
 
+    def submit_with_kfp(self, server: Server, seconds: float) -> str:
+        """A run through kfp.Client, from the compiled file; its id."""
+        import kfp
+
+        tag = self._next_tag("kfp")
+        result = kfp.Client(host=server.url).create_run_from_pipeline_package(
+            str(self.spec_file),
+            arguments={"tag": tag, "seconds": round(seconds, 2)},
+            run_name=tag,
+            enable_caching=False,
+        )
+        run_id: str = result.run_id
+        self.story[run_id] = f"kfp.Client run {tag} on server pid {server.pid}, not killed"
+        return run_id
+
+    def wait_finished(self, server: Server, run_id: str, seconds: float) -> None:
+        """Poll the API until the run is finished (bounded)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            answer = httpx.get(f"{server.url}/apis/v2beta1/runs/{run_id}", timeout=30)
+            state = answer.json().get("state")
+            if state in TERMINAL_RUN:
+                return
+            assert time.monotonic() < deadline, self.say(
+                f"run {run_id} still {state} after {seconds} s: {server.tail()}"
+            )
+            time.sleep(0.2)
+
     # --- reading the store behind the engines' backs -------------------------------------
 
     def db(self) -> sqlite3.Connection:
