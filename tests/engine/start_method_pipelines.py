@@ -8,12 +8,16 @@ from kfp import dsl
 
 @dsl.component(base_image="python:3.11")
 def whoami() -> str:
-    """This process's parent, and whether kubeline is imported here (a fork of the warm
-    parent has it; a fresh interpreter runs the task program as a plain script)."""
+    """This process's parent and grandparent, and whether kubeline is imported here (a
+    fork of the warm parent has it; a fresh interpreter runs the task program as a plain
+    script, on POSIX under the task's leader, whose parent is the engine)."""
     import os
     import sys
 
-    return f"{os.getppid()}:{'kubeline' in sys.modules}"
+    import psutil
+
+    grandparent = psutil.Process(os.getppid()).ppid()
+    return f"{os.getppid()}:{grandparent}:{'kubeline' in sys.modules}"
 
 
 @dsl.pipeline(name="whoami")

@@ -40,25 +40,26 @@ def _counted_fork_servers(monkeypatch: pytest.MonkeyPatch) -> list[ForkServerCli
     return started
 
 
-def _whoami(monkeypatch: pytest.MonkeyPatch, method: str) -> tuple[int, str, int]:
-    """Run the one-task pipeline under ``method``: the task's parent pid, whether it had
-    kubeline imported, and how many warm parents the run started."""
+def _whoami(monkeypatch: pytest.MonkeyPatch, method: str) -> tuple[int, int, str, int]:
+    """Run the one-task pipeline under ``method``: the task's parent and grandparent pids,
+    whether it had kubeline imported, and how many warm parents the run started."""
     monkeypatch.setenv(START_METHOD_ENV, method)
     started = _counted_fork_servers(monkeypatch)
     result = run_pipeline(compile_function(sm.one_task), {}, enable_caching=False)
     assert result.state == "SUCCEEDED", result.error
-    ppid, kubeline = str(result.outputs["Output"]).split(":", 1)
-    return int(ppid), kubeline, len(started)
+    ppid, grandparent, kubeline = str(result.outputs["Output"]).split(":", 2)
+    return int(ppid), int(grandparent), kubeline, len(started)
 
 
 def test_under_the_switch_a_task_is_a_fresh_interpreter_started_by_the_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ppid, kubeline, fork_servers = _whoami(monkeypatch, "spawn")
+    ppid, grandparent, kubeline, fork_servers = _whoami(monkeypatch, "spawn")
     # Started by this process (the engine) as a fresh interpreter running the task program
     # as a plain script (no kubeline imported): the spawned executor's command, not a
-    # child of a warm parent.
-    assert (ppid, kubeline, fork_servers) == (os.getpid(), "False", 0)
+    # child of a warm parent. On POSIX the task's leader stands in between.
+    engine = grandparent if os.name == "posix" else ppid
+    assert (engine, kubeline, fork_servers) == (os.getpid(), "False", 0)
 
 
 @needs_fork
@@ -66,7 +67,7 @@ def test_by_default_a_task_is_forked_from_the_warm_parent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The same observation tells the two paths apart.
-    ppid, kubeline, fork_servers = _whoami(monkeypatch, "fork")
+    ppid, _, kubeline, fork_servers = _whoami(monkeypatch, "fork")
     assert (kubeline, fork_servers) == ("True", 1)
     assert ppid != os.getpid()
 

@@ -164,6 +164,15 @@ def run_command(
             "default: $KUBELINE_LOG_CAP_MB or 50).",
         ),
     ] = None,
+    grace_period: Annotated[
+        float | None,
+        typer.Option(
+            "--grace-period",
+            min=0,
+            help="Seconds a stopped task (Ctrl-C) has to end before it and what it started "
+            "are killed (default: 5; a second Ctrl-C kills at once).",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline on this machine and print its results."""
     from kubeline.cli.render import (
@@ -197,6 +206,7 @@ def run_command(
             allow_installs=allow_installs,
             fork_server=prestart.take(),  # started by main(), when it could be
             log_cap_mb=log_cap_mb,
+            grace_period=grace_period,
         )
         result = run_pipeline(spec, arguments, options=options)
     finally:
@@ -304,10 +314,27 @@ def server_command(
     max_runs: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 4,
     allow_host: AllowHostOption = None,
     trusted_proxy: TrustedProxyOption = None,
+    grace_period: Annotated[
+        float | None,
+        typer.Option(
+            "--grace-period",
+            min=0,
+            help="Seconds a terminated run's tasks have to end before they and what they "
+            "started are killed (default: 5).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the Kubeflow Pipelines v2beta1 API here, for kfp.Client and the kfp CLI."""
     secret = resolve_token(token, token_file, warn=_warn)
-    _serve(host, port, secret, max_runs, allow_host or [], trusted_proxy or [])
+    _serve(
+        host,
+        port,
+        secret,
+        max_runs,
+        allow_host or [],
+        trusted_proxy or [],
+        grace_period=grace_period,
+    )
 
 
 def _warn(message: str) -> None:
@@ -323,6 +350,7 @@ def _serve(
     trusted_proxies: list[str],
     *,
     opening: str | None = None,
+    grace_period: float | None = None,
 ) -> None:
     import uvicorn
 
@@ -337,6 +365,7 @@ def _serve(
         max_concurrent_runs=max_runs,
         allow_hosts=tuple(allow_hosts),
         trusted_proxies=tuple(trusted_proxies),
+        grace_period=grace_period,
     )
     app_ = create_app(settings)  # refuses a public address without a token
     _check_port_free(host, port)

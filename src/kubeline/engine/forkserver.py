@@ -279,8 +279,8 @@ class _Server:  # pragma: no cover - runs in its own process
         self._signal(None, signal.SIGTERM)
         deadline = time.monotonic() + _grace()
         while self.children and time.monotonic() < deadline:
-            select.select([self.wake_r], [], [], 0.05)
-            with contextlib.suppress(OSError):
+            readable, _, _ = select.select([self.wake_r], [], [], 0.05)
+            if readable:  # a child ended (SIGCHLD)
                 os.read(self.wake_r, 4096)
             self._reap()
         self._signal(None, signal.SIGKILL)

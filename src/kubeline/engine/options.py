@@ -41,6 +41,8 @@ class RunOptions:
         start_method: how Python tasks start, ``fork`` (from a warm parent) or ``spawn``
             (a fresh interpreter each); None: ``$KUBELINE_START_METHOD``, read once when
             the run starts (see :mod:`kubeline.engine.startmethod`).
+        grace_period: seconds a stopped task's process tree has to end after SIGTERM,
+            before it is killed (``--grace-period``; None: 5).
     """
 
     enable_caching: bool = True
@@ -53,6 +55,7 @@ class RunOptions:
     executor: Executor | None = None
     log_cap_mb: float | None = None
     start_method: StartMethod | None = None
+    grace_period: float | None = None
 
 
 #: A run with every option at its default.

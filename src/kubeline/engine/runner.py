@@ -21,6 +21,7 @@ from kubeline.engine.arguments import resolve_arguments
 from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, mentions_disk_full
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.executors.logcap import log_cap_bytes
+from kubeline.engine.executors.processes import GRACE_SECONDS
 from kubeline.engine.executors.tree import end_marked
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
@@ -99,6 +100,14 @@ class RunControl:
             self.reason = reason
             if self._scheduler is not None:
                 self._scheduler.cancel()
+
+    def force(self) -> None:
+        """Kill the run's tasks now, without their grace period (a second Ctrl-C)."""
+        with self._lock:
+            self.cancel_requested = True
+            if self._scheduler is not None:
+                self._scheduler.cancel()
+                self._scheduler.executor.cancel(force=True)
 
 
 def record_run(
@@ -342,6 +351,7 @@ def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Execut
         options.fork_server,
         on_admission=hear,
         method=options.start_method,
+        grace=GRACE_SECONDS if options.grace_period is None else options.grace_period,
         log_cap=None if options.log_cap_mb is None else log_cap_bytes(options.log_cap_mb),
     )
 

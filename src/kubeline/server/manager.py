@@ -6,6 +6,7 @@ with the CLI, so runs started either way show up in both.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,10 @@ class RunManager:
                 record,
                 home=self.settings.home,
                 store=self.store,
-                options=RunOptions(workers=self.settings.workers_per_run),
+                options=RunOptions(
+                    workers=self.settings.workers_per_run,
+                    grace_period=self.settings.grace_period,
+                ),
                 control=control,
             )
             if control.cancel_requested and result.state == "CANCELED":
@@ -146,8 +150,23 @@ class RunManager:
             return run_id in self._controls
 
     def shutdown(self) -> None:
+        """Stop every run (their tasks get the grace period) and wait for them to end; a
+        second Ctrl-C (or SIGTERM) meanwhile kills their tasks at once."""
         with self._lock:
             controls = list(self._controls.values())
         for control in controls:
             control.cancel("The server stopped.")
-        self._pool.shutdown(wait=True, cancel_futures=True)
+
+        def force(_signum: int, _frame: object) -> None:
+            for control in controls:
+                control.force()
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, force)
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

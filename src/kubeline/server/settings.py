@@ -33,6 +33,8 @@ class ServerSettings:
     max_upload_bytes: int = 32 * 1024 * 1024  # KFP's own upload limit
     max_concurrent_runs: int = 4
     workers_per_run: int | None = None
+    #: Seconds a terminated run's tasks have to end before they are killed (None: 5).
+    grace_period: float | None = None
     preview_bytes: int = 1024 * 1024
     schedule_interval_seconds: float = 1.0
     #: Host names a request may use besides loopback names and the bound address
