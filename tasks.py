@@ -5,6 +5,11 @@
     python3 tasks.py test         # create .venv, install dev tools, run ruff, the import
                                   # contracts, mypy and pytest, then the engine tests with
                                   # Python tasks spawned (the Windows path)
+    python3 tasks.py image        # build the container image kubeline:<version> (Docker);
+                                  # --stand-in-base where python:3.11-slim-bookworm cannot
+                                  # be pulled, --force to rebuild, --tag NAME
+    python3 tasks.py docker start # Linux, root: install docker.io and debootstrap, start
+                                  # dockerd in the background (docker stop|status)
 
 Standard library only: this runs before anything is installed. The virtual environment
 is ``.venv`` in the repository root; it is made when missing and re-synced when
@@ -13,14 +18,19 @@ is ``.venv`` in the repository root; it is made when missing and re-synced when
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import glob
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -88,17 +98,17 @@ def _installed(program: Path) -> bool:
     return bool(glob.glob(str(program)))
 
 
-def ensure_debian_tools() -> None:
+def ensure_debian_tools(tools: dict[str, tuple[Path, str]] = DEBIAN_TOOLS) -> None:
     """Install the Debian packages the tests need when their programs are missing.
 
     Only where apt-get exists and we may use it (root, or sudo without a password); else
     the tests that need them say how to install them.
     """
-    missing = [name for name, (program, _) in DEBIAN_TOOLS.items() if not _installed(program)]
+    missing = [name for name, (program, _) in tools.items() if not _installed(program)]
     if not missing or not sys.platform.startswith("linux"):
         return
     apt = shutil.which("apt-get")
-    needs = "; ".join(f"{name} for {DEBIAN_TOOLS[name][1]}" for name in missing)
+    needs = "; ".join(f"{name} for {tools[name][1]}" for name in missing)
     if apt is None:
         _say(f"no apt-get to install {needs}")
         return
@@ -162,7 +172,105 @@ def spawn_pass(python: Path) -> int:
     return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
 
-COMMANDS = {"quickstart": quickstart, "test": test}
+#: Debian packages for the container tests: the Docker engine (dockerd; a docker command
+#: elsewhere on PATH, such as a newer client in /usr/local/bin, has no daemon with it) and
+#: debootstrap, which builds the stand-in for python:3.11-slim-bookworm (scripts/images.py).
+DOCKER_TOOLS = {
+    "docker.io": (Path("/usr/sbin/dockerd"), "the container image and its tests"),
+    "debootstrap": (Path("/usr/sbin/debootstrap"), "the stand-in base image"),
+}
+
+
+def _images() -> ModuleType:
+    """scripts/images.py (standard library only), loaded by path: scripts/ is no package."""
+    spec = importlib.util.spec_from_file_location("kubeline_images", ROOT / "scripts" / "images.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def image(args: list[str]) -> int:
+    """Build kubeline's container image when its inputs changed (scripts/images.py)."""
+    parser = argparse.ArgumentParser(
+        prog="python3 tasks.py image",
+        description="Build the container image kubeline:<version> from the Dockerfile, only "
+        "when the Dockerfile, pyproject.toml, requirements.txt, README.md or src/ changed.",
+    )
+    parser.add_argument(
+        "--stand-in-base",
+        action="store_true",
+        help="build on a stand-in for python:3.11-slim-bookworm made from Debian packages "
+        "(debootstrap; Linux, root), without trying to pull the official one: a test device",
+    )
+    parser.add_argument("--force", action="store_true", help="build again even if up to date")
+    parser.add_argument("--tag", help="the image's name (default: kubeline:<version>)")
+    options = parser.parse_args(args)
+    images = _images()
+    try:
+        images.build_image(
+            _say, stand_in=options.stand_in_base, force=options.force, tag=options.tag
+        )
+    except images.UserError as exc:
+        _say(str(exc))
+        return 2
+    except RuntimeError as exc:
+        _say(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def docker(args: list[str]) -> int:
+    """start: install docker.io and debootstrap when missing (Linux, root) and start dockerd
+    in the background, left running; stop: stop that dockerd (only it); status."""
+    parser = argparse.ArgumentParser(prog="python3 tasks.py docker")
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    action = parser.parse_args(args).action
+    images = _images()
+    try:
+        if action == "start":
+            ensure_debian_tools(DOCKER_TOOLS)
+            started = images.start_dockerd(_say)
+            if started is None:
+                _say("a Docker daemon already answers; nothing started")
+            else:
+                _say("it keeps running: `python3 tasks.py docker stop` stops it")
+        elif action == "stop":
+            if not images.stop_dockerd(_say):
+                _say("no dockerd started by `python3 tasks.py docker start` is running")
+        else:
+            ok, error = images.daemon_answers()
+            _say("a Docker daemon answers" if ok else f"no Docker daemon answers: {error}")
+            return 0 if ok else 1
+    except images.UserError as exc:
+        _say(str(exc))
+        return 2
+    return 0
+
+
+@contextlib.contextmanager
+def docker_for_tests() -> Iterator[bool]:
+    """The container tests' set-up, for ``test()`` in one line (``with docker_for_tests():``):
+    docker.io and debootstrap installed when missing (Linux, root), a daemon (dockerd started
+    for the block and stopped after it when none answers), then the stand-in base and
+    kubeline's image built when their inputs changed. Yields whether all that worked; when it
+    did not, it says why, and the tests that need Docker skip (or fail in CI)."""
+    ensure_debian_tools(DOCKER_TOOLS)
+    images = _images()
+    with images.docker_daemon(_say) as ok:
+        if ok:
+            try:
+                images.build_image(_say, stand_in=True)
+            except (images.UserError, RuntimeError) as exc:
+                _say(f"the image was not built: {exc}")
+                ok = False
+        yield ok
+
+
+COMMANDS = {"quickstart": quickstart, "test": test, "image": image, "docker": docker}
 
 
 def main() -> int:
