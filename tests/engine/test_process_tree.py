@@ -252,3 +252,74 @@ def test_terminate_through_kfp_client_ends_the_tree_and_frees_the_slot(
         assert client.wait_for_run_completion(after.run_id, timeout=120).state == "SUCCEEDED"
     finally:
         server.stop()
+
+
+def _start_server(home: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.live import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kubeline", "server", "--port", str(port), *options],
+        env={**os.environ, "KUBELINE_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        import httpx
+
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _eventually(answers, 60, "answer from the server")
+    return server, url
+
+
+def _post_stubborn(url: str, home: Path) -> str:
+    import httpx
+
+    answer = httpx.post(
+        f"{url}/apis/v2beta1/runs",
+        json={"display_name": "stubborn", "pipeline_spec": compile_function(stubborn)},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    _eventually(lambda: _lefts(home) == 2, 90, "two stubborn tasks")
+    return str(answer.json()["run_id"])
+
+
+@pytest.mark.usefixtures("no_leftovers")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_server_ends_its_runs_tasks(
+    kubeline_home: Path, signum: signal.Signals
+) -> None:
+    """SIGTERM (a service manager) or Ctrl-C: the server stops its runs, gives their tasks
+    the grace period, kills what is left, and records the runs as ended."""
+    server, url = _start_server(kubeline_home, "--grace-period", "1")
+    run_id = _post_stubborn(url, kubeline_home)
+    server.send_signal(signum)
+    server.wait(timeout=30)
+    _eventually(lambda: not engine_processes(kubeline_home), 10, "end of the engine's processes")
+    shown = _last_run(kubeline_home)
+    assert shown["run_id"] == run_id
+    assert shown["state"] == "FAILED", shown
+    assert "server stopped" in str(shown.get("error")), shown
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_second_ctrl_c_stops_the_server_at_once(kubeline_home: Path) -> None:
+    server, url = _start_server(kubeline_home, "--grace-period", "60")
+    _post_stubborn(url, kubeline_home)
+    server.send_signal(signal.SIGINT)
+    time.sleep(1.5)
+    assert server.poll() is None  # the tasks' grace period of 60 s runs
+    asked = time.monotonic()
+    server.send_signal(signal.SIGINT)
+    server.wait(timeout=30)
+    assert time.monotonic() - asked < 15
+    _eventually(lambda: not engine_processes(kubeline_home), 10, "end of the engine's processes")
