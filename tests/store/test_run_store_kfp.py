@@ -156,6 +156,22 @@ class TestKfpRecords:
         assert len(_datetimes(got)) == 6
         _assert_utc(got)
 
+    def test_only_one_of_two_stores_claims_a_due_schedule(self, store_url: str) -> None:
+        """Two servers on one database both see a schedule due: one claim wins."""
+        due = T0 + timedelta(days=2)
+        later = due + timedelta(days=1)
+        with RunStore(store_url) as first, RunStore(store_url) as second:
+            first.recurring_runs.add(make_recurring_run(next_fire_at=due.astimezone(CEST)))
+            seen = [s.recurring_runs.get("rec-1") for s in (first, second)]
+            assert all(r is not None and r.next_fire_at == due for r in seen)
+            assert first.recurring_runs.claim("rec-1", due, next_fire_at=later, last_fired_at=due)
+            assert not second.recurring_runs.claim("rec-1", due, next_fire_at=later)
+            got = second.recurring_runs.get("rec-1")
+            assert got is not None and (got.next_fire_at, got.last_fired_at) == (later, due)
+            assert not first.recurring_runs.claim("nope", due, next_fire_at=later)
+            with pytest.raises(ValueError):
+                first.recurring_runs.claim("rec-1", later, nonsense=1)
+
     def test_defaults_and_nones_round_trip(self, store: RunStore) -> None:
         pipeline = PipelineRecord(pipeline_id="p", name="p", created_at=T0)
         version = PipelineVersionRecord(

@@ -73,6 +73,16 @@ class ScheduleLoop:
         started = []
         for rr in self.store.recurring_runs.due(now):
             fire_at = rr.next_fire_at or now
+            later = fire_at if rr.catchup else now
+            # Claimed first: of two servers sharing a database, only one fires it.
+            if rr.next_fire_at is not None and not self.store.recurring_runs.claim(
+                rr.recurring_run_id,
+                rr.next_fire_at,
+                last_fired_at=fire_at,
+                next_fire_at=next_fire(rr, later),
+                updated_at=now,
+            ):
+                continue
             active = self.store.runs.count(
                 filters=[
                     ("recurring_run_id", "EQUALS", rr.recurring_run_id),
@@ -81,13 +91,6 @@ class ScheduleLoop:
             )
             if active < max(1, rr.max_concurrency):
                 started.append(self._fire(rr, fire_at))
-            later = fire_at if rr.catchup else now
-            self.store.recurring_runs.update(
-                rr.recurring_run_id,
-                last_fired_at=fire_at,
-                next_fire_at=next_fire(rr, later),
-                updated_at=now,
-            )
         return started
 
     def _fire(self, rr: RecurringRunRecord, fire_at: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,28 @@ class RecurringRuns:
         without it.
         """
         return self._db.update(recurring_runs, RecurringRunRecord, recurring_run_id, fields)
+
+    def claim(self, recurring_run_id: str, due_at: datetime, /, **fields: Any) -> bool:
+        """Set ``fields`` only if the recurring run is still due at ``due_at``; whether it
+        was. Two servers on one database both see a schedule due: only the one whose claim
+        moves ``next_fire_at`` on fires it.
+
+        Raises:
+            ValueError: as :meth:`update`, or ``due_at`` is naive.
+        """
+        check_aware({"due_at": due_at, **fields})
+        allowed = {f.name for f in dataclasses.fields(RecurringRunRecord)}
+        unknown = sorted(set(fields) - allowed - {"recurring_run_id"})
+        if unknown or "recurring_run_id" in fields:
+            raise ValueError(f"cannot claim with field(s) {', '.join(map(repr, unknown))}")
+        table = recurring_runs.c
+        claim = (
+            recurring_runs.update()
+            .where(table.recurring_run_id == recurring_run_id, table.next_fire_at == due_at)
+            .values(fields)
+        )
+        with self._db.write() as conn:
+            return bool(conn.execute(claim).rowcount == 1)
 
     def delete(self, recurring_run_id: str) -> bool:
         return self._db.delete(recurring_runs, recurring_run_id)
