@@ -2,7 +2,8 @@
 Dockerfile installs exactly it and kubeline, and a pipeline compiled for the image passes
 the checks the KFP API server applies on upload.
 
-No Docker engine here: the Dockerfile is checked by reading its instructions.
+These read the Dockerfile's instructions, with no Docker engine; test_image_docker.py builds
+the image and runs it (marker ``docker``).
 """
 
 from __future__ import annotations
