@@ -263,7 +263,7 @@ def docker_for_tests() -> Iterator[bool]:
     with images.docker_daemon(_say) as ok:
         if ok:
             try:
-                images.build_image(_say, stand_in=True)
+                images.build_image(_say, stand_in=True, quiet=True)
             except (images.UserError, RuntimeError) as exc:
                 _say(f"the image was not built: {exc}")
                 ok = False

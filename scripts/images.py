@@ -414,9 +414,16 @@ def _pull_base(say: Say) -> bool:
 
 
 def build_image(
-    say: Say, *, stand_in: bool = False, force: bool = False, tag: str | None = None
+    say: Say,
+    *,
+    stand_in: bool = False,
+    force: bool = False,
+    tag: str | None = None,
+    quiet: bool = False,
 ) -> str:
-    """Build ``kubeline:<version>`` when its inputs changed; returns the tag."""
+    """Build ``kubeline:<version>`` when its inputs changed; returns the tag. ``quiet`` keeps
+    docker build's output to its last lines, shown only when it fails (the test command's
+    log)."""
     require_daemon()
     tag = tag or f"kubeline:{version()}"
     if stand_in:
@@ -456,9 +463,17 @@ def build_image(
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
     before = image_id(tag)
-    done = subprocess.run([*argv, str(ROOT)], cwd=ROOT, check=False)
+    done = subprocess.run(
+        [*argv, str(ROOT)],
+        cwd=ROOT,
+        check=False,
+        text=True,
+        stdout=subprocess.PIPE if quiet else None,
+        stderr=subprocess.STDOUT if quiet else None,
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"docker build failed (exit {done.returncode}); its output is above")
+        where = f"its output ends:\n{done.stdout[-4000:]}" if quiet else "its output is above"
+        raise RuntimeError(f"docker build failed (exit {done.returncode}); {where}")
     say(f"built {tag} in {time.monotonic() - started:.0f} s")
     if before is not None and before != image_id(tag):
         # The previous build of this tag, now untagged: removed unless something still uses
