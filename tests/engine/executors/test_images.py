@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tarfile
@@ -181,6 +182,49 @@ def test_a_runtime_that_hangs_is_stopped_with_what_it_started(
     with pytest.raises(ImageError, match="no answer in 1 s"):
         runtime_command("docker")
     assert time.monotonic() - started < 4
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (gone, or a zombie waiting for its reaper)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().rpartition(")")[2].split()[0] == "Z"
+    return False
+
+
+@POSIX_ONLY
+def test_ctrl_c_during_a_pull_ends_the_pull_and_what_it_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    _stand_in_runtime(
+        tmp_path,
+        "docker",
+        f'case "$1" in version) echo 20.10;; image) exit 1;; '
+        f"pull) sleep 60 & echo $$ $! > {pids}; wait;; esac",
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        with pytest.raises(KeyboardInterrupt):
+            ensure_images(["x/y:1"], pull="missing", timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    script, sleeper = (int(pid) for pid in pids.read_text().split())
+    deadline = time.monotonic() + 5
+    while not (_gone(script) and _gone(sleeper)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(script) and _gone(sleeper)
 
 
 @POSIX_ONLY

@@ -273,6 +273,12 @@ def _run(argv: list[str], timeout: float) -> _Result:
         except subprocess.TimeoutExpired:
             stdout, stderr = "", ""
         return _Result(-9, stdout or "", stderr or "", timed_out=True)
+    except BaseException:
+        # Ctrl-C reaches only kubeline (the command has its own session): end the pull too.
+        _kill(process, posix)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        raise
     return _Result(process.returncode, stdout, stderr)
 
 
