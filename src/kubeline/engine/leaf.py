@@ -43,8 +43,9 @@ class LeafJob:
     """What a worker runs: plain data, picklable to a forked or spawned process.
 
     ``kind`` is ``python`` (a lightweight Python component: its source, function and
-    executor input, run by kfp's executor inside the worker) or ``command`` (anything
-    else: the resolved command line, run on the host).
+    executor input, run by kfp's executor inside the worker), ``command`` (anything
+    else: the resolved command line, run on the host), or ``container`` (any component,
+    its resolved command line run in its image, ``--runner docker``).
     """
 
     kind: str
@@ -60,6 +61,7 @@ class LeafJob:
     python: str | None = None  # an interpreter other than this one (an install venv)
     image: str = ""
     imports: list[str] = field(default_factory=list)  # what a python job's source imports
+    limits: dict[str, str] = field(default_factory=dict)  # a container's "cpu" and "memory"
 
 
 def _pb(message_type: Any, data: dict[str, Any]) -> Any:
@@ -230,12 +232,16 @@ def prepare_job(
     ctx: TaskContext,
     task_path: str,
     log_path: Path,
+    *,
+    in_container: bool = False,
 ) -> tuple[LeafJob, Any]:
     """Build the job for a container executor, and the ExecutorInput to read outputs with.
 
     ``component`` and ``executor`` are the spec's views (or KFP's dicts of them, read into
     views). ``artifacts`` holds a list per input; inputs declared as a single artifact get
-    its first element.
+    its first element. ``in_container``: a ``container`` job, the command line as KFP's
+    launcher runs it in the component's image (host paths, which the container executor
+    maps to its mounts).
     """
     from kfp.local import executor_input_utils
 
@@ -288,6 +294,9 @@ def prepare_job(
         "env": dict(executor_view.env),
         "image": executor_view.image,
     }
+    if in_container:
+        limits = _container_limits(executor_view)
+        return LeafJob(kind="container", argv=resolved, limits=limits, **common), executor_input
     source = _python_source(resolved)
     if source is not None:
         job = LeafJob(
@@ -323,6 +332,39 @@ def prepare_job(
             + ". Run this pipeline on a cluster."
         )
     return LeafJob(kind="command", argv=resolved, **common), executor_input
+
+
+def _container_limits(executor: ExecutorView) -> dict[str, str]:
+    """``set_cpu_limit`` / ``set_memory_limit`` as the container runtime takes them: CPUs
+    as a number (``500m`` is 0.5), memory in bytes (``1G``, ``512Mi``)."""
+    resources = executor.raw.get("container", {}).get("resources", {}) or {}
+    limits: dict[str, str] = {}
+    cpu = resources.get("resourceCpuLimit") or resources.get("cpuLimit")
+    if cpu not in (None, "", 0):
+        text = str(cpu).strip()
+        try:
+            cores = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+        except ValueError:
+            raise PipelineLoadError(f"'{text}' is not a CPU limit (e.g. 2, 0.5, 500m)") from None
+        limits["cpu"] = f"{cores:g}"
+    memory = resources.get("resourceMemoryLimit") or resources.get("memoryLimit")
+    if memory not in (None, "", 0):
+        limits["memory"] = str(_bytes(str(memory)))
+    return limits
+
+
+_UNITS = {
+    "": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40, "PI": 2**50, "EI": 2**60,
+}  # fmt: skip
+
+
+def _bytes(quantity: str) -> int:
+    """Kubernetes' quantity (``1G``, ``512Mi``, ``1.5e9``) in bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+(?:[eE][0-9]+)?)\s*([KMGTPE]i?|)\s*", quantity, re.I)
+    if match is None:
+        raise PipelineLoadError(f"'{quantity}' is not a memory quantity (e.g. 1G, 512Mi)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def _collect_custom_paths(output_file: Path) -> None:

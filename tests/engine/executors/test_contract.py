@@ -12,6 +12,7 @@ import functools
 import itertools
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ from kubeline.engine.executors.host import HostCommandExecutor
 from kubeline.engine.executors.spawned import SpawnedExecutor
 from kubeline.engine.leaf import LeafJob, TaskContext, prepare_job, read_outputs
 from kubeline.engine.taskenv import SECRET_NAMES
+from tests.containers import docker_image
 from tests.engine.executors import components as c
 from tests.requirements import exempt_reason
 
@@ -46,9 +48,22 @@ class Flavor:
     components; under ``python`` when set, as an install venv's) or ``command``."""
 
     name: str
-    make: Callable[[RunAdmission], Executor]
+    make: Callable[..., Executor]  # (admission), or (admission, root) in a container
     style: str
     python: str | None = None
+    in_container: bool = False  # every job in kubeline's image (--runner docker)
+
+    @property
+    def errors_as_data(self) -> bool:
+        """Whether a failing Python component's error arrives as data (a container's task
+        runs kfp's executor as the image has it: its error is read from the log)."""
+        return self.style == "python" and not self.in_container
+
+
+def _container(admission: RunAdmission, root: Path) -> Executor:
+    from kubeline.engine.executors.container import ContainerExecutor
+
+    return ContainerExecutor(admission, "docker", root, root, grace=GRACE)
 
 
 def _forked(admission: RunAdmission) -> Executor:
@@ -71,6 +86,8 @@ FLAVORS = [
         "python",
         python=sys.executable,
     ),
+    Flavor("container-python", _container, "python", in_container=True),
+    Flavor("container-command", _container, "command", in_container=True),
 ]
 
 #: The same behaviours, as each kind of job writes them.
@@ -132,7 +149,11 @@ class Harness:
         self.flavor = flavor
         self.root = root
         self.admission = RunAdmission(AdmissionController(probe=default_probe()))
-        self.executor = flavor.make(self.admission)
+        self.image = docker_image() if flavor.in_container else ""
+        if flavor.in_container:
+            self.executor = flavor.make(self.admission, root)
+        else:
+            self.executor = flavor.make(self.admission)
         self._names = itertools.count()
 
     def task(self, behaviour: str, **parameters: Any) -> Task:
@@ -150,18 +171,42 @@ class Harness:
             pipeline_root=self.root,
             workspace=self.root / "workspace",
         )
+        log = self.root / "logs" / f"{name}.log"
         job, executor_input = prepare_job(
-            component, executor, parameters, {}, ctx, name, self.root / "logs" / f"{name}.log"
+            component,
+            executor,
+            parameters,
+            {},
+            ctx,
+            name,
+            log,
+            in_container=self.flavor.in_container,
         )
         job.python = self.flavor.python
-        assert job.kind == self.flavor.style
+        if self.flavor.in_container:
+            assert job.kind == "container"
+            job.image = self.image  # the components name images these machines cannot pull
+        else:
+            assert job.kind == self.flavor.style
         return Task(job, executor_input, component)
 
     def run(self, task: Task, timeout: float = 60) -> Outcome:
+        self._last = task
         return self.executor.submit(task.job).result(timeout=timeout)
 
+    def last_log(self) -> str:
+        return self._last.log()
 
-@pytest.fixture(params=FLAVORS, ids=[f.name for f in FLAVORS])
+
+def _params(flavors: list[Flavor]) -> list[Any]:
+    """The flavors as fixture params; the container ones marked ``docker``."""
+    return [
+        pytest.param(f, id=f.name, marks=[pytest.mark.docker] if f.in_container else [])
+        for f in flavors
+    ]
+
+
+@pytest.fixture(params=_params(FLAVORS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(request.param, tmp_path)
     yield harness
@@ -170,10 +215,20 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
 
 
 #: The flavors whose jobs run Python components, which report their error as data.
-PYTHON_FLAVORS = [f for f in FLAVORS if f.style == "python"]
+PYTHON_FLAVORS = [f for f in FLAVORS if f.errors_as_data]
+#: The flavors whose task processes are the host's (their pids can be looked up here).
+HOST_FLAVORS = [f for f in FLAVORS if not f.in_container]
 
 
-@pytest.fixture(params=PYTHON_FLAVORS, ids=[f.name for f in PYTHON_FLAVORS])
+@pytest.fixture(params=_params(HOST_FLAVORS))
+def host_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(request.param, tmp_path)
+    yield harness
+    harness.executor.cancel()
+    harness.executor.close()
+
+
+@pytest.fixture(params=_params(PYTHON_FLAVORS))
 def python_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(request.param, tmp_path)
     yield harness
@@ -201,9 +256,12 @@ def test_success_exits_0_and_writes_outputs(harness: Harness) -> None:
 def test_failure_gives_a_non_zero_code_and_the_error_as_data(harness: Harness) -> None:
     outcome = harness.run(harness.task("fail"))
     assert outcome.exit_code > 0
-    if harness.flavor.style == "python":
+    if harness.flavor.errors_as_data:
         assert outcome.error == TaskError("ValueError", "the input is odd", user_error=False)
         assert str(outcome.error) == "ValueError: the input is odd"
+    elif harness.flavor.style == "python":  # in a container: the log has its error
+        assert outcome.error is None
+        assert "ValueError: the input is odd" in harness.last_log()
     else:  # a command writes no error: the scheduler reads its log
         assert outcome.exit_code == 3
         assert outcome.error is None
@@ -250,7 +308,8 @@ def _gone(pid: int) -> bool:
     not Path("/proc/self/stat").exists(),
     reason=exempt_reason("macOS and Windows", "reads Linux /proc"),
 )
-def test_cancel_ends_the_processes_a_task_started(harness: Harness) -> None:
+def test_cancel_ends_the_processes_a_task_started(host_harness: Harness) -> None:
+    harness = host_harness
     task = harness.task("spawn_and_wait", seconds=60.0)
     future = harness.executor.submit(task.job)
     _wait_for_log(task, "child ")
@@ -289,9 +348,10 @@ def _kill(pids: list[int]) -> None:
 
 
 @_LINUX_PROC
-def test_a_task_that_succeeds_leaves_no_process_behind(harness: Harness) -> None:
+def test_a_task_that_succeeds_leaves_no_process_behind(host_harness: Harness) -> None:
     """On KFP a task is a pod: what it started ends with it, a daemon in a session of its
     own too."""
+    harness = host_harness
     task = harness.task("leave_running", stubborn=False, then_wait=0.0)
     outcome = harness.run(task)
     pids = _left(task)
@@ -303,9 +363,10 @@ def test_a_task_that_succeeds_leaves_no_process_behind(harness: Harness) -> None
 
 
 @_LINUX_PROC
-def test_cancel_ends_a_stubborn_tree_after_the_grace_period(harness: Harness) -> None:
+def test_cancel_ends_a_stubborn_tree_after_the_grace_period(host_harness: Harness) -> None:
     """A task and its processes that ignore SIGTERM and SIGINT, one of them in a session
     of its own: cancel kills the whole tree once the grace period is over."""
+    harness = host_harness
     task = harness.task("leave_running", stubborn=True, then_wait=600.0)
     future = harness.executor.submit(task.job)
     pids = _left(task)
@@ -322,8 +383,9 @@ def test_cancel_ends_a_stubborn_tree_after_the_grace_period(harness: Harness) ->
 
 
 @_LINUX_PROC
-def test_a_forced_cancel_kills_at_once(harness: Harness) -> None:
+def test_a_forced_cancel_kills_at_once(host_harness: Harness) -> None:
     """A second Ctrl-C: no grace period."""
+    harness = host_harness
     task = harness.task("leave_running", stubborn=True, then_wait=600.0)
     future = harness.executor.submit(task.job)
     pids = _left(task)
@@ -382,3 +444,47 @@ def test_close_waits_for_running_jobs(harness: Harness) -> None:
     harness.executor.close()
     assert future.done()
     assert future.result().exit_code == 0
+
+
+# ------------------------------------------------------------------- containers (#15)
+@pytest.fixture(params=_params([f for f in FLAVORS if f.in_container]))
+def container_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(request.param, tmp_path)
+    yield harness
+    harness.executor.cancel()
+    harness.executor.close()
+
+
+def _containers_of(task: Task) -> list[str]:
+    from kubeline.engine.executors.container import LABEL
+
+    listed = subprocess.run(
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={LABEL}={task.job.task_root}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
+def test_cancel_stops_a_stubborn_container_and_removes_it(container_harness: Harness) -> None:
+    """A container whose program ignores SIGTERM is stopped after the grace period (the
+    runtime's kill), and is gone afterwards, as a pod once its task ends. (A Python
+    component's SIGTERM handler does not hold: the compiled command's shell, which runs it,
+    ends on SIGTERM, and the container with it.)"""
+    harness = container_harness
+    task = harness.task("leave_running", stubborn=True, then_wait=600.0)
+    future = harness.executor.submit(task.job)
+    _wait_for_log(task, "left ", timeout=60)
+    assert len(_containers_of(task)) == 1
+    asked = time.monotonic()
+    harness.executor.cancel()
+    outcome = future.result(timeout=GRACE + 30)
+    assert outcome.exit_code < 0
+    if harness.flavor.style == "command":  # its shell ignores SIGTERM: killed after the grace
+        assert time.monotonic() - asked >= GRACE - 0.5
+    deadline = time.monotonic() + 15
+    while _containers_of(task) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _containers_of(task) == []

@@ -80,6 +80,9 @@ class ThreadedExecutor(Executor):
             StartFailed: it could not start; the task fails with that message.
         """
 
+    def _finished(self, job: LeafJob, process: TaskProcess) -> None:
+        """Called once ``job``'s process ended, before its outputs are read."""
+
     def _pid(self, process: TaskProcess) -> int | None:
         """The pid to measure the task's CPU use by, if it has one."""
         pid = getattr(process, "pid", None)
@@ -122,6 +125,7 @@ class ThreadedExecutor(Executor):
         finally:
             with self._lock:
                 self._running.pop(key, None)
+            self._finished(job, process)
         error = None
         if code != 0 and job.kind == "python":
             found = read_error(job.task_root)
