@@ -52,6 +52,11 @@ class Victim:
     cli: CliRun | None = None  # None: the server
     seen_running: float | None = None
     done: bool = False
+    outcome: str = "not yet"
+
+    def __str__(self) -> str:
+        what = self.cli.tag if self.cli else "server"
+        return f"{what} (kill {self.delay:.2f} s after RUNNING): {self.outcome}"
 
 
 def _seed() -> int:
@@ -68,19 +73,22 @@ def play(kubeline_home: Path, tmp_path: Path):
     spec_file = tmp_path / "chaos.yaml"
     spec_file.write_text(dump_spec(spec))
     game = Chaos(seed, kubeline_home, tmp_path, spec, spec_file)
-    started: list[Server | CliRun] = []
-    yield game, started
-    for thing in started:
-        if thing.proc.poll() is None:
-            thing.proc.kill()
-            thing.proc.wait(timeout=30)
+    yield game
+    for proc in game.processes:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
     from tests.chaos.procs import kill_all, leftovers
 
     kill_all(leftovers(kubeline_home))
 
 
 def _kill_moments(
-    game: Chaos, server: Server, clis: list[CliRun], api: list[str], victims: list[Victim]
+    game: Chaos,
+    server: Server,
+    clis: list[CliRun],
+    api: list[str],
+    victims: list[Victim],
 ) -> tuple[Server | None, dict[str, str]]:
     """Kill each victim at its moment; the server is started again at once half the time
     (while CLI runs go on: its start must fail only runs whose process is gone). Returns
@@ -98,6 +106,7 @@ def _kill_moments(
         for victim in (v for v in victims if not v.done):
             if victim.cli is None:
                 running = [rid for rid in api if runs[rid]["state"] == "RUNNING"]
+                pending = [rid for rid in api if runs[rid]["state"] == "PENDING"]
                 gone = all(runs[rid]["state"] not in ACTIVE_RUN for rid in api)
             else:
                 rid = victim.cli.run_id
@@ -109,38 +118,48 @@ def _kill_moments(
             if not (due or gone):
                 continue
             victim.done = True
+            since = "never seen RUNNING"
+            if victim.seen_running is not None:
+                since = f"{now - victim.seen_running:.2f} s after RUNNING"
+            victim.outcome = f"killed {since}" if running else f"its run ended first, {since}"
             if victim.cli is not None:
                 if running and not gone:
                     victim.cli.proc.kill()
                     victim.cli.proc.wait(timeout=30)
                     victim.cli.killed_while = "RUNNING"
                     caught[running[0]] = "RUNNING"
+                elif gone:
+                    victim.outcome = f"its process ended first ({victim.cli.proc.returncode})"
                 continue
             server.kill()
             live = None
             for rid in running:
                 caught[rid] = "RUNNING"
+            for rid in pending:
+                caught[rid] = "PENDING"
             if restart_early:  # it gets ready while the kills go on
-                live = Server(game.home, game.work / f"server-early-{len(caught)}-{now:.0f}.log")
+                live = game.launch_server()
         time.sleep(0.05)
     return live, caught
 
 
-def _play_round(game: Chaos, server: Server, started: list, number: int) -> tuple[Server, str]:
+def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     rng = game.rng
     # A run of the chaos pipeline takes about 2 * seconds (two tasks one after the other on
     # its longest path); each kill comes a random part of that after the run is RUNNING.
     seconds = [rng.uniform(0.8, 1.5) for _ in range(rng.randint(2, 3))]
     clis = [game.start_cli(s) for s in seconds]
-    started.extend(clis)
-    api = [game.submit(server, rng.uniform(1.0, 1.5)) for _ in range(rng.randint(2, 3))]
+    api = [game.submit(server, rng.uniform(1.0, 1.5)) for _ in range(rng.randint(2, 4))]
     chosen = rng.sample(range(len(clis)), rng.randint(1, len(clis)))
     victims = [Victim(rng.uniform(0.1, 1.6))]
-    victims += [Victim(rng.uniform(0.0, 1.5) * seconds[i], cli=clis[i]) for i in chosen]
+    # The first victim's kill comes early in its run, so that every round has one.
+    victims += [
+        Victim(rng.uniform(0.0, 0.5 if n == 0 else 1.5) * seconds[i], cli=clis[i])
+        for n, i in enumerate(chosen)
+    ]
     live, caught = _kill_moments(game, server, clis, api, victims)
     calm = None
     if live is not None:  # started amid the kills: a run through kfp.Client must succeed
-        started.append(live)
         live.wait_ready(game.say)
         calm = game.submit_with_kfp(live, rng.uniform(0.5, 1.0))
     deadline = time.monotonic() + ROUND_SECONDS
@@ -150,6 +169,10 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
             cli.proc.wait(timeout=left)
         except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired, said with the seed
             pytest.fail(game.say(f"round {number}: {cli.tag} still running: {cli.tail()}"))
+    # What the killed engines ran must end with them, before any start could end it.
+    alone = _check_processes(
+        game, live, f"round {number}, of the engines killed (no start since)", busy=True
+    )
     runs = game.runs()
     expected: dict[str, tuple[str, ...]] = {}
     for cli in clis:
@@ -174,50 +197,53 @@ def _play_round(game: Chaos, server: Server, started: list, number: int) -> tupl
     if live is not None:
         live.kill()
     recovered = game.start_server()
-    started.append(recovered)
     stored = game.check_terminal(recovered)
     game.check_outcomes(stored, expected)
     artifacts = game.check_outputs(stored)
     game.check_integrity()
-    _check_processes(game, recovered, f"after round {number}")
+    settled = _check_processes(game, recovered, f"after round {number}'s restart")
     cli_kills = sum(1 for cli in clis if cli.killed_while)
-    server_caught = sum(1 for rid in api if rid in caught)
+    server_caught = sum(1 for rid in api if caught.get(rid) == "RUNNING")
+    pending = sum(1 for rid in api if caught.get(rid) == "PENDING")
     states = [stored[rid]["state"][0] for rid in expected]
     summary = (
         f"round {number}: {len(clis)} cli ({cli_kills} killed running), {len(api)} api "
-        f"({server_caught} caught by the server's kill), early restart "
+        f"({server_caught} RUNNING and {pending} PENDING at the server's kill), early restart "
         f"{'and a kfp.Client run' if calm else 'no'}, states {''.join(states)}, "
-        f"{artifacts} artifacts checked so far"
+        f"{artifacts} artifacts checked so far, processes gone {alone:.1f} s after the "
+        f"CLI runs ended and {settled:.1f} s after the restart"
     )
     assert cli_kills >= 1 and server_caught >= 1, game.say(
-        f"the kills missed every RUNNING run (the test's timing, not the engine): {summary}"
+        f"the kills missed every RUNNING run (the test's timing, not the engine): {summary}; "
+        f"{'; '.join(str(v) for v in victims)}"
     )
     return recovered, summary
 
 
-def _check_processes(game: Chaos, server: Server | None, when: str) -> None:
+def _check_processes(game: Chaos, server: Server | None, when: str, *, busy: bool = False) -> float:
+    """No process left (``busy``: none of an engine that is gone, the live server's own
+    running tasks spared); how long they took to go."""
     from tests.chaos.procs import kill_all, wait_for_none
 
+    began = time.monotonic()
     engines = [server.pid] if server is not None and server.proc.poll() is None else []
-    found = wait_for_none(game.home, PROCESS_GRACE, engines=engines)
+    found = wait_for_none(game.home, PROCESS_GRACE, engines=engines, busy=busy)
     kill_all(found)
     listed = "\n  ".join(str(p) for p in found)
-    assert not found, game.say(
-        f"{when}: processes left {PROCESS_GRACE:.0f} s after every run ended:\n  {listed}"
-    )
+    assert not found, game.say(f"{when}: processes left after {PROCESS_GRACE:.0f} s:\n  {listed}")
+    return time.monotonic() - began
 
 
 @pytest.mark.timeout(420)
 def test_kill_9_of_server_and_cli_runs_leaves_finished_runs_whole_outputs_and_no_process(
-    play: tuple[Chaos, list],
+    play: Chaos,
 ) -> None:
-    game, started = play
+    game = play
     rounds = max(5, int(os.environ.get(ROUNDS_ENV, "5")))
     began = time.monotonic()
     server = game.start_server()
-    started.append(server)
     for number in range(1, rounds + 1):
-        server, summary = _play_round(game, server, started, number)
+        server, summary = _play_round(game, server, number)
         print(f"{summary} ({time.monotonic() - began:.0f} s)", flush=True)
     server.stop()
     _check_processes(game, None, "after the last server stopped")

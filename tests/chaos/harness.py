@@ -36,6 +36,8 @@ TERMINAL_RUN = ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED")
 ORPHANED = "ended before the run finished"
 #: The executor tasks of the chaos pipeline, each writing one ``data`` artifact.
 CHAOS_TASKS = 5
+#: The server's --max-runs: a round submits up to 4, so some may wait PENDING when it dies.
+MAX_RUNS = 2
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -49,9 +51,10 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        options = ["--port", str(self.port), "--max-runs", str(MAX_RUNS)]
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kubeline", "server", "--port", str(self.port)],
+                [sys.executable, "-m", "kubeline", "server", *options],
                 env=_env(home),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -125,6 +128,8 @@ class Chaos:
     # run_id -> how it ended up as it did ("cli", "cli-killed", "api", "api-killed", ...)
     story: dict[str, str] = field(default_factory=dict)
     counter: int = 0
+    #: Every process this test started, for the clean-up whatever happens.
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -139,9 +144,15 @@ class Chaos:
 
     # --- starting runs -------------------------------------------------------------------
 
-    def start_server(self) -> Server:
+    def launch_server(self) -> Server:
+        """A server starting (not waited for)."""
         self.counter += 1
         server = Server(self.home, self.work / f"server-{self.counter}.log")
+        self.processes.append(server.proc)
+        return server
+
+    def start_server(self) -> Server:
+        server = self.launch_server()
         server.wait_ready(self.say)
         return server
 
@@ -157,6 +168,7 @@ class Chaos:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        self.processes.append(proc)
         return CliRun(proc, tag, log)
 
     def submit(self, server: Server, seconds: float) -> str:
@@ -212,7 +224,8 @@ class Chaos:
         """Every run in the store by id (read-only; WAL lets it read while engines write)."""
         conn = self.db()
         try:
-            return {row["run_id"]: row for row in conn.execute("SELECT * FROM runs")}
+            query = "SELECT run_id, state, error, pid, arguments FROM runs"
+            return {row["run_id"]: row for row in conn.execute(query)}
         finally:
             conn.close()
 

@@ -76,12 +76,15 @@ def _descendants(roots: set[int], parents: dict[int, int]) -> set[int]:
     return found
 
 
-def leftovers(home: Path, *, engines: Collection[int] = ()) -> list[Leftover]:
+def leftovers(home: Path, *, engines: Collection[int] = (), busy: bool = False) -> list[Leftover]:
     """The processes ``home`` left behind: task processes of any engine (no run is active
     when this is asked), and any process of an engine that is gone.
 
     ``engines`` are the pids of the engines still alive (the running server): they and
     their descendants without a task mark (a fork server kept warm) are not left over.
+    ``busy``: those engines may still run tasks, so their task processes are not left over
+    either; what is found then is what engines that are gone left behind (a process
+    orphaned by a killed engine is adopted by init, never by another engine).
     Zombies are skipped: they hold no resources but a pid, and their parent reaps them.
     """
     prefix = str(home)
@@ -95,7 +98,7 @@ def leftovers(home: Path, *, engines: Collection[int] = ()) -> list[Leftover]:
     mine = {os.getpid()}
     found = []
     for pid, ppid in parents.items():
-        if pid in mine or states.get(pid) in ("Z", "X"):
+        if pid in mine or states.get(pid) in ("Z", "X") or (busy and pid in alive_engines):
             continue
         env = _environ(pid)
         cmdline = (
@@ -116,12 +119,14 @@ def leftovers(home: Path, *, engines: Collection[int] = ()) -> list[Leftover]:
     return found
 
 
-def wait_for_none(home: Path, seconds: float, *, engines: Collection[int] = ()) -> list[Leftover]:
+def wait_for_none(
+    home: Path, seconds: float, *, engines: Collection[int] = (), busy: bool = False
+) -> list[Leftover]:
     """Poll until ``home`` leaves no process (empty list), or return what is still there
     after ``seconds``: processes being ended need a moment to go."""
     deadline = time.monotonic() + seconds
     while True:
-        found = leftovers(home, engines=engines)
+        found = leftovers(home, engines=engines, busy=busy)
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.25)
