@@ -70,6 +70,15 @@ def make_run(run_id: str = "run-1", **overrides: Any) -> RunRecord:
         "storage_state": "ARCHIVED",
         "host": "build-box",
         "pid": 4242,
+        "events": [
+            {
+                "at": "2024-05-01T12:00:02+00:00",
+                "kind": "admission",
+                "task": "train-model",
+                "state": "PENDING",
+                "message": "waits for the CPU: 2 tasks running, running tasks use 2.0 of 2 cores",
+            }
+        ],
     }
     values.update(overrides)
     return RunRecord(**values)

@@ -43,6 +43,13 @@ def _task_columns(path: Path) -> set[str]:
     return names
 
 
+def _run_columns(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        names = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    conn.close()
+    return names
+
+
 def _version(path: Path) -> int | None:
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -148,8 +155,28 @@ def test_a_v2_store_gains_task_errors_as_data_and_keeps_its_runs(tmp_path: Path)
         assert store.tasks.update(refuse.task_id, error_type="ValueError", user_error=True)
         again = store.tasks.get(refuse.task_id)
         assert again is not None and (again.error_type, again.user_error) == ("ValueError", True)
-    assert _version(path) == SCHEMA_VERSION == 3
+    assert _version(path) == SCHEMA_VERSION == 4
     assert {"error_type", "user_error"} <= _task_columns(path)
+
+
+@pytest.mark.parametrize("fixture", [FIXTURE, FIXTURE_V2], ids=["v1", "v2"])
+def test_an_old_store_gains_run_events_empty_and_they_take_values(
+    tmp_path: Path, fixture: Path
+) -> None:
+    path = _old_store(tmp_path / "kubeline.db", fixture)
+    assert "events" not in _run_columns(path)
+    with RunStore.for_home(tmp_path) as store:
+        runs = store.runs.list(limit=10)
+        assert len(runs) == 3 and all(r.events == [] for r in runs)  # nothing kept before 4
+        decided = [{"at": "2026-12-07T05:00:00+00:00", "kind": "admission", "task": "t"}]
+        assert store.runs.update(runs[0].run_id, events=decided)
+        again = store.runs.get(runs[0].run_id)
+        assert again is not None and again.events == decided
+        store.runs.add(make_run("new-run", experiment_id=None))  # a new run writes them too
+        new = store.runs.get("new-run")
+        assert new is not None and new.events == make_run().events
+    assert _version(path) == SCHEMA_VERSION == 4
+    assert "events" in _run_columns(path)
 
 
 def _cli(home: Path, *args: str) -> dict[str, object]:
@@ -173,6 +200,7 @@ def test_the_cli_lists_and_shows_the_runs_of_a_v2_store(tmp_path: Path) -> None:
     assert listed["total"] == 3
     shown = _cli(tmp_path, "runs", "show", BROKEN)
     assert shown["state"] == "FAILED" and shown["failed_task"] == "refuse"
+    assert shown["events"] == []  # none were kept before version 4
     assert shown["error"] == "Task 'refuse' failed: ValueError: cannot use 'hello'"
     assert _version(tmp_path / "kubeline.db") == SCHEMA_VERSION
 

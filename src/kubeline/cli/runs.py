@@ -17,6 +17,9 @@ runs_app = typer.Typer(
     help="Runs kept in the store: list them, show one, read logs.", no_args_is_help=True
 )
 
+#: The engine's decisions ``runs show`` prints as text (its last ones; JSON has all kept).
+_EVENTS_SHOWN = 20
+
 
 def _find_run(store: Any, ref: str) -> Any:
     """A run by id, by unique id prefix, or 'last' / 'latest'."""
@@ -81,7 +84,8 @@ def runs_show(
     run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'last'.")],
     output: OutputOption = OutputFormat.text,
 ) -> None:
-    """Show a run: its state, arguments, outputs and every task."""
+    """Show a run: its state, arguments, outputs, every task, and the engine's last
+    admission decisions (tasks started beyond the core count, or made to wait)."""
     from kubeline.cli.render import print_json, run_detail
     from kubeline.engine.results import RunResult
 
@@ -91,10 +95,40 @@ def runs_show(
     if output is OutputFormat.json:
         document = result.to_dict()
         document["arguments"] = record.arguments
+        document["events"] = record.events
         print_json(document)
         return
     for renderable in run_detail(result):
         stdout().print(renderable)
+    if record.events:
+        stdout().print(_events_table(record.events, record.run_id))
+
+
+def _events_table(events: list[dict[str, Any]], run_id: str) -> Any:
+    """The run's last admission decisions, oldest first, with how many more there are."""
+    from rich.table import Table
+
+    from kubeline.cli.render import shown
+
+    kept = events[-_EVENTS_SHOWN:]
+    earlier = len(events) - len(kept)
+    table = Table(
+        title="Admission (the process's decisions about this run's tasks)",
+        title_justify="left",
+        caption=(
+            f"{earlier} earlier decisions: kubeline runs show {run_id} --output json"
+            if earlier
+            else None
+        ),
+        caption_justify="left",
+    )
+    for column in ("time (UTC)", "task", "decision"):
+        table.add_column(column, overflow="fold")
+    for event in kept:
+        at = str(event.get("at", ""))
+        when = at[11:23] or at  # the time of day of an ISO timestamp
+        table.add_row(shown(when), shown(event.get("task", "")), shown(event.get("message", "")))
+    return table
 
 
 @runs_app.command("logs")

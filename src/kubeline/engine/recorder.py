@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -22,6 +24,7 @@ from kubeline.engine.diskspace import DiskGuard, is_disk_full
 from kubeline.engine.executors.base import TaskError
 from kubeline.engine.plan import FAILED, Node
 from kubeline.engine.registration import keep_copy, model_version_from, wants_registration
+from kubeline.engine.results import TaskEvent
 from kubeline.store import (
     ArtifactRecord,
     CacheRecord,
@@ -31,7 +34,14 @@ from kubeline.store import (
     process_alive,
 )
 
-__all__ = ["Recorder", "TaskFacts", "plain_outputs"]
+__all__ = ["EVENTS_KEPT", "Recorder", "TaskFacts", "plain_outputs"]
+
+#: The engine's decisions a run keeps (its last ones): enough to see how a burst of tasks
+#: was admitted, few enough that the run's row stays small however many tasks it has.
+EVENTS_KEPT = 200
+#: A running run's new decisions are written at most this often (seconds); the rest wait
+#: for the next decision, a task's end or the run's end.
+EVENTS_EVERY = 1.0
 
 
 def _now() -> datetime:
@@ -104,6 +114,9 @@ class Recorder:
         self.models_root = models_root
         self.disk = disk
         self._facts: dict[str, TaskFacts] = {}
+        self._events: deque[dict[str, Any]] | None = None  # read from the row at the first
+        self._events_unwritten = False
+        self._events_written = -EVENTS_EVERY  # monotonic time of the last write
 
     def _write(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """One store write; on a full disk, once more with the reserve freed, then a
@@ -155,6 +168,8 @@ class Recorder:
         self._write(self.store.runs.fail_orphaned, lambda run: run.run_id != mine, error)
 
     def run_ended(self, state: str, error: str | None, outputs: dict[str, Any]) -> None:
+        events = {"events": list(self._events or ())} if self._events_unwritten else {}
+        self._events_unwritten = False
         self._write(
             self.store.runs.update,
             self.run_id,
@@ -162,7 +177,38 @@ class Recorder:
             finished_at=_now(),
             error=error,
             outputs=outputs,
+            **events,
         )
+
+    def event(self, event: TaskEvent, at: datetime) -> None:
+        """An engine decision about a task (the process's admission started it beyond the
+        core count, or made it wait): kept with the run, the last :data:`EVENTS_KEPT`."""
+        if self._events is None:  # a retried run keeps what its earlier attempt decided
+            run = self.store.runs.get(self.run_id)
+            self._events = deque(run.events if run else (), maxlen=EVENTS_KEPT)
+        self._events.append(
+            {
+                "at": at.isoformat(),
+                "kind": event.kind,
+                "task": event.task,
+                "state": event.state,
+                "message": event.detail or "",
+            }
+        )
+        self._events_unwritten = True
+        self._write_events()
+
+    def _write_events(self) -> None:
+        """The kept events into the run's row, unless written less than
+        :data:`EVENTS_EVERY` ago (the run's end writes them in any case)."""
+        if not self._events_unwritten or self._events is None:
+            return
+        clock = time.monotonic()
+        if clock - self._events_written < EVENTS_EVERY:
+            return
+        self._events_unwritten = False
+        self._events_written = clock
+        self._write(self.store.runs.update, self.run_id, events=list(self._events))
 
     def tasks(self) -> list[TaskRecord]:
         return self.store.tasks.list(self.run_id)
@@ -235,6 +281,7 @@ class Recorder:
             kind=node.kind or "executor",
             outputs=_io(node.params_out, node.arts_out),
         )
+        self._write_events()
 
     def _add(self, node: Node, parent: Node | None) -> None:
         facts = self.facts(node)

@@ -112,13 +112,16 @@ class Scheduler:
         )
         self._futures: dict[Future[Outcome], Node] = {}
         self._leaves: dict[Node, _Leaf] = {}
-        self._notes: queue.SimpleQueue[TaskEvent] = queue.SimpleQueue()
+        # Admission decisions heard from other threads, with when they were decided.
+        self._notes: queue.SimpleQueue[tuple[TaskEvent, datetime]] = queue.SimpleQueue()
 
     def admission(self, task_path: str, admitted: bool, message: str) -> None:
         """Hear the executor's admission decide about a task (``admitted``: it starts now;
-        else it waits), from any thread: an event when the run's thread next wakes."""
+        else it waits), from any thread: an event, and a line of the run's record, when the
+        run's thread next wakes."""
         state = RUNNING if admitted else PENDING
-        self._notes.put(TaskEvent("admission", task_path, state, "admission", detail=message))
+        event = TaskEvent("admission", task_path, state, "admission", detail=message)
+        self._notes.put((event, datetime.now(timezone.utc)))
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> str:
@@ -174,7 +177,9 @@ class Scheduler:
 
     def _emit_notes(self) -> None:
         while not self._notes.empty():
-            self._send(self._notes.get())
+            event, at = self._notes.get()
+            self.recorder.event(event, at)
+            self._send(event)
 
     def _drain(self) -> None:
         while True:
@@ -247,6 +252,7 @@ class Scheduler:
         logs = self.run_context.root / "logs"
         log_path = ensure_inside(logs / f"{node.fs_path}.log", logs)
         from_platform = local_environment(self.view, component.executor_label, node.name)
+        in_image = self.options.runner != "local"
         job, executor_input = prepare_job(
             component,
             executor,
@@ -255,17 +261,19 @@ class Scheduler:
             ctx,
             node.path,
             log_path,
+            in_container=in_image,
         )
         job.env.update(from_platform)
         self._leaves[node] = _Leaf(job, executor_input, component)
         self.recorder.facts(node).log_path = job.log_path
         if self._cached(node, component, executor):
             return
-        missing = host_program_missing(job)
+        missing = None if in_image else host_program_missing(job)
         if missing:
             self._perform(self.plan.begin(node))
             raise KubelineError(f"Task '{node.name}': {missing}")
-        self._check_requirements(node, job, executor)
+        if not in_image:  # an image brings its own packages
+            self._check_requirements(node, job, executor)
         begin = self.plan.begin(node)
         submit = self.plan.attempt(node)  # first, so that the task's row says attempt 1
         self._perform(begin)
@@ -300,6 +308,7 @@ class Scheduler:
             node.params_in,
             node.arts_in,
             node.task.caching.key,
+            runner=self._runner_of(executor),
         )
         self.recorder.facts(node).cache_key = key
         hit = self.recorder.cached(key)
@@ -320,6 +329,14 @@ class Scheduler:
         else:
             self._perform(self.plan.finish(node, SUCCEEDED))
         return True
+
+    def _runner_of(self, executor: ExecutorView) -> str | None:
+        """Where a task of ``executor`` runs, for its cache key: None on this machine, else
+        the runtime and the image's id."""
+        if self.options.runner == "local":
+            return None
+        image_id = (self.options.image_ids or {}).get(executor.image, executor.image)
+        return f"{self.options.runner}:{image_id}"
 
     def _submit(self, node: Node) -> None:
         job = self._leaves[node].job

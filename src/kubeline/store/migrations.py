@@ -33,8 +33,9 @@ __all__ = [
 
 #: The version this kubeline writes. 2: every run is in an experiment (Default when none
 #: was named), as in Kubeflow Pipelines. 3: a task carries its error as data
-#: (``error_type``, ``user_error``).
-SCHEMA_VERSION = 3
+#: (``error_type``, ``user_error``). 4: a run keeps the engine's decisions about it
+#: (``events``: the last admission decisions).
+SCHEMA_VERSION = 4
 
 DEFAULT_EXPERIMENT = "Default"
 DEFAULT_EXPERIMENT_DESCRIPTION = (
@@ -137,6 +138,11 @@ def _to_3(conn: sa.Connection) -> None:
     _add_columns(conn, tasks, "error_type", "user_error")
 
 
+def _to_4(conn: sa.Connection) -> None:
+    """Runs gain ``events`` (empty: nothing was kept before)."""
+    _add_columns(conn, runs, "events")
+
+
 def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
     """Add the columns ``names`` of ``table`` as the schema declares them, unless there.
 
@@ -153,4 +159,4 @@ def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
 
 
 #: The step that brings a database to each version, from the one before.
-_STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2, 3: _to_3}
+_STEPS: dict[int, Callable[[sa.Connection], None]] = {2: _to_2, 3: _to_3, 4: _to_4}

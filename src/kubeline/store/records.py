@@ -46,6 +46,10 @@ class RunRecord:
     storage_state: str = "AVAILABLE"  # or ARCHIVED
     host: str = ""  # hostname of the process that runs it
     pid: int | None = None  # and its process id, to find runs orphaned by a crash
+    # What the engine decided while it ran, oldest first: each a small dict with "at" (ISO
+    # time), "kind" ("admission"), "task" (its path), "admitted" and "message". Bounded:
+    # the engine keeps the last few hundred (kubeline.engine.recorder.EVENTS_KEPT).
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -67,9 +67,9 @@ class Runs:
             state: Only runs in this state; likewise ``pipeline_name``, ``experiment_id``
                 and ``storage_state``.
             order_by: The column to sort by: any but the JSON ones (``spec``,
-                ``arguments``, ``outputs``). Runs without a value in it come last in both
-                directions, the same on every database; ties are broken by creation time,
-                then id, so pages never overlap.
+                ``arguments``, ``outputs``, ``events``). Runs without a value in it come
+                last in both directions, the same on every database; ties are broken by
+                creation time, then id, so pages never overlap.
             descending: Sort largest first.
             limit: At most this many runs.
             offset: Skip this many first.

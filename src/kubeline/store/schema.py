@@ -107,6 +107,8 @@ runs = sa.Table(
     sa.Column("storage_state", String, nullable=False),
     sa.Column("host", String, nullable=False),
     sa.Column("pid", sa.Integer),
+    # What the engine decided along the way (the last few hundred admission decisions).
+    sa.Column("events", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
 )
 
 tasks = sa.Table(

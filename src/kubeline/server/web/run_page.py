@@ -7,11 +7,13 @@ is followed through ``/kubeline/api/runs/{id}/tasks/{task}/log`` from an offset.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from kubeline.engine.recorder import EVENTS_KEPT
 from kubeline.server.deps import get_settings, get_store
 from kubeline.server.settings import ServerSettings
 from kubeline.server.web.common import not_found, parse_expanded
@@ -118,8 +120,29 @@ def run_page(
             "outputs": _plain_outputs(run.outputs),
             "finished": run.state in FINAL_STATES,
             "counts": _counts(tasks),
+            "events": _events(run.events),
+            "events_kept": EVENTS_KEPT,
         },
     )
+
+
+def _events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The engine's decisions about the run's tasks (admission), newest first, each with
+    its time read back (None when unreadable: the row is still shown)."""
+    rows = []
+    for event in reversed(events or []):
+        try:
+            at: datetime | None = datetime.fromisoformat(str(event.get("at", "")))
+        except ValueError:
+            at = None
+        rows.append(
+            {
+                "at": at,
+                "task": str(event.get("task", "")),
+                "message": str(event.get("message", "")),
+            }
+        )
+    return rows
 
 
 def _plain_outputs(outputs: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
