@@ -24,7 +24,8 @@ def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Any) 
         arguments: pipeline parameters by name.
         **options: as :func:`kubeline.engine.run_pipeline` (``enable_caching``,
             ``workers``, ``on_event``, ``allow_installs``, ``home``, ``display_name``,
-            ``log_cap_mb``, or all of them as one ``options=RunOptions(...)``).
+            ``log_cap_mb``, ``runner="docker"`` to run each task in its image, ``pull``,
+            or all of them as one ``options=RunOptions(...)``).
 
     >>> result = kubeline.run(my_pipeline, {"epochs": 3})  # doctest: +SKIP
     >>> result.state, result.outputs  # doctest: +SKIP

@@ -173,6 +173,31 @@ def run_command(
             "are killed (default: 5; a second Ctrl-C kills at once).",
         ),
     ] = None,
+    runner: Annotated[
+        str,
+        typer.Option(
+            "--runner",
+            help="Where tasks run: local (this machine's processes), or docker / podman "
+            "(each task in its component's image, as on a cluster).",
+        ),
+    ] = "local",
+    pull: Annotated[
+        str,
+        typer.Option(
+            "--pull",
+            help="With --runner docker|podman: pull images that are missing (default), "
+            "always, or never.",
+        ),
+    ] = "missing",
+    container_user: Annotated[
+        str,
+        typer.Option(
+            "--container-user",
+            help="With --runner docker|podman: run tasks as the caller (default: your "
+            "uid:gid, HOME=/tmp, so they can write the run's folder), as the image's own "
+            "user (image), or as UID:GID.",
+        ),
+    ] = "caller",
 ) -> None:
     """Run a pipeline on this machine and print its results."""
     from kubeline.cli.render import (
@@ -196,7 +221,14 @@ def run_command(
         check_arguments(arguments)
     err = _stderr()
     name = spec["pipelineInfo"]["name"]
-    err.print(f"Running [bold]{name}[/] on this machine…")
+    checked = RunOptions(runner=runner, pull=pull, container_user=container_user)
+    if runner != "local":
+        from kubeline.engine.containers import check_images
+
+        checked = check_images(spec, checked, on_note=lambda line: err.print(escape(line)))
+        err.print(f"Running [bold]{name}[/], each task in its image ({escape(runner)})…")
+    else:
+        err.print(f"Running [bold]{name}[/] on this machine…")
     progress = TaskProgress(err, verbose=_state["verbose"])
     try:
         options = RunOptions(
@@ -207,6 +239,10 @@ def run_command(
             fork_server=prestart.take(),  # started by main(), when it could be
             log_cap_mb=log_cap_mb,
             grace_period=grace_period,
+            runner=runner,
+            pull=pull,
+            container_user=container_user,
+            image_ids=checked.image_ids,
         )
         result = run_pipeline(spec, arguments, options=options)
     finally:
@@ -323,6 +359,17 @@ def server_command(
             "started are killed (default: 5).",
         ),
     ] = None,
+    runner: Annotated[
+        str,
+        typer.Option(
+            "--runner",
+            help="Where runs' tasks run: local, or docker / podman (each in its image).",
+        ),
+    ] = "local",
+    pull: Annotated[
+        str,
+        typer.Option("--pull", help="With --runner docker|podman: missing, always or never."),
+    ] = "missing",
 ) -> None:
     """Serve the Kubeflow Pipelines v2beta1 API here, for kfp.Client and the kfp CLI."""
     secret = resolve_token(token, token_file, warn=_warn)
@@ -334,6 +381,8 @@ def server_command(
         allow_host or [],
         trusted_proxy or [],
         grace_period=grace_period,
+        runner=runner,
+        pull=pull,
     )
 
 
@@ -351,6 +400,8 @@ def _serve(
     *,
     opening: str | None = None,
     grace_period: float | None = None,
+    runner: str = "local",
+    pull: str = "missing",
 ) -> None:
     import uvicorn
 
@@ -366,7 +417,16 @@ def _serve(
         allow_hosts=tuple(allow_hosts),
         trusted_proxies=tuple(trusted_proxies),
         grace_period=grace_period,
+        runner=runner,
+        pull=pull,
     )
+    if runner != "local":  # a wrong runner or no runtime: said now, not at the first run
+        from kubeline.engine.containers import check_runner
+        from kubeline.engine.executors.images import runtime_command
+        from kubeline.engine.options import RunOptions
+
+        check_runner(RunOptions(runner=runner, pull=pull))
+        runtime_command(runner)
     app_ = create_app(settings)  # refuses a public address without a token
     _check_port_free(host, port)
     kept = _records_at(settings.resolved().store_url)  # a store that cannot open says so here

@@ -56,6 +56,8 @@ def run_pipeline(
     executor: Executor | None = None,
     fork_server: ForkServerClient | None = None,
     log_cap_mb: float | None = None,
+    runner: str = "local",
+    pull: str = "missing",
     options: RunOptions | None = None,
 ) -> RunResult:
     """Run a compiled PipelineSpec (a dict) with ``arguments`` and return its result.
@@ -75,11 +77,16 @@ def run_pipeline(
         fork_server: a warm parent from :func:`start_fork_server` (the run closes it).
         log_cap_mb: each task's log is kept under this many MB, its middle cut (0: no
             cap; default: ``$KUBELINE_LOG_CAP_MB`` or 50).
+        runner: ``local`` (this machine's processes), or ``docker`` / ``podman``: each
+            task in its component's image, as on a cluster.
+        pull: with a container runner, ``missing`` (pull absent images), ``always`` or
+            ``never``.
         options: all of the above as one :class:`RunOptions` (then they are ignored).
 
     Raises:
-        kubeline.errors.ConfigError: the arguments do not match the pipeline's inputs
-            (raised before anything runs).
+        kubeline.errors.ConfigError: the arguments do not match the pipeline's inputs, or
+            an image of a container run is neither present nor pullable (raised before
+            anything runs).
     """
     if options is None:
         options = RunOptions(
@@ -92,6 +99,8 @@ def run_pipeline(
             executor=executor,
             fork_server=fork_server,
             log_cap_mb=log_cap_mb,
+            runner=runner,
+            pull=pull,
         )
     from kubeline.engine.runner import run_spec
     from kubeline.store import database_url, open_store
@@ -103,7 +112,8 @@ def run_pipeline(
         # $KUBELINE_START_METHOD is read here, once for the whole run.
         method = options.start_method or start_method()
         options = replace(options, start_method=method)
-        if fork_server is None and options.executor is None:
+        local = options.runner == "local"
+        if fork_server is None and options.executor is None and local:
             fork_server = start_fork_server(spec, options.preload, method=method)
         # The store's URL is settled here, at the edge ($KUBELINE_DATABASE_URL or the home's).
         with open_store(database_url(home)) as store:

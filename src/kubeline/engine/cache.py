@@ -24,9 +24,13 @@ def cache_key(
     parameters: dict[str, Any],
     artifacts: dict[str, list[ArtifactRef]],
     custom: str | None = None,
+    runner: str | None = None,
 ) -> str:
     """The sha256 key of one task's work. ``custom`` (KFP's ``cachingOptions.cacheKey``)
-    replaces the inputs part when the pipeline author set one."""
+    replaces the inputs part when the pipeline author set one. ``runner`` says where it
+    runs when not on this machine (``docker:sha256:...``: the runtime and the image's id),
+    so a result from the host is never taken for a container's, nor one image's for
+    another's."""
     parts = {
         "version": KEY_VERSION,
         "component": component,
@@ -41,5 +45,7 @@ def cache_key(
             },
         },
     }
+    if runner:
+        parts["runner"] = runner
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

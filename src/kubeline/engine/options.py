@@ -3,7 +3,7 @@ the scheduler, instead of the same keyword arguments repeated at every level."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,14 @@ class RunOptions:
             the run starts (see :mod:`kubeline.engine.startmethod`).
         grace_period: seconds a stopped task's process tree has to end after SIGTERM,
             before it is killed (``--grace-period``; None: 5).
+        runner: where tasks run: ``local`` (this machine's processes), or ``docker`` /
+            ``podman`` (each task in its component's image, ``--runner``).
+        pull: with a container runner, when images are pulled: ``missing``, ``always`` or
+            ``never`` (``--pull``).
+        pull_timeout: seconds one image pull may take before the run is refused.
+        container_user: with a container runner, who tasks run as: ``caller`` (this
+            user's uid:gid, HOME=/tmp), ``image`` (the image's own user) or ``UID:GID``.
+        image_ids: the checked images of a container run, by name (set by the engine).
     """
 
     enable_caching: bool = True
@@ -56,6 +64,11 @@ class RunOptions:
     log_cap_mb: float | None = None
     start_method: StartMethod | None = None
     grace_period: float | None = None
+    runner: str = "local"
+    pull: str = "missing"
+    pull_timeout: float = 300.0
+    container_user: str = "caller"
+    image_ids: Mapping[str, str] | None = None
 
 
 #: A run with every option at its default.

@@ -18,6 +18,12 @@ from typing import Any
 import yaml
 
 from kubeline.engine.arguments import resolve_arguments
+from kubeline.engine.containers import (
+    check_images,
+    container_executor,
+    in_container,
+    remove_left_containers,
+)
 from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, mentions_disk_full
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.executors.logcap import log_cap_bytes
@@ -72,6 +78,7 @@ def recover_orphans(store: RunStore) -> list[str]:
         if record is not None and record.root:
             roots.append(os.path.join(record.root, ""))
     end_marked(roots)
+    remove_left_containers(roots)
     return failed
 
 
@@ -201,6 +208,7 @@ def execute_run(
     """Run a recorded run to its end and record how it ended. Caching follows the record
     (``options.enable_caching`` was recorded with it)."""
     spec, run_id = record.spec, record.run_id
+    options = check_images(spec, options)  # a server's run: checked again, by id
     disk = DiskGuard(home)
     disk.keep_reserve()
     recorder = Recorder(store, run_id, models_root=home / "models", disk=disk)
@@ -209,7 +217,7 @@ def execute_run(
     except DiskFullError as exc:
         raise _unrecorded(exc) from None
     hear = _Relay()
-    executor = _executor(spec, options, hear)
+    executor = _executor(spec, options, hear, Path(record.root))
     scheduler = Scheduler(
         view=pipeline_view(spec),
         arguments=record.arguments,
@@ -222,6 +230,8 @@ def execute_run(
             enable_caching=record.cache_enabled,
             on_event=options.on_event,
             allow_installs=options.allow_installs,
+            runner=options.runner,
+            image_ids=options.image_ids,
         ),
         install_venv=_venv_installer(home) if options.allow_installs else None,
     )
@@ -318,6 +328,7 @@ def run_spec(
             return run_spec(spec, checked, home=home, store=own, options=options)
     if store.read_only_reason:  # opened read-only: its disk is full
         raise DiskGuard(home).error("the store is read-only and a run needs to write")
+    options = check_images(spec, options)  # an image missing: nothing recorded or started
     try:
         recover_orphans(store)
         record = record_run(spec, checked, home=home, store=store, options=options)
@@ -339,11 +350,13 @@ class _Relay:
             self.to(note.task_path, note.admitted, note.message)
 
 
-def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay) -> Executor:
-    """The executor the caller started, else the one of a local run, its warm parent
-    preloading what the components import."""
+def _executor(spec: dict[str, Any], options: RunOptions, hear: _Relay, root: Path) -> Executor:
+    """The executor the caller started, else the one of a container run, else the one of a
+    local run, its warm parent preloading what the components import."""
     if options.executor is not None:
         return options.executor
+    if in_container(options):
+        return container_executor(options, root, hear)
     preload = [*component_imports(spec), *options.preload]
     return local_executor(
         options.workers,

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+from kubeline.engine.containers import check_images
 from kubeline.engine.diskspace import DiskFullError
 from kubeline.engine.options import RunOptions
 from kubeline.engine.runner import RunControl, execute_run, record_run
@@ -58,7 +59,10 @@ class RunManager:
         cache_enabled: bool = True,
         extra: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Record a PENDING run (arguments checked first) and queue it."""
+        """Record a PENDING run (arguments checked first, and with a container runner its
+        images: a missing one is a 400 and nothing is recorded) and queue it."""
+        if self.settings.runner != "local":
+            check_images(spec, RunOptions(runner=self.settings.runner, pull=self.settings.pull))
         record = record_run(
             spec,
             arguments,
@@ -93,6 +97,8 @@ class RunManager:
                 options=RunOptions(
                     workers=self.settings.workers_per_run,
                     grace_period=self.settings.grace_period,
+                    runner=self.settings.runner,
+                    pull=self.settings.pull,
                 ),
                 control=control,
             )

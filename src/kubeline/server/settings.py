@@ -35,6 +35,10 @@ class ServerSettings:
     workers_per_run: int | None = None
     #: Seconds a terminated run's tasks have to end before they are killed (None: 5).
     grace_period: float | None = None
+    #: Where runs' tasks run: ``local``, or ``docker`` / ``podman`` (each in its image),
+    #: and when their images are pulled (``missing``, ``always``, ``never``).
+    runner: str = "local"
+    pull: str = "missing"
     preview_bytes: int = 1024 * 1024
     schedule_interval_seconds: float = 1.0
     #: Host names a request may use besides loopback names and the bound address
