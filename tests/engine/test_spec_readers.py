@@ -182,3 +182,26 @@ def test_every_corpus_pipeline_reads_alike_as_view_and_dict(
         except KubelineError as exc:
             got = str(exc)
         assert got == expected
+
+
+def test_a_components_odd_escapes_are_not_kubelines_warnings() -> None:
+    """Reading a component's imports parses its source: an invalid escape in it ("\\{")
+    warns about the component, which is no warning of the run (here: not an error under
+    ``-W error``), while kubeline's own and everyone else's warnings stay as they were."""
+    import subprocess
+    import sys
+
+    script = (
+        "import ast\n"
+        "from kubeline.engine.preload import source_imports\n"
+        "assert source_imports('import os\\nx = \"\\\\{\"\\n') == ['os']\n"
+        "try:\n"
+        "    ast.parse('x = \"\\\\{\"\\n')\n"
+        "except SyntaxError:\n"
+        "    print('others still warn')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "others still warn"
