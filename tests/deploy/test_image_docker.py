@@ -194,6 +194,19 @@ def test_image_builds_from_the_unchanged_dockerfile(docker: str, built: tuple[st
 
 
 @pytest.mark.docker
+def test_second_build_is_a_quick_no_op(docker: str, built: tuple[str, str]) -> None:
+    """Right after the build (the tests run in file order): nothing changed, nothing built."""
+    tag, _ = built
+    before = _labels(docker, tag)["org.kubeline.inputs"]
+    code, err, seconds = _tasks("image", "--stand-in-base", timeout=120)
+    assert code == 0, err
+    assert "up to date" in err and "nothing to build" in err
+    assert "docker build" not in err
+    assert seconds < 20, f"the up-to-date check took {seconds:.1f} s"
+    assert _labels(docker, tag)["org.kubeline.inputs"] == before
+
+
+@pytest.mark.docker
 def test_kubeline_runs_in_the_image_without_network(docker: str, built: tuple[str, str]) -> None:
     tag, _ = built
     out = _run_in(docker, tag, "kubeline", "--version", timeout=120)
@@ -210,15 +223,3 @@ def test_lifecycle_pipeline_succeeds_in_the_image_without_network(
     result = json.loads(out)
     assert result["state"] == "SUCCEEDED", result.get("error")
     assert result["outputs"]["accuracy"] >= 0.95
-
-
-@pytest.mark.docker
-def test_second_build_is_a_quick_no_op(docker: str, built: tuple[str, str]) -> None:
-    tag, _ = built
-    before = _labels(docker, tag)["org.kubeline.inputs"]
-    code, err, seconds = _tasks("image", "--stand-in-base", timeout=120)
-    assert code == 0, err
-    assert "up to date" in err and "nothing to build" in err
-    assert "docker build" not in err
-    assert seconds < 20, f"the up-to-date check took {seconds:.1f} s"
-    assert _labels(docker, tag)["org.kubeline.inputs"] == before
