@@ -53,15 +53,28 @@ def _entries(settings: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return [e for e in found if isinstance(e, Mapping)] if isinstance(found, (list, tuple)) else []
 
 
-def platform_notes(spec: PipelineView | Mapping[str, Any]) -> list[str]:
+#: What a container runner applies (``--cpus``, ``--memory``); the rest it ignores too.
+_APPLIED_IN_CONTAINERS = frozenset(
+    {"cpuLimit", "resourceCpuLimit", "memoryLimit", "resourceMemoryLimit"}
+)
+
+
+def platform_notes(spec: PipelineView | Mapping[str, Any], in_container: bool = False) -> list[str]:
     """What kubeline does with each executor's Kubernetes-only settings, one line per kind:
-    what it ignores, what it reads from this machine's environment, what it refuses."""
+    what it ignores, what it reads from this machine's environment, what it refuses.
+    ``in_container``: a run with ``--runner docker|podman``, which applies CPU and memory
+    limits to each task's container."""
     view = _view(spec)
     notes = []
     for label, executor in view.executors.items():
-        asked = sorted({_RESOURCE_WORDS.get(k, k) for k in executor.resources})
+        applied = _APPLIED_IN_CONTAINERS if in_container else frozenset()
+        kept = sorted({_RESOURCE_WORDS.get(k, k) for k in executor.resources if k in applied})
+        asked = sorted({_RESOURCE_WORDS.get(k, k) for k in executor.resources if k not in applied})
+        if kept:
+            notes.append(f"{label}: {', '.join(kept)}, applied to its container")
         if asked:
-            notes.append(f"{label}: asks for {', '.join(asked)}; ignored on this machine")
+            where = "in a container here" if in_container else "on this machine"
+            notes.append(f"{label}: asks for {', '.join(asked)}; ignored {where}")
     for label, settings in view.kubernetes.items():
         notes.extend(f"{label}: {note}" for note in _settings_notes(settings))
     return notes

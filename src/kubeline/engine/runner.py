@@ -268,7 +268,8 @@ def execute_run(
         recorder.run_ended(state, error, plain_outputs(params, arts))
     except DiskFullError as exc:
         return _end_on_full_disk(recorder, disk, exc, spec)
-    return RunResult(run=recorder.run(), tasks=tasks, notes=platform_notes(spec))
+    notes = platform_notes(spec, in_container(options))
+    return RunResult(run=recorder.run(), tasks=tasks, notes=notes)
 
 
 def _close(executor: Executor) -> None:
@@ -289,7 +290,8 @@ def _end_on_full_disk(
     message = f"{_capital(disk.message())}: the run was stopped."
     try:
         recorder.fail_run(message)
-        return RunResult(run=recorder.run(), tasks=recorder.tasks(), notes=platform_notes(spec))
+        notes = platform_notes(spec)
+        return RunResult(run=recorder.run(), tasks=recorder.tasks(), notes=notes)
     except Exception as exc:
         if not is_disk_full(exc):
             raise

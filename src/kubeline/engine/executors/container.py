@@ -71,11 +71,12 @@ class PathMap:
                 text = text.replace(form, inside)
         return text
 
-    def to_host_json(self, text: str) -> str:
-        """``text``, a JSON document, with the container's paths turned into the host's."""
+    def to_host(self, path: str) -> str:
+        """A container path as the host's (unchanged when it is no mounted one)."""
         for host, inside in self.pairs:
-            text = text.replace(inside, json.dumps(host)[1:-1])
-        return text
+            if path == inside or path.startswith(inside + "/"):
+                return host + path[len(inside) :].replace("/", os.sep)
+        return path
 
 
 def _artifact_paths(executor_input: str) -> list[str]:
@@ -252,14 +253,24 @@ def _inside(path: str, folder: Path) -> bool:
 
 
 def _map_back(task_root: Path, paths: PathMap) -> None:
-    """Rewrite the container's paths in the output metadata a component wrote (an
-    artifact's URI it changed) to the host's."""
+    """Rewrite the URIs of the artifacts in the output metadata a component wrote (one it
+    moved, ``artifact.uri = ...``) from the container's paths to the host's; parameter
+    values stay as the component returned them."""
     for output in task_root.glob("**/executor_output.json"):
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            text = output.read_text(encoding="utf-8")
-            mapped = paths.to_host_json(text)
-            if mapped != text:
-                output.write_text(mapped, encoding="utf-8")
+        try:
+            data = json.loads(output.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        changed = False
+        artifacts = data.get("artifacts", {}) if isinstance(data, dict) else {}
+        for entry in artifacts.values() if isinstance(artifacts, dict) else ():
+            for artifact in entry.get("artifacts", []) if isinstance(entry, dict) else ():
+                uri = artifact.get("uri") if isinstance(artifact, dict) else None
+                if isinstance(uri, str) and paths.to_host(uri) != uri:
+                    artifact["uri"] = paths.to_host(uri)
+                    changed = True
+        if changed:
+            output.write_text(json.dumps(data), encoding="utf-8")
 
 
 def remove_containers(cli: str, marks: list[str]) -> None:
