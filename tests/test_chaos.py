@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ SEED_ENV = "KUBELINE_CHAOS_SEED"
 ROUNDS_ENV = "KUBELINE_CHAOS_ROUNDS"
 #: How long ended processes get to go before one still there is a leftover.
 PROCESS_GRACE = 15.0
+#: How long ``kubeline run`` may take to end after SIGTERM (issue #14: within 20 s).
+STOP_SECONDS = 20
+#: The exit code of a ``kubeline run`` that was canceled (Ctrl-C or SIGTERM): 128 + SIGINT.
+CANCELED_EXIT = 130
 #: A round's kills must land within this; a round's CLI runs must end within this after.
 ROUND_SECONDS = 90.0
 
@@ -53,10 +58,12 @@ class Victim:
     seen_running: float | None = None
     done: bool = False
     outcome: str = "not yet"
+    #: SIGKILL (kill -9); a CLI run now and then gets SIGTERM, which it takes as Ctrl-C.
+    signal: str = "SIGKILL"
 
     def __str__(self) -> str:
         what = self.cli.tag if self.cli else "server"
-        return f"{what} (kill {self.delay:.2f} s after RUNNING): {self.outcome}"
+        return f"{what} ({self.signal} {self.delay:.2f} s after RUNNING): {self.outcome}"
 
 
 def _seed() -> int:
@@ -124,9 +131,7 @@ def _kill_moments(
             victim.outcome = f"killed {since}" if running else f"its run ended first, {since}"
             if victim.cli is not None:
                 if running and not gone:
-                    victim.cli.proc.kill()
-                    victim.cli.proc.wait(timeout=30)
-                    victim.cli.killed_while = "RUNNING"
+                    _stop(game, victim.cli, victim.signal)
                     caught[running[0]] = "RUNNING"
                 elif gone:
                     victim.outcome = f"its process ended first ({victim.cli.proc.returncode})"
@@ -143,6 +148,20 @@ def _kill_moments(
     return live, caught
 
 
+def _stop(game: Chaos, cli: CliRun, how: str) -> None:
+    """kill -9 a CLI run, or SIGTERM it (it must then end by itself, in time)."""
+    if how == "SIGKILL":
+        cli.proc.kill()
+    else:
+        cli.proc.terminate()
+    try:
+        cli.proc.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(game.say(f"{cli.tag} still running {STOP_SECONDS} s after {how}: {cli.tail()}"))
+    cli.killed_while = "RUNNING"
+    cli.signal = how
+
+
 def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     rng = game.rng
     # A run of the chaos pipeline takes about 2 * seconds (two tasks one after the other on
@@ -154,7 +173,11 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     victims = [Victim(rng.uniform(0.1, 1.6))]
     # The first victim's kill comes early in its run, so that every round has one.
     victims += [
-        Victim(rng.uniform(0.0, 0.5 if n == 0 else 1.5) * seconds[i], cli=clis[i])
+        Victim(
+            rng.uniform(0.0, 0.5 if n == 0 else 1.5) * seconds[i],
+            cli=clis[i],
+            signal="SIGTERM" if n > 0 and rng.random() < 0.3 else "SIGKILL",
+        )
         for n, i in enumerate(chosen)
     ]
     live, caught = _kill_moments(game, server, clis, api, victims)
@@ -178,7 +201,16 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     for cli in clis:
         cli.run_id = cli.run_id or game.run_of(cli.tag, runs)
         assert cli.run_id is not None, game.say(f"no run for {cli.tag}: {cli.tail()}")
-        if cli.killed_while:
+        if cli.signal == "SIGTERM":
+            game.story[cli.run_id] = f"cli run {cli.tag}, SIGTERM while RUNNING, round {number}"
+            expected[cli.run_id] = ("CANCELED", "SUCCEEDED")
+            state = runs[cli.run_id]["state"]
+            code = {"CANCELED": CANCELED_EXIT, "SUCCEEDED": 0}.get(state)
+            assert cli.proc.returncode == code, game.say(
+                f"round {number}: {cli.tag} exited {cli.proc.returncode} after SIGTERM, its "
+                f"run {state}: {cli.tail()}"
+            )
+        elif cli.killed_while:
             game.story[cli.run_id] = f"cli run {cli.tag}, killed while RUNNING in round {number}"
             expected[cli.run_id] = ("FAILED", "SUCCEEDED")
         else:
@@ -202,12 +234,14 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     artifacts = game.check_outputs(stored)
     game.check_integrity()
     settled = _check_processes(game, recovered, f"after round {number}'s restart")
-    cli_kills = sum(1 for cli in clis if cli.killed_while)
+    cli_kills = sum(1 for cli in clis if cli.signal == "SIGKILL")
+    cli_terms = sum(1 for cli in clis if cli.signal == "SIGTERM")
     server_caught = sum(1 for rid in api if caught.get(rid) == "RUNNING")
     pending = sum(1 for rid in api if caught.get(rid) == "PENDING")
     states = [stored[rid]["state"][0] for rid in expected]
     summary = (
-        f"round {number}: {len(clis)} cli ({cli_kills} killed running), {len(api)} api "
+        f"round {number}: {len(clis)} cli ({cli_kills} SIGKILL, {cli_terms} SIGTERM while "
+        f"RUNNING), {len(api)} api "
         f"({server_caught} RUNNING and {pending} PENDING at the server's kill), early restart "
         f"{'and a kfp.Client run' if calm else 'no'}, states {''.join(states)}, "
         f"{artifacts} artifacts checked so far, processes gone {alone:.1f} s after the "
@@ -255,8 +289,6 @@ def test_the_process_check_finds_what_a_home_left(kubeline_home: Path) -> None:
     """The leftover check can fail: a marked process, one whose command line names the
     home, and one of a dead engine (KUBELINE_HOME set, no live engine above it) are found;
     the live engine given is not."""
-    import subprocess
-
     from tests.chaos.procs import kill_all, leftovers, wait_for_none
 
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]

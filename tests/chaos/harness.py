@@ -109,6 +109,7 @@ class CliRun:
     log: Path
     run_id: str | None = None
     killed_while: str | None = None  # the run's state when it was killed, if it was
+    signal: str | None = None  # what it was stopped with, if it was
 
     def tail(self) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
