@@ -28,7 +28,7 @@ def reach(monkeypatch: pytest.MonkeyPatch) -> None:
         caller = sys._getframe(1).f_locals
         raise _Reached({name: caller[name] for name in names})
 
-    monkeypatch.setattr(cli_app, "_load", stop)
+    monkeypatch.setattr(cli_app, "load_pipeline", stop)
     monkeypatch.setattr(cli_app, "_import_kfp_without_client", lambda: None)
 
 

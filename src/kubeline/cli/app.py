@@ -6,7 +6,6 @@ missing file), 130 interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -21,18 +20,12 @@ from kubeline.cli import prestart
 from kubeline.cli.common import (
     OutputFormat,
     OutputOption,
+    PipelineArg,
+    load_pipeline,
     open_cli_store,
     report_error,
     stderr,
     stdout,
-)
-from kubeline.cli.deploy import (
-    DryRunOption,
-    PipelineRootOption,
-    ProjectOption,
-    RegionOption,
-    ServiceAccountOption,
-    VertexOption,
 )
 from kubeline.cli.runline import RunLine, read_run_line
 from kubeline.cli.runs import runs_app
@@ -55,26 +48,6 @@ _state = {"verbose": False}
 
 _stderr = stderr
 _stdout = stdout
-
-
-PipelineArg = Annotated[
-    str,
-    typer.Argument(
-        help="'lifecycle' (the default), path/to/file.py:function, or a compiled .yaml/.json.",
-        show_default=True,
-    ),
-]
-
-
-def _load(ref: str) -> dict[str, Any]:
-    """The compiled spec of a pipeline reference: a .yaml/.json file, or compiled now."""
-    from kubeline.engine.spec import SPEC_SUFFIXES, load_spec
-
-    if ref.lower().endswith(SPEC_SUFFIXES):
-        return load_spec(ref)
-    from kubeline.pipelines.compile import compile_to_spec
-
-    return compile_to_spec(ref)
 
 
 def _version(value: bool) -> None:
@@ -114,7 +87,7 @@ def compile_command(
     from kubeline.pipelines.compile import compile_pipeline
     from kubeline.pipelines.image import image_setting
 
-    spec = _load(pipeline)
+    spec = load_pipeline(pipeline)
     path = compile_pipeline(spec, output_file, image=image)
     name = spec["pipelineInfo"]["name"]
     executors = len(spec.get("deploymentSpec", {}).get("executors", {}))
@@ -213,7 +186,7 @@ def run_command(
     compiled = pipeline.lower().endswith(SPEC_SUFFIXES)
     if compiled:
         _import_kfp_without_client()
-    spec = _load(pipeline)
+    spec = load_pipeline(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
     if not compiled and _is_lifecycle(pipeline):
         from kubeline.pipelines.lifecycle import check_arguments
@@ -515,126 +488,6 @@ def ui_command(
     _serve("127.0.0.1", port, token, 4, [], [], opening=link if open_browser else None)
 
 
-@app.command("submit")
-def submit_command(
-    pipeline: PipelineArg = "lifecycle",
-    host: Annotated[str, typer.Option(help="The KFP API, e.g. http://127.0.0.1:8888.")] = "",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("-p", "--param", help="A pipeline parameter as name=value (repeatable)."),
-    ] = None,
-    experiment: Annotated[str, typer.Option(help="Experiment to run in.")] = "Default",
-    run_name: Annotated[str | None, typer.Option(help="The run's display name.")] = None,
-    token: Annotated[
-        str | None, typer.Option(envvar="KUBELINE_TOKEN", help="Bearer token for the host.")
-    ] = None,
-    cookie: Annotated[
-        str | None,
-        typer.Option(
-            envvar="KUBELINE_COOKIE",
-            help="Cookies for a KFP behind a login proxy (Kubeflow's Dex), as 'name=value'.",
-        ),
-    ] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
-    timeout: Annotated[int, typer.Option(help="Seconds to wait with --wait.")] = 3600,
-    output: OutputOption = OutputFormat.text,
-    vertex: VertexOption = False,
-    project: ProjectOption = None,
-    region: RegionOption = None,
-    pipeline_root: PipelineRootOption = None,
-    service_account: ServiceAccountOption = None,
-    dry_run: DryRunOption = False,
-) -> None:
-    """Run a pipeline on any KFP-compatible host (kfp.Client), or on Vertex AI (--vertex)."""
-    import tempfile
-
-    if vertex:
-        from kubeline.cli.deploy import vertex_submit
-
-        vertex_submit(
-            pipeline,
-            project=project,
-            region=region,
-            pipeline_root=pipeline_root,
-            param=param,
-            service_account=service_account,
-            run_name=run_name,
-            experiment=experiment,
-            dry_run=dry_run,
-            wait=wait,
-            output=output,
-        )
-        return
-    if dry_run or pipeline_root or service_account:
-        raise UserError("--pipeline-root, --service-account and --dry-run go with --vertex.")
-
-    from kubeline.cli.render import print_json
-    from kubeline.engine import parse_assignments, resolve_arguments
-    from kubeline.pipelines.compile import compile_pipeline
-
-    if not host:
-        raise UserError(
-            "Name the KFP host with --host, e.g. --host http://127.0.0.1:8888 "
-            "(start one with 'kubeline server')."
-        )
-    spec = _load(pipeline)
-    arguments = resolve_arguments(spec, parse_assignments(param or []))
-    client = _kfp_client(host, token, cookie)
-    # kfp.Client prints links on stdout; keep stdout for results (--output json).
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
-        package = compile_pipeline(spec, Path(tmp) / "pipeline.yaml")
-        try:
-            run = client.create_run_from_pipeline_package(
-                str(package),
-                arguments=arguments,
-                run_name=run_name,
-                experiment_name=experiment,
-                enable_caching=None,
-            )
-        except Exception as exc:  # the host's refusal, said in one line
-            raise UserError(f"The host refused the run: {_api_message(exc)}") from exc
-    link = f"{host.rstrip('/')}/#/runs/details/{run.run_id}"
-    err = _stderr()
-    err.print(f"Submitted run {run.run_id}: {link}")
-    document = {"run_id": run.run_id, "host": host, "link": link, "state": None}
-    if wait:
-        with contextlib.redirect_stdout(sys.stderr):
-            done = client.wait_for_run_completion(run.run_id, timeout=timeout)
-        document["state"] = done.state
-        err.print(f"Run {run.run_id} ended {done.state}.")
-    if output is OutputFormat.json:
-        print_json(document)
-    else:
-        _stdout().print(link)
-    if wait and document["state"] != "SUCCEEDED":
-        raise typer.Exit(1)
-
-
-def _kfp_client(host: str, token: str | None, cookie: str | None = None) -> Any:
-    import warnings
-
-    import kfp
-
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
-            warnings.simplefilter("ignore", FutureWarning)  # "needs KFP >= 2.0.0-beta.2"
-            return kfp.Client(host=host, existing_token=token, cookies=cookie)
-    except Exception as exc:  # an unreachable host is the user's to fix
-        raise UserError(f"Cannot reach a KFP API at {host}: {_api_message(exc)}") from exc
-
-
-def _api_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if body:
-        try:
-            import json
-
-            return json.loads(body).get("message") or str(body)
-        except (ValueError, AttributeError):
-            return str(body)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 app.add_typer(runs_app, name="runs")
 
 
@@ -657,12 +510,12 @@ def _registered(run_id: str, spec: dict[str, Any]) -> list[tuple[str, int]]:
 #: The commands this module defines. For them, ``main`` does not import the command
 #: modules (models, cluster, deploy: kind, rich tables, hashing...): ``kubeline run`` is
 #: timed by its users, whole process, and pays for what it imports.
-_OWN_COMMANDS = frozenset({"compile", "run", "server", "ui", "submit", "runs"})
+_OWN_COMMANDS = frozenset({"compile", "run", "server", "ui", "runs"})
 
 
 def _add_command_modules() -> None:
-    """Add the model, cluster and deploy commands to :data:`app`, each once."""
-    from kubeline.cli import cluster, deploy, models
+    """Add the model, cluster, deploy and submit commands to :data:`app`, each once."""
+    from kubeline.cli import cluster, deploy, models, submit
 
     groups = {"models": models.models_app, "cluster": cluster.cluster_app}
     groups["deploy"] = deploy.deploy_app
@@ -670,8 +523,11 @@ def _add_command_modules() -> None:
     for name, group in groups.items():
         if name not in present:
             app.add_typer(group, name=name)
-    if not any(command.name == "serve" for command in app.registered_commands):
+    commands = {command.name for command in app.registered_commands}
+    if "serve" not in commands:
         app.command("serve")(models.serve_command)
+    if "submit" not in commands:
+        app.command("submit")(submit.submit_command)
 
 
 def _run_line(line: RunLine) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import traceback
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -81,3 +81,23 @@ def report_error(error: BaseException, *, verbose: bool, console: Console | None
         label = "Error" if code == 2 else "Failed"
         err.print(f"[red]{label}:[/] {escape(str(error))}", soft_wrap=True)
     return code
+
+
+PipelineArg = Annotated[
+    str,
+    typer.Argument(
+        help="'lifecycle' (the default), path/to/file.py:function, or a compiled .yaml/.json.",
+        show_default=True,
+    ),
+]
+
+
+def load_pipeline(ref: str) -> dict[str, Any]:
+    """The compiled spec of a pipeline reference: a .yaml/.json file, or compiled now."""
+    from kubeline.engine.spec import SPEC_SUFFIXES, load_spec
+
+    if ref.lower().endswith(SPEC_SUFFIXES):
+        return load_spec(ref)
+    from kubeline.pipelines.compile import compile_to_spec
+
+    return compile_to_spec(ref)
