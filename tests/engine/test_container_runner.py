@@ -170,3 +170,32 @@ def test_the_next_start_removes_what_a_killed_engine_left(
     shown = _cli(kubeline_home, "runs", "show", "last", "--output", "json")
     assert json.loads(shown.stdout)["state"] == "FAILED"
     _eventually_no_containers(kubeline_home, 30)
+
+
+def test_a_server_with_the_docker_runner_runs_kfp_client_runs_in_images(
+    kubeline_home: Path, tmp_path: Path
+) -> None:
+    """kubeline server --runner docker: kfp.Client's runs go into images; one whose image
+    is absent (with --pull never) is a 400 that names it, and nothing is recorded."""
+    import kfp
+    from kfp_server_api.exceptions import ApiException
+
+    from tests.server.conftest import start_server
+
+    server = start_server(kubeline_home, runner="docker", pull="never")
+    try:
+        client = kfp.Client(host=server.url)
+        good = tmp_path / "good.yaml"
+        good.write_text(yaml.safe_dump(compile_function(cp.in_containers)))
+        run = client.create_run_from_pipeline_package(str(good), arguments={"greeting": "ok"})
+        done = client.wait_for_run_completion(run.run_id, timeout=300)
+        assert done.state == "SUCCEEDED", done.error
+        absent = tmp_path / "absent.yaml"
+        absent.write_text(yaml.safe_dump(compile_function(cp.absent_image_pipeline)))
+        with pytest.raises(ApiException) as refused:
+            client.create_run_from_pipeline_package(str(absent), arguments={})
+        assert refused.value.status == 400
+        assert "kubeline-absent/nowhere:0" in str(refused.value.body)
+        assert [r.run_id for r in client.list_runs().runs] == [run.run_id]
+    finally:
+        server.stop()
