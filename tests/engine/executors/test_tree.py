@@ -161,3 +161,28 @@ def test_the_leader_ends_the_tree_when_the_engines_pipe_closes(
     leader.stdin.close()  # as when the engine is killed
     leader.wait(timeout=15)
     assert _eventually(lambda: not tree.alive(left), 5)
+
+
+def test_without_a_subreaper_an_orphan_is_found_by_its_mark(
+    monkeypatch: pytest.MonkeyPatch, started: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """macOS's way (psutil, no subreaper): the task's leader is gone, its daemon was
+    adopted by init, and the mark still finds it."""
+    monkeypatch.setattr(tree, "_LINUX", False)
+    mark = str(tmp_path / "task")
+    shell = subprocess.Popen(
+        ["sh", "-c", "setsid sleep 60 & echo $!"],
+        env={**os.environ, tree.MARK: mark},
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    started.append(shell)
+    assert shell.stdout is not None
+    orphan = int(shell.stdout.readline())
+    shell.wait(10)
+    try:
+        assert _eventually(lambda: orphan in tree.TaskTree(shell.pid, mark, set).members())
+        assert orphan not in tree.TaskTree(shell.pid, mark + "-other", set).members()
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(orphan, signal.SIGKILL)

@@ -210,15 +210,22 @@ class TaskTree:
                 found.append(pid)
         return found
 
+    def _marked(self) -> list[int]:
+        """Without a subreaper (macOS), an orphan is found by its mark among all processes."""
+        if _LINUX or not self.mark:
+            return []
+        me = os.getpid()
+        return [p for p in _all_pids() if p != me and mark_of(p) == self.mark]
+
     def members(self) -> list[int]:
         """The tree's live processes outside its group (the group is signalled whole)."""
-        roots = [self.leader, *self._adopted()]
-        found = []
+        roots = [self.leader, *self._adopted(), *self._marked()]
+        found: dict[int, None] = {}
         for root in roots:
             for pid in (root, *descendants(root)):
-                if alive(pid) and not _in_group(pid, self.leader):
-                    found.append(pid)
-        return found
+                if pid not in found and alive(pid) and not _in_group(pid, self.leader):
+                    found[pid] = None
+        return list(found)
 
     def signal(self, signum: int) -> bool:
         """Send ``signum`` to every process of the tree, once each; True if any was there."""
@@ -285,7 +292,8 @@ class _Leader:  # pragma: no cover - runs in its own process (tests/engine/test_
         except OSError as exc:
             print(f"kubeline: cannot start '{self.argv[0]}': {exc}", file=sys.stderr, flush=True)
             return 127
-        tree = TaskTree(process.pid, None, set)
+        # Everything this subreaper adopts is the task's; elsewhere its mark finds orphans.
+        tree = TaskTree(process.pid, None if _LINUX else os.environ.get(MARK), set)
         engine = sys.stdin.fileno()
         watched = [wake_r, engine]
         while True:
