@@ -198,6 +198,14 @@ class Harness:
         return self._last.log()
 
 
+def _harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """A harness of the flavor in ``request``, its executor stopped and closed after."""
+    harness = Harness(request.param, tmp_path)
+    yield harness
+    harness.executor.cancel()
+    harness.executor.close()
+
+
 def _params(flavors: list[Flavor]) -> list[Any]:
     """The flavors as fixture params; the container ones marked ``docker``."""
     return [
@@ -208,10 +216,7 @@ def _params(flavors: list[Flavor]) -> list[Any]:
 
 @pytest.fixture(params=_params(FLAVORS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(request.param, tmp_path)
-    yield harness
-    harness.executor.cancel()
-    harness.executor.close()
+    yield from _harness(request, tmp_path)
 
 
 #: The flavors whose jobs run Python components, which report their error as data.
@@ -222,18 +227,12 @@ HOST_FLAVORS = [f for f in FLAVORS if not f.in_container]
 
 @pytest.fixture(params=_params(HOST_FLAVORS))
 def host_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(request.param, tmp_path)
-    yield harness
-    harness.executor.cancel()
-    harness.executor.close()
+    yield from _harness(request, tmp_path)
 
 
 @pytest.fixture(params=_params(PYTHON_FLAVORS))
 def python_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(request.param, tmp_path)
-    yield harness
-    harness.executor.cancel()
-    harness.executor.close()
+    yield from _harness(request, tmp_path)
 
 
 def _wait_for_log(task: Task, text: str, timeout: float = 30) -> None:
@@ -449,10 +448,7 @@ def test_close_waits_for_running_jobs(harness: Harness) -> None:
 # ------------------------------------------------------------------- containers (#15)
 @pytest.fixture(params=_params([f for f in FLAVORS if f.in_container]))
 def container_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(request.param, tmp_path)
-    yield harness
-    harness.executor.cancel()
-    harness.executor.close()
+    yield from _harness(request, tmp_path)
 
 
 def _containers_of(task: Task) -> list[str]:
