@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -122,8 +123,6 @@ def labels(image: str) -> dict[str, str] | None:
     done = _docker("image", "inspect", "--format", "{{json .Config.Labels}}", image)
     if done.returncode != 0:
         return None
-    import json
-
     found = json.loads(done.stdout.strip() or "null")
     return found or {}
 
@@ -307,39 +306,59 @@ def _build_stand_in(say: Say, digest: str) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="kubeline-stand-in-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        done = subprocess.run(
-            [
-                debootstrap,
-                "--variant=minbase",
-                f"--include={','.join(STAND_IN_PACKAGES)}",
-                "bookworm",
-                str(rootfs),
-                DEBIAN_MIRROR,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            log = rootfs / "debootstrap" / "debootstrap.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else done.stderr[-2000:]
-            raise RuntimeError(f"debootstrap failed (exit {done.returncode}):\n{tail}")
-        _finish_rootfs(rootfs)
-        changes = [*STAND_IN_CHANGES, f"LABEL {STAND_IN_LABEL}={digest}"]
-        tar = subprocess.Popen(
-            ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE
-        )
-        argv = [docker_cli(), "import"]
-        for change in changes:
-            argv += ["--change", change]
-        imported = subprocess.run(
-            [*argv, "-", STAND_IN], stdin=tar.stdout, capture_output=True, text=True, check=False
-        )
-        assert tar.stdout is not None
-        tar.stdout.close()
-        tar.wait()
-        _check(imported, "docker import of the stand-in's root")
+        try:
+            _debootstrap(debootstrap, rootfs, digest)
+        finally:
+            _unmount_under(rootfs)  # never delete through a /proc or /sys left mounted
     say(f"built the stand-in base in {time.monotonic() - started:.0f} s")
+
+
+def _unmount_under(rootfs: Path) -> None:
+    """Unmount what debootstrap may have left mounted inside the root (it does so when it
+    fails or is interrupted), deepest first."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return
+    inside = [m.split()[1] for m in mounts if m.split()[1].startswith(f"{rootfs}/")]
+    for point in sorted(inside, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+def _debootstrap(debootstrap: str, rootfs: Path, digest: str) -> None:
+    """The root, finished, then imported as the stand-in image."""
+    done = subprocess.run(
+        [
+            debootstrap,
+            "--variant=minbase",
+            f"--include={','.join(STAND_IN_PACKAGES)}",
+            "bookworm",
+            str(rootfs),
+            DEBIAN_MIRROR,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        log = rootfs / "debootstrap" / "debootstrap.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else done.stderr[-2000:]
+        raise RuntimeError(f"debootstrap failed (exit {done.returncode}):\n{tail}")
+    _finish_rootfs(rootfs)
+    changes = [*STAND_IN_CHANGES, f"LABEL {STAND_IN_LABEL}={digest}"]
+    tar = subprocess.Popen(
+        ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE
+    )
+    argv = [docker_cli(), "import"]
+    for change in changes:
+        argv += ["--change", change]
+    imported = subprocess.run(
+        [*argv, "-", STAND_IN], stdin=tar.stdout, capture_output=True, text=True, check=False
+    )
+    assert tar.stdout is not None
+    tar.stdout.close()
+    tar.wait()
+    _check(imported, "docker import of the stand-in's root")
 
 
 def _finish_rootfs(rootfs: Path) -> None:

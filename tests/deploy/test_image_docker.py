@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -112,7 +111,7 @@ def test_stop_dockerd_stops_only_a_dockerd_it_started(
         assert not pidfile.exists()
         assert images.stop_dockerd(lambda _: None) is False  # no pid file: nothing to do
     finally:
-        other.send_signal(signal.SIGKILL)
+        other.kill()
         other.wait()
 
 
