@@ -24,6 +24,7 @@ import pytest
 from kubeline.pipelines.compile import compile_function, dump_spec
 from tests.chaos.harness import ACTIVE_RUN, Chaos, CliRun, Server
 from tests.chaos.pipelines import chaos
+from tests.chaos.procs import kill_all, leftovers, wait_for_none
 from tests.requirements import exempt_reason
 
 pytestmark = [
@@ -85,8 +86,6 @@ def play(kubeline_home: Path, tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-    from tests.chaos.procs import kill_all, leftovers
-
     kill_all(leftovers(kubeline_home))
 
 
@@ -228,6 +227,11 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     # Recovery: kill -9 whatever server is up (it has no run of its own) and start one.
     if live is not None:
         live.kill()
+    doomed = rng.random() < 0.3  # now and then killed in its own start-up, mid-recovery
+    if doomed:
+        dying = game.launch_server()
+        time.sleep(rng.uniform(0.05, 1.0))
+        dying.kill()
     recovered = game.start_server()
     stored = game.check_terminal(recovered)
     game.check_outcomes(stored, expected)
@@ -243,7 +247,8 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
         f"round {number}: {len(clis)} cli ({cli_kills} SIGKILL, {cli_terms} SIGTERM while "
         f"RUNNING), {len(api)} api "
         f"({server_caught} RUNNING and {pending} PENDING at the server's kill), early restart "
-        f"{'and a kfp.Client run' if calm else 'no'}, states {''.join(states)}, "
+        f"{'and a kfp.Client run' if calm else 'no'}, "
+        f"{'a server killed in its start-up, ' if doomed else ''}states {''.join(states)}, "
         f"{artifacts} artifacts checked so far, processes gone {alone:.1f} s after the "
         f"CLI runs ended and {settled:.1f} s after the restart"
     )
@@ -257,8 +262,6 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
 def _check_processes(game: Chaos, server: Server | None, when: str, *, busy: bool = False) -> float:
     """No process left (``busy``: none of an engine that is gone, the live server's own
     running tasks spared); how long they took to go."""
-    from tests.chaos.procs import kill_all, wait_for_none
-
     began = time.monotonic()
     engines = [server.pid] if server is not None and server.proc.poll() is None else []
     found = wait_for_none(game.home, PROCESS_GRACE, engines=engines, busy=busy)
@@ -289,8 +292,6 @@ def test_the_process_check_finds_what_a_home_left(kubeline_home: Path) -> None:
     """The leftover check can fail: a marked process, one whose command line names the
     home, and one of a dead engine (KUBELINE_HOME set, no live engine above it) are found;
     the live engine given is not."""
-    from tests.chaos.procs import kill_all, leftovers, wait_for_none
-
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
     base = {k: v for k, v in os.environ.items() if k != "KUBELINE_HOME"}
     task_dir = kubeline_home / "runs" / "r" / "tasks" / "t"
