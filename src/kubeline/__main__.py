@@ -2,6 +2,6 @@
 
 import sys
 
-from kubeline.cli.app import main
+from kubeline.cli.launch import main
 
 sys.exit(main())

@@ -114,3 +114,25 @@ def test_a_command_that_fails_before_its_run_stops_the_early_parent(
     assert len(started) == 1
     assert started[0]._process.poll() is not None  # type: ignore[attr-defined] # stopped
     assert prestart.take() is None
+
+
+def test_the_program_starts_the_parent_before_the_command_lines_imports(
+    pipeline: Path, tmp_path: Path
+) -> None:
+    """``python -m kubeline run FILE`` (as the ``kubeline`` program): the warm parent's
+    client is imported, so started, before typer, which the rest of the CLI needs."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kubeline", "run", str(pipeline)],
+        env={**os.environ, "KUBELINE_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "kubeline.engine.forkserver" in imported and "typer" in imported
+    assert imported.index("kubeline.engine.forkserver") < imported.index("typer")

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from kfp import dsl
 
-from kubeline.engine.executors.tree import MARK
+from kubeline.engine.tasktree import MARK
 from kubeline.pipelines.compile import compile_function
 from tests.engine.executors import components as c
 from tests.requirements import exempt_reason
@@ -206,7 +206,7 @@ def test_the_next_engine_start_ends_what_a_dead_engine_left(
         for pid, env in engine_processes(kubeline_home).items()
         if pid == run.pid
         or MARK not in env  # the fork server
-        or "executors/tree.py" in _cmdline(pid)  # a host task's leader
+        or "engine/tasktree.py" in _cmdline(pid)  # a host task's leader
     ]
     for pid in engine:
         with contextlib.suppress(OSError):

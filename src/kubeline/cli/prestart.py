@@ -57,7 +57,10 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def start_early(line: RunLine | None) -> None:
-    """Start the warm parent of ``kubeline run FILE`` when ``line`` is that command."""
+    """Start the warm parent of ``kubeline run FILE`` when ``line`` is that command (once:
+    the program's entry point may have started it already)."""
+    if _started:
+        return
     # Only ever a head start: whatever goes wrong here, the usual path does it again.
     with contextlib.suppress(Exception):
         path = run_file(line)

@@ -18,7 +18,7 @@ Protocol on the server's stdin/stdout, one line each::
     kill <id> [<signal>]\\n                    -> signals that job's tree (SIGTERM by default)
     kill\\n                                     -> terminates every running tree
 
-Each child is a task's leader (:mod:`kubeline.engine.executors.tree`): the server is a
+Each child is a task's leader (:mod:`kubeline.engine.tasktree`): the server is a
 child subreaper on Linux, so what a task leaves running comes back to it and is ended
 before the task is reported done; when the engine goes away (its pipe closes, even on
 kill -9) the server stops every tree, waits the grace period, kills what is left, and exits.
@@ -44,15 +44,15 @@ from collections import deque
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from kubeline.engine.executors.tree import (
+from kubeline.engine.preload import DEFAULT_PRELOAD
+from kubeline.engine.taskenv import task_environ
+from kubeline.engine.tasktree import (
     MARK,
     TaskTree,
     become_subreaper,
     children,
     descendants,
 )
-from kubeline.engine.preload import DEFAULT_PRELOAD
-from kubeline.engine.taskenv import task_environ
 
 if TYPE_CHECKING:
     from kubeline.engine.leaf import LeafJob

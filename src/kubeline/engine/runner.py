@@ -28,7 +28,6 @@ from kubeline.engine.diskspace import DiskFullError, DiskGuard, is_disk_full, me
 from kubeline.engine.executors import AdmissionNote, Executor, local_executor
 from kubeline.engine.executors.logcap import log_cap_bytes
 from kubeline.engine.executors.processes import GRACE_SECONDS
-from kubeline.engine.executors.tree import end_marked
 from kubeline.engine.inputs import RunContext
 from kubeline.engine.options import DEFAULT_OPTIONS, RunOptions
 from kubeline.engine.platform import platform_notes
@@ -39,6 +38,7 @@ from kubeline.engine.results import RunResult
 from kubeline.engine.safepath import check_spec_names, ensure_inside, is_ordinary, run_id_prefix
 from kubeline.engine.scheduler import Scheduler
 from kubeline.engine.spec import pipeline_view
+from kubeline.engine.tasktree import end_marked
 from kubeline.errors import ConfigError
 from kubeline.store import RunRecord, RunStore, database_url, open_store
 

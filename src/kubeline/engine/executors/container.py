@@ -32,9 +32,9 @@ from kubeline.engine.executors.processes import (
     start_logged,
 )
 from kubeline.engine.executors.threaded import ThreadedExecutor
-from kubeline.engine.executors.tree import MARK
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.taskenv import task_environ, without_secrets
+from kubeline.engine.tasktree import MARK
 
 __all__ = [
     "INPUTS_MOUNT",

@@ -8,9 +8,9 @@ import sys
 from kubeline.engine.executors.processes import TaskProcess, start_logged
 from kubeline.engine.executors.spawned import python_command
 from kubeline.engine.executors.threaded import ThreadedExecutor
-from kubeline.engine.executors.tree import MARK
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.taskenv import task_environ
+from kubeline.engine.tasktree import MARK
 
 __all__ = ["HostCommandExecutor"]
 

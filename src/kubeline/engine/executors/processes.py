@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import IO, Protocol
 
-from kubeline.engine.executors.tree import leader_command
 from kubeline.engine.executors.winjob import WindowsJob, attach_job
+from kubeline.engine.tasktree import leader_command
 
 __all__ = [
     "GRACE_SECONDS",

@@ -11,9 +11,9 @@ from pathlib import Path
 from kubeline.engine.executors import program
 from kubeline.engine.executors.processes import StartFailed, TaskProcess, start_logged
 from kubeline.engine.executors.threaded import ThreadedExecutor
-from kubeline.engine.executors.tree import MARK
 from kubeline.engine.leaf import LeafJob
 from kubeline.engine.taskenv import task_environ, without_secrets
+from kubeline.engine.tasktree import MARK
 
 __all__ = ["SpawnedExecutor", "python_command"]
 

@@ -1,4 +1,4 @@
-"""engine/executors/tree.py with real processes: how a task's processes are found (from
+"""engine/tasktree.py with real processes: how a task's processes are found (from
 Linux's /proc, and through psutil as on macOS, both tried here), and the leader script that
 runs a host task."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeline.engine.executors import tree
+from kubeline.engine import tasktree as tree
 from tests.requirements import exempt_reason
 
 pytestmark = pytest.mark.skipif(

@@ -6,7 +6,7 @@ process that left the group with ``setsid`` included), and, where the leader's p
 a Linux *child subreaper*, the orphans that parent adopted and that carry the task's mark:
 every task process is started with :data:`MARK` in its environment, which its children
 inherit. The fork server is such a parent for forked tasks; a host task gets one of its
-own, this module run as a script (``python -I tree.py --grace S -- COMMAND...``), which
+own, this module run as a script (``python -I tasktree.py --grace S -- COMMAND...``), which
 also ends the tree when the engine that started it dies (its stdin, a pipe from the
 engine, closes). On macOS there is no subreaper: the group, the live descendants and the
 marked processes are what is found. Windows uses a Job object instead (:mod:`.winjob`).
@@ -341,7 +341,7 @@ def _main(args: list[str]) -> int:  # pragma: no cover - runs in its own process
     if args[:1] == ["--"]:
         args = args[1:]
     if not args:
-        print("usage: tree.py [--grace SECONDS] -- COMMAND...", file=sys.stderr)
+        print("usage: tasktree.py [--grace SECONDS] -- COMMAND...", file=sys.stderr)
         return 2
     code = _Leader(args, grace).run()
     sys.stdout.flush()
