@@ -24,6 +24,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from kubeline.engine.executors.admission import RunAdmission
+from kubeline.engine.executors.images import is_image_reference
 from kubeline.engine.executors.processes import (
     GRACE_SECONDS,
     HostProcess,
@@ -172,10 +173,10 @@ class ContainerExecutor(ThreadedExecutor):
         if self.user == "image":
             return []
         if self.user != "caller":
-            return ["--user", self.user, "--env", "HOME=/tmp"]
+            return [f"--user={self.user}", "--env=HOME=/tmp"]
         if not hasattr(os, "getuid"):  # pragma: no cover - Windows: Docker Desktop maps it
             return []
-        return ["--user", f"{os.getuid()}:{os.getgid()}", "--env", "HOME=/tmp"]
+        return [f"--user={os.getuid()}:{os.getgid()}", "--env=HOME=/tmp"]
 
     def _run_mounts(self) -> tuple[list[tuple[str, str]], list[str]]:
         """The runs folder read-only, the run's own folder read-write: (path pairs, mounts)."""
@@ -201,20 +202,25 @@ class ContainerExecutor(ThreadedExecutor):
             mounts.append(_bind(Path(path), target, readonly=True))
         paths = PathMap(pairs)
         words = [paths.to_container(word) for word in job.argv]
-        argv = [self.cli, "run", "--rm", "--name", container_name(job)]
-        argv += ["--label", f"{LABEL}={job.task_root}", "--init"]
+        # Every value in its option's own word (--name=...): a value from the pipeline that
+        # starts with '-' is never read as another option.
+        argv = [self.cli, "run", "--rm", f"--name={container_name(job)}"]
+        argv += [f"--label={LABEL}={job.task_root}", "--init"]
         for mount in mounts:
-            argv += ["--mount", mount]
+            argv.append(f"--mount={mount}")
         argv += self._user()
         for name in without_secrets(job.env):
-            argv += ["--env", name]  # its value from the client's environment, not argv
+            argv.append(f"--env={name}")  # its value from the client's environment, not argv
         if "cpu" in job.limits:
-            argv += ["--cpus", job.limits["cpu"]]
+            argv.append(f"--cpus={job.limits['cpu']}")
         if "memory" in job.limits:
-            argv += ["--memory", job.limits["memory"]]
+            argv.append(f"--memory={job.limits['memory']}")
         if words:  # KFP's command is the image's entrypoint, as in a pod
-            argv += ["--entrypoint", words[0]]
-        argv.append(self.image_ids.get(job.image, job.image))
+            argv.append(f"--entrypoint={words[0]}")
+        image = self.image_ids.get(job.image, job.image)
+        if not is_image_reference(image) and not image.startswith("sha256:"):
+            raise StartFailed(f"'{job.image}' is not an image reference")
+        argv.append(image)
         argv += words[1:]
         return argv, paths
 
