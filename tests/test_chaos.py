@@ -16,6 +16,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,20 +74,34 @@ def _seed() -> int:
 
 
 @pytest.fixture
-def play(kubeline_home: Path, tmp_path: Path):
-    """A Chaos on the test's home, and the clean-up of whatever a failed check left."""
+def play(
+    request: pytest.FixtureRequest,
+    kubeline_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Chaos]:
+    """A Chaos on the test's home and database (``request.param``: "sqlite", or
+    "postgresql" for a throwaway database as ``$KUBELINE_DATABASE_URL``, which the servers
+    and CLI runs inherit), and the clean-up of whatever a failed check left."""
+    url = None
+    if request.param == "postgresql":
+        url = str(request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("KUBELINE_DATABASE_URL", url)
     seed = _seed()
-    print(f"chaos seed {seed} (replay: {SEED_ENV}={seed})", flush=True)
+    print(f"chaos seed {seed} (replay: {SEED_ENV}={seed}) on {request.param}", flush=True)
     spec = compile_function(chaos)
     spec_file = tmp_path / "chaos.yaml"
     spec_file.write_text(dump_spec(spec))
-    game = Chaos(seed, kubeline_home, tmp_path, spec, spec_file)
+    game = Chaos(seed, kubeline_home, tmp_path, spec, spec_file, database_url=url)
     yield game
     for proc in game.processes:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
     kill_all(leftovers(kubeline_home))
+    game.close()
+    if url is not None:
+        assert not (kubeline_home / "kubeline.db").exists(), "a store opened without the URL"
 
 
 def _kill_moments(
@@ -272,6 +287,9 @@ def _check_processes(game: Chaos, server: Server | None, when: str, *, busy: boo
 
 
 @pytest.mark.timeout(420)
+@pytest.mark.parametrize(
+    "play", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_kill_9_of_server_and_cli_runs_leaves_finished_runs_whole_outputs_and_no_process(
     play: Chaos,
 ) -> None:
@@ -284,35 +302,39 @@ def test_kill_9_of_server_and_cli_runs_leaves_finished_runs_whole_outputs_and_no
         print(f"{summary} ({time.monotonic() - began:.0f} s)", flush=True)
     server.stop()
     _check_processes(game, None, "after the last server stopped")
-    game.check_integrity()
-    print(f"chaos seed {game.seed}: {rounds} rounds in {time.monotonic() - began:.0f} s")
+    checked = game.check_integrity()
+    print(f"chaos seed {game.seed}: {rounds} rounds in {time.monotonic() - began:.0f} s, {checked}")
 
 
 def test_the_process_check_finds_what_a_home_left(kubeline_home: Path) -> None:
     """The leftover check can fail: a marked process, one whose command line names the
-    home, and one of a dead engine (KUBELINE_HOME set, no live engine above it) are found;
-    the live engine given is not."""
+    home, and a kubeline program of a dead engine (KUBELINE_HOME set, no live engine above
+    it) are found; the live engine given is not, nor a stranger with KUBELINE_HOME set."""
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
     base = {k: v for k, v in os.environ.items() if k != "KUBELINE_HOME"}
     task_dir = kubeline_home / "runs" / "r" / "tasks" / "t"
     procs = [
         subprocess.Popen(sleep, env={**base, "KUBELINE_TASK_MARK": str(task_dir)}),
         subprocess.Popen([*sleep, str(task_dir / "data")], env=base),
+        # A stand-in for a fork server: "-m kubeline" on its command line (argv of -c).
+        subprocess.Popen(
+            [*sleep, "-m", "kubeline.engine.forkserver"],
+            env={**base, "KUBELINE_HOME": str(kubeline_home)},
+        ),
+        # Not kubeline's (a database server the test started): never counted.
         subprocess.Popen(sleep, env={**base, "KUBELINE_HOME": str(kubeline_home)}),
     ]
     try:
         deadline = time.monotonic() + 30
         found = leftovers(kubeline_home)
-        while len(found) < 3 and time.monotonic() < deadline:
+        while len(found) < 3 and time.monotonic() < deadline:  # the first three
             time.sleep(0.1)  # a new process's environ reads empty until it has exec'd
             found = leftovers(kubeline_home)
-        assert sorted(p.pid for p in found) == sorted(p.pid for p in procs), found
-        assert [p.pid for p in leftovers(kubeline_home, engines=[procs[2].pid])] == [
-            procs[0].pid,
-            procs[1].pid,
-        ]
+        assert sorted(p.pid for p in found) == sorted(p.pid for p in procs[:3]), found
+        spared = leftovers(kubeline_home, engines=[procs[2].pid])
+        assert sorted(p.pid for p in spared) == sorted(p.pid for p in procs[:2]), spared
         kill_all(found)
-        for proc in procs:
+        for proc in procs[:3]:
             proc.wait(timeout=30)
         assert wait_for_none(kubeline_home, 5) == []
     finally:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from kubeline.digest import content_digest
 from kubeline.paths import local_path
@@ -125,6 +126,8 @@ class Chaos:
     work: Path
     spec: dict[str, Any]
     spec_file: Path
+    #: The store's database: ``None`` for the SQLite file in the home, else its URL.
+    database_url: str | None = None
     rng: random.Random = field(init=False)
     # run_id -> how it ended up as it did ("cli", "cli-killed", "api", "api-killed", ...)
     story: dict[str, str] = field(default_factory=dict)
@@ -134,6 +137,16 @@ class Chaos:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self._engine: sa.Engine | None = None
+
+    @property
+    def sqlite(self) -> Path | None:
+        """The SQLite file of the store, when it is one."""
+        return None if self.database_url else self.home / "kubeline.db"
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
 
     def say(self, message: str) -> str:
         """A failure message that names the seed to replay it with."""
@@ -216,46 +229,47 @@ class Chaos:
 
     # --- reading the store behind the engines' backs -------------------------------------
 
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.home / "kubeline.db", timeout=30)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a read-only query, as dicts with JSON columns decoded (SQLite hands them
+        back as text, PostgreSQL's driver as values). SQLite's WAL and PostgreSQL's MVCC
+        let it read while the engines write."""
+        if self._engine is None:
+            url = self.database_url or f"sqlite:///{self.sqlite}"
+            self._engine = sa.create_engine(url)
+        with self._engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(sa.text(sql)).mappings()]
+        for row in rows:
+            for key in ("arguments", "inputs", "outputs"):
+                if isinstance(row.get(key), str):
+                    row[key] = json.loads(row[key])
+        return rows
 
-    def runs(self) -> dict[str, sqlite3.Row]:
-        """Every run in the store by id (read-only; WAL lets it read while engines write)."""
-        conn = self.db()
-        try:
-            query = "SELECT run_id, state, error, pid, arguments FROM runs"
-            return {row["run_id"]: row for row in conn.execute(query)}
-        finally:
-            conn.close()
+    def runs(self) -> dict[str, dict[str, Any]]:
+        """Every run in the store by id."""
+        rows = self.query("SELECT run_id, state, error, pid, arguments FROM runs")
+        return {row["run_id"]: row for row in rows}
 
     @staticmethod
-    def run_of(tag: str, runs: dict[str, sqlite3.Row]) -> str | None:
+    def run_of(tag: str, runs: dict[str, dict[str, Any]]) -> str | None:
         """The run whose ``tag`` argument is ``tag`` (each run's tag is its own; a pid
         could be an earlier round's, given again)."""
         for run_id, row in runs.items():
-            if json.loads(row["arguments"]).get("tag") == tag:
+            if row["arguments"].get("tag") == tag:
                 return run_id
         return None
 
     # --- the checks once the server has recovered ----------------------------------------
 
-    def check_terminal(self, server: Server) -> dict[str, sqlite3.Row]:
+    def check_terminal(self, server: Server) -> dict[str, dict[str, Any]]:
         """No run or task left active, in the store and through the API; the runs."""
         stored = self.runs()
         active = {rid: r["state"] for rid, r in stored.items() if r["state"] in ACTIVE_RUN}
         assert not active, self.say(
             f"runs still active in the store: {active}; {self._why(active)}"
         )
-        conn = self.db()
-        try:
-            tasks = conn.execute(
-                "SELECT run_id, path, state FROM tasks WHERE state IN (?, ?)", ACTIVE_TASK
-            ).fetchall()
-        finally:
-            conn.close()
-        assert not tasks, self.say(f"tasks still active: {[tuple(t) for t in tasks]}")
+        tasks = self.query("SELECT run_id, path, state FROM tasks")
+        active_tasks = [t for t in tasks if t["state"] in ACTIVE_TASK]
+        assert not active_tasks, self.say(f"tasks still active: {active_tasks}")
         answer = httpx.get(
             f"{server.url}/apis/v2beta1/runs", params={"page_size": 1000}, timeout=60
         )
@@ -276,7 +290,7 @@ class Chaos:
         return "; ".join(f"{rid}: {self.story.get(rid, '?')}" for rid in run_ids)
 
     def check_outcomes(
-        self, stored: dict[str, sqlite3.Row], expected: dict[str, tuple[str, ...]]
+        self, stored: dict[str, dict[str, Any]], expected: dict[str, tuple[str, ...]]
     ) -> None:
         """Each run of the round ended one of the ways its story allows; a FAILED one that
         was killed says its process ended."""
@@ -295,18 +309,14 @@ class Chaos:
                     f"{self._why([run_id])}"
                 )
 
-    def check_outputs(self, stored: dict[str, sqlite3.Row]) -> int:
+    def check_outputs(self, stored: dict[str, dict[str, Any]]) -> int:
         """Every SUCCEEDED task's outputs are whole: the file is there, its size and digest
         are the store's, its content is what the task wrote; a SUCCEEDED run has all its
         tasks SUCCEEDED. Returns how many artifacts were checked."""
-        conn = self.db()
-        try:
-            tasks = conn.execute(
-                "SELECT task_id, run_id, name, path, kind, state, inputs, outputs FROM tasks"
-            ).fetchall()
-            artifacts = {row["artifact_id"]: row for row in conn.execute("SELECT * FROM artifacts")}
-        finally:
-            conn.close()
+        tasks = self.query(
+            "SELECT task_id, run_id, name, path, kind, state, inputs, outputs FROM tasks"
+        )
+        artifacts = {row["artifact_id"]: row for row in self.query("SELECT * FROM artifacts")}
         done: dict[str, int] = {}
         checked = 0
         for task in tasks:
@@ -314,8 +324,8 @@ class Chaos:
                 continue
             done[task["run_id"]] = done.get(task["run_id"], 0) + 1
             where = f"task {task['path']} of run {task['run_id']} ({self._why([task['run_id']])})"
-            params = json.loads(task["inputs"])["parameters"]
-            outputs = json.loads(task["outputs"])
+            params = task["inputs"]["parameters"]
+            outputs = task["outputs"]
             ids = outputs.get("artifact_ids", {}).get("data", [])
             assert len(ids) == 1, self.say(f"{where}: SUCCEEDED with artifacts {ids}")
             row = artifacts.get(ids[0])
@@ -349,10 +359,14 @@ class Chaos:
                 )
         return checked
 
-    def check_integrity(self) -> None:
-        conn = sqlite3.connect(self.home / "kubeline.db", timeout=30)
+    def check_integrity(self) -> str:
+        """``PRAGMA integrity_check`` on the SQLite file; what was checked, said."""
+        if self.sqlite is None:
+            return "PostgreSQL (no SQLite file to check)"
+        conn = sqlite3.connect(self.sqlite, timeout=30)
         try:
             result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
         finally:
             conn.close()
         assert result == ["ok"], self.say(f"PRAGMA integrity_check: {result}")
+        return "integrity_check ok"

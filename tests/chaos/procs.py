@@ -4,14 +4,16 @@ A task process carries ``KUBELINE_TASK_MARK`` (its task's folder, under the run'
 KUBELINE_HOME), and so do its children, which inherit the environment. A process that
 dropped its environment is still found when its command line names a path in the home (the
 chaos pipelines' grandchildren name their output file). And a process of a killed engine
-(its fork server, say) still has ``KUBELINE_HOME`` set to the test's home while no live
-engine is its ancestor.
+(its fork server, a host task's leader) is a kubeline program with ``KUBELINE_HOME`` set to
+the test's home while no live engine is its ancestor (a database server the test started
+has the home in its environment too, but is no kubeline program).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Collection
@@ -21,6 +23,9 @@ from pathlib import Path
 __all__ = ["Leftover", "kill_all", "leftovers", "wait_for_none"]
 
 TASK_MARK = "KUBELINE_TASK_MARK"
+#: A command line of kubeline's own: ``python -m kubeline...`` (the CLI, the server, the
+#: fork server) or a script of its engine (a host task's leader).
+KUBELINE_PROGRAM = re.compile(r"-m kubeline\b|kubeline[/\\]engine[/\\]")
 PROC = Path("/proc")
 
 
@@ -111,8 +116,12 @@ def leftovers(home: Path, *, engines: Collection[int] = (), busy: bool = False) 
             why = f"{TASK_MARK}={mark}"
         elif prefix in cmdline:
             why = "its command line names the home"
-        elif env.get("KUBELINE_HOME") == prefix and pid not in alive_engines:
-            why = "KUBELINE_HOME is the home and no live engine is its ancestor"
+        elif (
+            env.get("KUBELINE_HOME") == prefix
+            and KUBELINE_PROGRAM.search(cmdline)
+            and pid not in alive_engines
+        ):
+            why = "a kubeline process on the home with no live engine as its ancestor"
         else:
             continue
         found.append(Leftover(pid, ppid, why, cmdline.strip()))
