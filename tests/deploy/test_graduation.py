@@ -239,7 +239,10 @@ def lifecycle(image: str, tmp_path_factory: pytest.TempPathFactory) -> Lifecycle
     compiled = _kubeline(home, "compile", "lifecycle", "--image", image, "-o", str(spec))
     assert compiled.returncode == 0, compiled.stderr
     run = _run_in_containers(home, spec, image, timeout=RUN_TIMEOUT)
-    print(f"lifecycle with --runner docker: {run.seconds:.1f} s, {len(run.starts)} containers")
+    accuracy = run.result["outputs"].get("accuracy")
+    print(
+        f"lifecycle, --runner docker: {run.seconds:.1f} s, {len(run.starts)} containers, {accuracy}"
+    )
     return Lifecycle(home, spec, run)
 
 
@@ -466,6 +469,7 @@ def test_the_inference_services_container_runs_as_written_in_the_image(
 LOCAL_TAG = "kubeline-graduation/cloudbuild:test"
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT + 120)
 def test_cloudbuild_docker_build_step_runs_as_written(image: str) -> None:
     base = "python:3.11-slim-bookworm"
     if _docker("image", "inspect", base, check=False).returncode != 0:
