@@ -1,12 +1,21 @@
 """Chaos (issue #14): a real ``kubeline server``, ``kubeline run`` processes and API runs on
 one KUBELINE_HOME, with kill -9 of the server and of CLI runs at random moments while their
-runs are RUNNING, round after round. After each round the server is started again (which
-fails the runs whose process died) and then: every run is finished, in the store and through
-the API; every SUCCEEDED task's outputs are whole; the SQLite file passes
-``PRAGMA integrity_check``; no task process is left.
+runs are RUNNING, round after round. Now and then a CLI run gets SIGTERM instead (it must end
+CANCELED), the killed server is started again at once while CLI runs go on (its start must
+fail only the runs whose process is gone, and a kfp.Client run on it must succeed), or a
+recovering server is killed in its own start-up.
+
+Once the CLI runs of a round have ended, no process of a killed engine may be left, before
+any start could end it. Then the server is started again (which fails the runs whose
+process died) and: every run is finished, in the store and through the API; each ended as
+what happened to it allows; every SUCCEEDED task's outputs are whole; the SQLite file passes
+``PRAGMA integrity_check``; no task process is left. On SQLite, and on PostgreSQL (marker
+``postgres``).
 
 Bounded and loopback only. The seed is random unless ``KUBELINE_CHAOS_SEED`` is set; it is
-printed and starts every failure message, so a failure can be played again.
+printed and starts every failure message, so a failure can be played again (the same plan:
+the moments of the kills depend on the machine's speed as well). ``KUBELINE_CHAOS_ROUNDS``
+plays more than 5 rounds.
 """
 
 from __future__ import annotations

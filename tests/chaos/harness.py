@@ -129,7 +129,8 @@ class Chaos:
     #: The store's database: ``None`` for the SQLite file in the home, else its URL.
     database_url: str | None = None
     rng: random.Random = field(init=False)
-    # run_id -> how it ended up as it did ("cli", "cli-killed", "api", "api-killed", ...)
+    #: run_id -> what happened to it ("cli run cli3-42, killed while RUNNING in round 1"),
+    #: for failure messages.
     story: dict[str, str] = field(default_factory=dict)
     counter: int = 0
     #: Every process this test started, for the clean-up whatever happens.
