@@ -42,14 +42,17 @@ def scribe(tag: str, label: str, seconds: float, data: Output[Dataset]) -> str:
 def spawner(
     tag: str, label: str, seconds: float, new_session: bool, linger: int, data: Output[Dataset]
 ) -> int:
-    """Starts a grandchild that outlives this task (in a new session if asked), writes its
-    payload and succeeds without waiting for the grandchild."""
+    """Starts a grandchild that outlives this task (in a new session if asked; that one
+    also ignores SIGTERM and SIGINT, so only SIGKILL ends it), writes its payload and
+    succeeds without waiting for the grandchild."""
     import subprocess
     import sys
     import time
 
+    deaf = "import signal; [signal.signal(s, signal.SIG_IGN) for s in (2, 15)]; "
+    code = (deaf if new_session else "") + f"import time; time.sleep({linger})"
     child = subprocess.Popen(
-        [sys.executable, "-c", f"import time; time.sleep({linger})", data.path],
+        [sys.executable, "-c", code, data.path],
         start_new_session=new_session,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
