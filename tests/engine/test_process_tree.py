@@ -178,17 +178,13 @@ def test_sigterm_stops_kubeline_run_as_ctrl_c_does(kubeline_home: Path, tmp_path
 
 
 @pytest.mark.usefixtures("no_leftovers")
-def test_kill_9_of_kubeline_run_leaves_no_task_process(
-    kubeline_home: Path, tmp_path: Path
-) -> None:
+def test_kill_9_of_kubeline_run_leaves_no_task_process(kubeline_home: Path, tmp_path: Path) -> None:
     """The engine dies without a word: the fork server and the host task's leader see
     their pipe close and end their trees (SIGTERM, the grace period, SIGKILL)."""
     run = _start_run(kubeline_home, tmp_path, "--grace-period", "1")
     run.kill()
     run.wait(timeout=10)
-    took = _eventually(
-        lambda: not engine_processes(kubeline_home), 20, "end of the task processes"
-    )
+    took = _eventually(lambda: not engine_processes(kubeline_home), 20, "end of the task processes")
     assert took < 15
     assert _last_run(kubeline_home)["state"] == "FAILED"  # the next start says it died
 
