@@ -52,7 +52,8 @@ SEED_ENV = "KUBELINE_CHAOS_SEED"
 ROUNDS_ENV = "KUBELINE_CHAOS_ROUNDS"
 #: How long ended processes get to go before one still there is a leftover.
 PROCESS_GRACE = 15.0
-#: How long ``kubeline run`` may take to end after SIGTERM (issue #14: within 20 s).
+#: How long ``kubeline run`` may take to end after SIGTERM, and a run after the API's
+#: terminate (issue #14: within 20 s).
 STOP_SECONDS = 20
 #: The exit code of a ``kubeline run`` that was canceled (Ctrl-C or SIGTERM): 128 + SIGINT.
 CANCELED_EXIT = 130
@@ -183,6 +184,8 @@ def _stop(game: Chaos, cli: CliRun, how: str) -> None:
         pytest.fail(game.say(f"{cli.tag} still running {STOP_SECONDS} s after {how}: {cli.tail()}"))
     cli.killed_while = "RUNNING"
     cli.signal = how
+    if cli.run_id:
+        game.story[cli.run_id] = f"cli run {cli.tag}, {how} while RUNNING"
 
 
 def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
@@ -205,9 +208,14 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     ]
     live, caught = _kill_moments(game, server, clis, api, victims)
     calm = None
-    if live is not None:  # started amid the kills: a run through kfp.Client must succeed
+    terminated = False
+    if live is not None:  # started amid the kills: a run through kfp.Client must succeed,
         live.wait_ready(game.say)
         calm = game.submit_with_kfp(live, rng.uniform(0.5, 1.0))
+        if rng.random() < 0.3:  # or, terminated, end FAILED within 20 s leaving no process
+            game.terminate(live, calm, rng.uniform(0.1, 1.0))
+            game.wait_finished(live, calm, STOP_SECONDS)
+            terminated = True
     deadline = time.monotonic() + ROUND_SECONDS
     for cli in clis:
         left = max(0.1, deadline - time.monotonic())
@@ -247,7 +255,7 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     if calm is not None:
         assert live is not None
         game.wait_finished(live, calm, ROUND_SECONDS)
-        expected[calm] = ("SUCCEEDED",)
+        expected[calm] = ("FAILED", "SUCCEEDED") if terminated else ("SUCCEEDED",)
     # Recovery: kill -9 whatever server is up (it has no run of its own) and start one.
     if live is not None:
         live.kill()
@@ -271,7 +279,7 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
         f"round {number}: {len(clis)} cli ({cli_kills} SIGKILL, {cli_terms} SIGTERM while "
         f"RUNNING), {len(api)} api "
         f"({server_caught} RUNNING and {pending} PENDING at the server's kill), early restart "
-        f"{'and a kfp.Client run' if calm else 'no'}, "
+        f"{'and a kfp.Client run' if calm else 'no'}{' terminated' if terminated else ''}, "
         f"{'a server killed in its start-up, ' if doomed else ''}states {''.join(states)}, "
         f"{artifacts} artifacts checked so far, processes gone {alone:.1f} s after the "
         f"CLI runs ended and {settled:.1f} s after the restart"
@@ -291,7 +299,15 @@ def _check_processes(game: Chaos, server: Server | None, when: str, *, busy: boo
     found = wait_for_none(game.home, PROCESS_GRACE, engines=engines, busy=busy)
     kill_all(found)
     listed = "\n  ".join(str(p) for p in found)
-    assert not found, game.say(f"{when}: processes left after {PROCESS_GRACE:.0f} s:\n  {listed}")
+    runs = game.runs() if found else {}
+    whose = "\n  ".join(
+        f"{rid}: {runs[rid]['state']}, tag {runs[rid]['arguments'].get('tag')}, "
+        f"{game.story.get(rid, '')}"
+        for rid in sorted({p.run_id for p in found if p.run_id in runs})
+    )
+    assert not found, game.say(
+        f"{when}: processes left after {PROCESS_GRACE:.0f} s:\n  {listed}\nof runs:\n  {whose}"
+    )
     return time.monotonic() - began
 
 

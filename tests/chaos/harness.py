@@ -35,6 +35,8 @@ ACTIVE_TASK = ("RUNNING", "PENDING")
 TERMINAL_RUN = ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED")
 #: What the next engine start writes into a run whose process died (engine/runner.py).
 ORPHANED = "ended before the run finished"
+#: How the error of a run terminated through the API starts (server/manager.py).
+TERMINATED = "Terminated on request"
 #: The executor tasks of the chaos pipeline, each writing one ``data`` artifact.
 CHAOS_TASKS = 5
 #: The server's --max-runs: a round submits up to 4, so some may wait PENDING when it dies.
@@ -133,6 +135,9 @@ class Chaos:
     #: for failure messages.
     story: dict[str, str] = field(default_factory=dict)
     counter: int = 0
+    #: run_id -> what its error must say if it FAILED after being stopped (default: that
+    #: its process ended, as the next engine start says).
+    reasons: dict[str, str] = field(default_factory=dict)
     #: Every process this test started, for the clean-up whatever happens.
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -214,6 +219,20 @@ class Chaos:
         run_id: str = result.run_id
         self.story[run_id] = f"kfp.Client run {tag} on server pid {server.pid}, not killed"
         return run_id
+
+    def terminate(self, server: Server, run_id: str, after: float) -> None:
+        """Once the run is RUNNING (bounded), wait ``after`` seconds and terminate it with
+        kfp.Client, as a user would."""
+        import kfp
+
+        deadline = time.monotonic() + 60
+        while self.runs()[run_id]["state"] == "PENDING":
+            assert time.monotonic() < deadline, self.say(f"run {run_id} PENDING for 60 s")
+            time.sleep(0.05)
+        time.sleep(after)
+        kfp.Client(host=server.url).terminate_run(run_id)
+        self.reasons[run_id] = TERMINATED
+        self.story[run_id] = self.story.get(run_id, "") + f", terminated {after:.2f} s in"
 
     def wait_finished(self, server: Server, run_id: str, seconds: float) -> None:
         """Poll the API until the run is finished (bounded)."""
@@ -305,9 +324,10 @@ class Chaos:
                 f"{allowed}: {self._why([run_id])}"
             )
             if run["state"] == "FAILED" and "SUCCEEDED" in allowed:
-                assert ORPHANED in (run["error"] or ""), self.say(
-                    f"killed run {run_id} failed for another reason: {run['error']!r}; "
-                    f"{self._why([run_id])}"
+                reason = self.reasons.get(run_id, ORPHANED)
+                assert reason in (run["error"] or ""), self.say(
+                    f"stopped run {run_id} failed for another reason than {reason!r}: "
+                    f"{run['error']!r}; {self._why([run_id])}"
                 )
 
     def check_outputs(self, stored: dict[str, dict[str, Any]]) -> int:

@@ -38,6 +38,12 @@ class Leftover:
     why: str
     cmdline: str
 
+    @property
+    def run_id(self) -> str | None:
+        """The run whose folder the process names (its mark, else its command line)."""
+        found = re.search(r"[/\\]runs[/\\]([^/\\ ]+)", self.why + " " + self.cmdline)
+        return found.group(1) if found else None
+
     def __str__(self) -> str:
         return f"pid {self.pid} (ppid {self.ppid}, {self.why}): {self.cmdline[:200]}"
 
