@@ -104,6 +104,7 @@ class _ContainerProcess:
         self.cli = cli
         self.name = name
         self.pid = client.pid
+        self.stopped = False  # asked to stop: the client may end before its container
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The container's exit code; one a signal caused (the runtime says 128 + N, as
@@ -124,16 +125,21 @@ class _ContainerProcess:
             )
 
     def terminate(self) -> None:
+        self.stopped = True
         self._runtime("kill", "--signal", "TERM", self.name, timeout=10)
         self.client.terminate()
 
     def kill(self) -> None:
+        self.stopped = True
         self._runtime("kill", self.name, timeout=10)
         self.client.kill()
 
     def remove(self) -> None:
-        """Remove the container should it outlive its client (``--rm`` did not see it end)."""
-        self._runtime("rm", "--force", self.name, timeout=30)
+        """Remove the container should it outlive its client: after a stop, or a client
+        that did not end by itself (``--rm`` removes it otherwise, for free)."""
+        code = self.client.process.returncode
+        if self.stopped or code is None or code < 0:
+            self._runtime("rm", "--force", self.name, timeout=30)
 
 
 def container_name(job: LeafJob) -> str:
