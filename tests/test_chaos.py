@@ -111,7 +111,9 @@ def play(
     kill_all(leftovers(kubeline_home))
     game.close()
     if url is not None:
-        assert not (kubeline_home / "kubeline.db").exists(), "a store opened without the URL"
+        assert not (kubeline_home / "kubeline.db").exists(), game.say(
+            "a store was opened without $KUBELINE_DATABASE_URL (a SQLite file in the home)"
+        )
 
 
 def _kill_moments(
@@ -253,7 +255,7 @@ def _play_round(game: Chaos, server: Server, number: int) -> tuple[Server, str]:
     for rid in api:
         expected[rid] = ("FAILED", "SUCCEEDED")
     if calm is not None:
-        assert live is not None
+        assert live is not None, game.say("a kfp.Client run without its server")
         game.wait_finished(live, calm, ROUND_SECONDS)
         expected[calm] = ("FAILED", "SUCCEEDED") if terminated else ("SUCCEEDED",)
     # Recovery: kill -9 whatever server is up (it has no run of its own) and start one.
