@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -53,22 +54,39 @@ class TaskProcess(Protocol):
 class HostProcess:
     """A task started on the host with its process tree in hand.
 
-    On POSIX the command runs under a leader of its own (:mod:`.tree`), in a session of its
-    own: a Ctrl-C in the terminal reaches only the engine, which stops the tasks itself
-    and records that it did; the leader ends the whole tree when asked, when the command
-    ends, and when the engine dies. On Windows a Job object holds the tree (:mod:`.winjob`).
+    On POSIX the command runs under a leader of its own (:mod:`kubeline.engine.tasktree`),
+    in a session of its own: a Ctrl-C in the terminal reaches only the engine, which stops
+    the tasks itself and records that it did; the leader ends the whole tree when asked,
+    when the command ends, and when the engine dies. On Windows a Job object holds the tree
+    (:mod:`.winjob`).
     """
 
     def __init__(self, process: subprocess.Popen[bytes], job: WindowsJob | None = None) -> None:
         self.process = process
         self.pid = process.pid
         self._job = job
+        # Where Linux has one, a descriptor that becomes readable the moment the process
+        # ends: waiting with a timeout then wakes at once, not at Popen's next poll (up to
+        # 50 ms later, on every task).
+        self._ended: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self._ended = os.pidfd_open(process.pid)
 
     def wait(self, timeout: float | None = None) -> int | None:
+        if timeout is not None and self._ended is not None and self.process.returncode is None:
+            with contextlib.suppress(OSError, ValueError):
+                ready, _, _ = select.select([self._ended], [], [], timeout)
+                if not ready:
+                    return None
+                timeout = 5.0  # it ended: Popen reaps it now
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        if self._ended is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._ended)
+            self._ended = None
         if self.process.stdin is not None:  # the leader's pipe from the engine
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
