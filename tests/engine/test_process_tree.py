@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -44,6 +45,14 @@ def stubborn() -> None:
     process in its group and one in a session of its own."""
     c.leave_running(stubborn=True, then_wait=600.0).set_caching_options(False)
     c.leave_running_command(stubborn=True, then_wait=600.0).set_caching_options(False)
+
+
+@dsl.pipeline(name="mixed")
+def mixed() -> None:
+    """Two Python tasks, one ending on SIGTERM (its processes do not), one ignoring it: when
+    the engine dies, the first ends during the warm parent's shutdown, which must go on."""
+    c.leave_running(stubborn=False, then_wait=600.0).set_caching_options(False)
+    c.leave_running(stubborn=True, then_wait=600.0).set_caching_options(False)
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -104,9 +113,11 @@ def no_leftovers(kubeline_home: Path) -> Iterator[None]:
             os.kill(pid, signal.SIGKILL)
 
 
-def _start_run(home: Path, tmp_path: Path, *options: str) -> subprocess.Popen[bytes]:
-    spec = tmp_path / "stubborn.yaml"
-    spec.write_text(yaml.safe_dump(compile_function(stubborn)))
+def _start_run(
+    home: Path, tmp_path: Path, *options: str, pipeline: Any = stubborn
+) -> subprocess.Popen[bytes]:
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text(yaml.safe_dump(compile_function(pipeline)))
     process = subprocess.Popen(
         [sys.executable, "-m", "kubeline", "run", str(spec), *options],
         env={**os.environ, "KUBELINE_HOME": str(home)},
@@ -187,6 +198,18 @@ def test_kill_9_of_kubeline_run_leaves_no_task_process(kubeline_home: Path, tmp_
     took = _eventually(lambda: not engine_processes(kubeline_home), 20, "end of the task processes")
     assert took < 15
     assert _last_run(kubeline_home)["state"] == "FAILED"  # the next start says it died
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_kill_9_while_one_task_ends_on_sigterm_still_ends_every_tree(
+    kubeline_home: Path, tmp_path: Path
+) -> None:
+    """The warm parent tells the engine each task's end; once the engine is dead that
+    write fails, and the shutdown must still end the other trees (found by the chaos test)."""
+    run = _start_run(kubeline_home, tmp_path, pipeline=mixed)
+    run.kill()
+    run.wait(timeout=10)
+    _eventually(lambda: not engine_processes(kubeline_home), 20, "end of the task processes")
 
 
 @pytest.mark.usefixtures("no_leftovers")

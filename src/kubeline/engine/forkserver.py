@@ -219,7 +219,7 @@ class _Server:  # pragma: no cover - runs in its own process
         self.unfrozen = False  # modules imported since the last gc.freeze()
 
     def loop(self) -> None:
-        self.reply.write(b"ready\n")
+        self._tell(b"ready\n")
         while True:
             timeout = 0 if self.pending else None
             readable, _, _ = select.select([self.stdin, self.wake_r], [], [], timeout)
@@ -233,6 +233,12 @@ class _Server:  # pragma: no cover - runs in its own process
             self._reap()
             if self.stdin in readable and not self._read():
                 return
+
+    def _tell(self, line: bytes) -> None:
+        """Reply to the engine; once it is gone (a broken pipe: it was killed) there is
+        nobody to tell, and the shutdown that follows must still end every tree."""
+        with contextlib.suppress(OSError, ValueError):
+            self.reply.write(line)
 
     def _leaders(self) -> set[int]:
         return set(self.children)
@@ -257,7 +263,7 @@ class _Server:  # pragma: no cover - runs in its own process
                 continue  # an orphan a task left, adopted here: reaped
             tree.end(self._reap_adopted)  # the task is its whole tree
             code = os.waitstatus_to_exitcode(status)
-            self.reply.write(f"done {job_id} {code}\n".encode())
+            self._tell(f"done {job_id} {code}\n".encode())
             if _learn(os.path.join(self.reports, str(pid))):
                 self.unfrozen = True
                 self._freeze()
@@ -348,7 +354,7 @@ class _Server:  # pragma: no cover - runs in its own process
             os.setpgid(pid, pid)
         self.children[pid] = job_id
         self.trees[pid] = TaskTree(pid, mark or None, self._leaders)
-        self.reply.write(f"pid {job_id} {pid}\n".encode())
+        self._tell(f"pid {job_id} {pid}\n".encode())
 
 
 class ForkedTask:
