@@ -16,6 +16,7 @@ from kubeline.engine.recorder import EVENTS_KEPT, Recorder
 from kubeline.engine.results import TaskEvent
 from kubeline.store import RunStore
 from kubeline.store.runs import Runs
+from tests.cli.test_cli import NAPS
 from tests.conftest import run_cli
 from tests.store.conftest import make_run
 
@@ -89,22 +90,6 @@ def test_a_run_without_decisions_writes_none_and_a_retry_keeps_the_earlier_ones(
         again.run_ended("SUCCEEDED", None, {})
         events = store.runs.get("r").events  # type: ignore[union-attr]
     assert [e["task"] for e in events] == ["a", "loop/iteration-1/t"]
-
-
-NAPS = """
-from kfp import dsl
-
-@dsl.component(base_image="python:3.11")
-def nap(i: int) -> int:
-    import time
-    time.sleep(1)
-    return i
-
-@dsl.pipeline(name="naps")
-def naps():
-    with dsl.ParallelFor([1, 2, 3, 4, 5, 6]) as i:
-        nap(i=i).set_caching_options(False)
-"""
 
 
 def test_runs_show_lists_the_admission_of_a_run_of_sleeping_tasks(

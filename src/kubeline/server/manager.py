@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
@@ -61,8 +62,7 @@ class RunManager:
     ) -> RunRecord:
         """Record a PENDING run (arguments checked first, and with a container runner its
         images: a missing one is a 400 and nothing is recorded) and queue it."""
-        if self.settings.runner != "local":
-            check_images(spec, RunOptions(runner=self.settings.runner, pull=self.settings.pull))
+        images = check_images(spec, self._run_options()).image_ids  # None for a local run
         record = record_run(
             spec,
             arguments,
@@ -71,16 +71,29 @@ class RunManager:
             options=RunOptions(enable_caching=cache_enabled, display_name=display_name),
             extra=extra,
         )
-        self._submit(record)
+        self._submit(record, images)
         return record
 
-    def _submit(self, record: RunRecord) -> None:
+    def _run_options(self, image_ids: Mapping[str, str] | None = None) -> RunOptions:
+        """How this server's runs run; ``image_ids``: the images already checked (a retry
+        checks them again, so an image removed since is said, not met mid-run)."""
+        return RunOptions(
+            workers=self.settings.workers_per_run,
+            grace_period=self.settings.grace_period,
+            runner=self.settings.runner,
+            pull=self.settings.pull,
+            image_ids=image_ids,
+        )
+
+    def _submit(self, record: RunRecord, image_ids: Mapping[str, str] | None = None) -> None:
         control = RunControl(canceled_state="FAILED")
         with self._lock:
             self._controls[record.run_id] = control
-        self._pool.submit(self._execute, record, control)
+        self._pool.submit(self._execute, record, control, image_ids)
 
-    def _execute(self, record: RunRecord, control: RunControl) -> None:
+    def _execute(
+        self, record: RunRecord, control: RunControl, image_ids: Mapping[str, str] | None
+    ) -> None:
         try:
             if control.cancel_requested:
                 self.store.runs.update(
@@ -94,12 +107,7 @@ class RunManager:
                 record,
                 home=self.settings.home,
                 store=self.store,
-                options=RunOptions(
-                    workers=self.settings.workers_per_run,
-                    grace_period=self.settings.grace_period,
-                    runner=self.settings.runner,
-                    pull=self.settings.pull,
-                ),
+                options=self._run_options(image_ids),
                 control=control,
             )
             if control.cancel_requested and result.state == "CANCELED":
