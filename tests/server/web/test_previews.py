@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kubeline.server.web.charts import auc_trapezoid
+from kubeline.charts import auc_trapezoid
 from kubeline.server.web.previews import KINDS, Preview, format_bytes, preview
 from kubeline.store import ArtifactRecord
 

@@ -18,9 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from kubeline.server.deps import get_settings, get_store
-from kubeline.server.settings import ServerSettings
-from kubeline.server.web.charts import (
+from kubeline.charts import (
     Curve,
     auc_trapezoid,
     bar_chart_svg,
@@ -30,6 +28,8 @@ from kubeline.server.web.charts import (
     series_key_svg,
     series_style,
 )
+from kubeline.server.deps import get_settings, get_store
+from kubeline.server.settings import ServerSettings
 from kubeline.server.web.common import error_page, side_by_side
 from kubeline.server.web.metrics import (
     best_indices,

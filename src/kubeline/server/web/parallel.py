@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from kubeline.server.web.charts import (
+from kubeline.charts import (
     Axis,
     fitted_axis,
     format_distinct,

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from kubeline.server.web.charts import format_number
+from kubeline.charts import format_number
 from kubeline.server.web.graph import STATE_WORDS as GRAPH_STATE_WORDS
 from kubeline.server.web.previews import format_bytes
 from kubeline.version import __version__

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from kubeline.server.web.charts import auc_trapezoid, format_number, roc_curve_svg
+from kubeline.charts import auc_trapezoid, format_number, roc_curve_svg
 from kubeline.server.web.previews.fragment import Preview, PreviewContext, problem_preview, wrap
 from kubeline.server.web.previews.text import is_number, message, meta_value, plural
 

@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 
 from markupsafe import Markup
 
-from kubeline.server.web.charts import format_number
+from kubeline.charts import format_number
 
 __all__ = [
     "EMPTY",

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markupsafe import Markup
 
-from kubeline.server.web.charts import (
+from kubeline.charts import (
     SERIES,
     Curve,
     auc_trapezoid,

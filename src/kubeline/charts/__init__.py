@@ -1,0 +1,46 @@
+"""Small SVG charts and tables drawn on the server: ROC curves, bar charts, confusion matrices.
+
+Plain SVG and HTML strings (no JavaScript, no plotting library) returned as
+:class:`markupsafe.Markup`, every label escaped. Every shape carries a ``chart-*`` class and
+draws in ``currentColor``, so the page around it picks colours and fonts, light or dark.
+
+A layer of its own: it imports only the standard library and markupsafe, so the web UI, the
+notebook views and the ml reports all draw with the same code (an import-linter contract in
+pyproject.toml keeps it so). Modules, by concept: :mod:`~kubeline.charts.numbers` (numbers
+as people read them), :mod:`~kubeline.charts.axes`, :mod:`~kubeline.charts.series` (styles
+that tell runs apart), :mod:`~kubeline.charts.roc`, :mod:`~kubeline.charts.bars`.
+"""
+
+from __future__ import annotations
+
+from kubeline.charts.axes import Axis, fitted_axis, zero_axis
+from kubeline.charts.bars import bar_chart_svg
+from kubeline.charts.numbers import auc_trapezoid, format_distinct, format_number
+from kubeline.charts.roc import Curve, roc_curve_svg, roc_overlay_svg
+from kubeline.charts.series import (
+    SERIES,
+    SeriesStyle,
+    marker_path,
+    series_key_svg,
+    series_style,
+    thin,
+)
+
+__all__ = [
+    "SERIES",
+    "Axis",
+    "Curve",
+    "SeriesStyle",
+    "auc_trapezoid",
+    "bar_chart_svg",
+    "fitted_axis",
+    "format_distinct",
+    "format_number",
+    "marker_path",
+    "roc_curve_svg",
+    "roc_overlay_svg",
+    "series_key_svg",
+    "series_style",
+    "thin",
+    "zero_axis",
+]
