@@ -22,9 +22,12 @@ from kubeline.charts import (
     Curve,
     auc_trapezoid,
     bar_chart_svg,
+    confusion_table,
     format_distinct,
     format_number,
+    parse_confusion,
     roc_overlay_svg,
+    roc_points,
     series_key_svg,
     series_style,
 )
@@ -38,13 +41,7 @@ from kubeline.server.web.metrics import (
     metrics_of_runs,
 )
 from kubeline.server.web.parallel import ParallelAxis, parallel_svg
-from kubeline.server.web.previews import (
-    Preview,
-    confusion_table,
-    parse_confusion,
-    preview,
-    roc_points,
-)
+from kubeline.server.web.previews import Preview, preview
 from kubeline.server.web.templating import format_value, render, short_id
 from kubeline.store import ArtifactRecord, RunRecord, RunStore
 
