@@ -30,6 +30,7 @@ from kubeline.cli.common import (
 from kubeline.cli.runline import RunLine, read_run_line
 from kubeline.cli.runs import runs_app
 from kubeline.cli.secrets import TokenFileOption, TokenOption, resolve_token
+from kubeline.discovery import DEFAULT_PORT
 from kubeline.errors import UserError
 
 __all__ = ["app", "main"]
@@ -294,6 +295,14 @@ def _tail(path: Path, lines: int) -> list[str]:
     return [ln if len(ln) <= 300 else ln[:300] + " …" for ln in tail]
 
 
+PortOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=65535,
+        help="Port to listen on. The default was 8888 (Jupyter's) until December 2026.",
+    ),
+]
 AllowHostOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -317,7 +326,7 @@ TrustedProxyOption = Annotated[
 @app.command("server")
 def server_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8888,
+    port: PortOption = DEFAULT_PORT,
     token: TokenOption = None,
     token_file: TokenFileOption = None,
     max_runs: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 4,
@@ -408,14 +417,37 @@ def _serve(
         f"kubeline server on http://{shown}:{port} (KFP API at /apis/v2beta1); "
         f"runs kept in {settings.home}{kept}. Ctrl-C stops it."
     )
+    if port == DEFAULT_PORT:  # for those who bookmarked the old default
+        _stderr().print(
+            f"[dim]kubeline's default port is {DEFAULT_PORT} now (it was 8888, Jupyter's); "
+            "--port 8888 keeps the old address.[/]",
+            soft_wrap=True,
+        )
     if opening is not None:
         import threading
         import webbrowser
 
         # Opened a moment later, once the server listens; the server keeps the terminal.
         threading.Timer(1.5, webbrowser.open, args=(opening,)).start()
-    # Forwarded headers are read by kubeline's own guard, only from --trusted-proxy.
-    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+    from kubeline.discovery import forget_server, record_server
+
+    # Written down so that `kubeline.discovery.find_server` (the notebook's links, the
+    # CLI's hints) finds this server; it is believed only while this instance answers.
+    record = record_server(_local_url(host, port), settings.instance, home=settings.home)
+    try:
+        # Forwarded headers are read by kubeline's own guard, only from --trusted-proxy.
+        uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        forget_server(record, settings.instance)
+
+
+def _local_url(host: str, port: int) -> str:
+    """The address this machine reaches a server bound to ``host`` at."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _records_at(url: Any) -> str:
@@ -446,14 +478,23 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise UserError(
-                f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Another server may "
-                "be using it: stop it, or pass another --port."
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}. {_holder(host, port)}"
             ) from exc
+
+
+def _holder(host: str, port: int) -> str:
+    """Who holds the port, asked rather than guessed: it may be Jupyter's or anyone's."""
+    from kubeline.discovery import kubeline_at
+
+    url = _local_url(host, port)
+    if kubeline_at(url) is not None:
+        return f"A kubeline server already answers at {url}: use it, or pass another --port."
+    return "Another server may be using it: stop it, or pass another --port."
 
 
 @app.command("ui")
 def ui_command(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8888,
+    port: PortOption = DEFAULT_PORT,
     open_browser: Annotated[
         bool, typer.Option("--open/--no-open", help="Open the UI in the web browser.")
     ] = True,

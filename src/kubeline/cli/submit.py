@@ -33,7 +33,13 @@ __all__ = ["submit_command"]
 
 def submit_command(
     pipeline: PipelineArg = "lifecycle",
-    host: Annotated[str, typer.Option(help="The KFP API, e.g. http://127.0.0.1:8888.")] = "",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="The KFP API: kubeline server's (http://127.0.0.1:8740 by default), or a "
+            "cluster's (http://127.0.0.1:8080 with 'kubeline cluster ui').",
+        ),
+    ] = "",
     param: Annotated[
         list[str] | None,
         typer.Option("-p", "--param", help="A pipeline parameter as name=value (repeatable)."),
@@ -88,10 +94,7 @@ def submit_command(
     from kubeline.pipelines.compile import compile_pipeline
 
     if not host:
-        raise UserError(
-            "Name the KFP host with --host, e.g. --host http://127.0.0.1:8888 "
-            "(start one with 'kubeline server')."
-        )
+        raise UserError(_name_the_host())
     spec = load_pipeline(pipeline)
     arguments = resolve_arguments(spec, parse_assignments(param or []))
     client = _kfp_client(host, token, cookie)
@@ -123,6 +126,20 @@ def submit_command(
         stdout().print(link)
     if wait and document["state"] != "SUCCEEDED":
         raise typer.Exit(1)
+
+
+def _name_the_host() -> str:
+    """What to pass as --host: a kubeline server that answers (asked, not guessed from a
+    port), else how to start one."""
+    from kubeline.discovery import DEFAULT_URL, find_server
+
+    running = find_server()
+    if running:
+        return f"Name the KFP host with --host: a kubeline server answers at {running}."
+    return (
+        f"Name the KFP host with --host, e.g. --host {DEFAULT_URL} after starting "
+        "'kubeline server'."
+    )
 
 
 def _kfp_client(host: str, token: str | None, cookie: str | None = None) -> Any:

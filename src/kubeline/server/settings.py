@@ -8,10 +8,11 @@ below it reads values from the settings, never from ``os.environ``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubeline.discovery import DEFAULT_PORT, new_instance
 from kubeline.errors import ConfigError
 from kubeline.httpguard import is_loopback
 from kubeline.store import database_url
@@ -28,7 +29,8 @@ class ServerSettings:
 
     home: Path
     host: str = "127.0.0.1"
-    port: int = 8888
+    #: 8740, not Jupyter's 8888 (kubeline.discovery says why).
+    port: int = DEFAULT_PORT
     token: str | None = None
     max_upload_bytes: int = 32 * 1024 * 1024  # KFP's own upload limit
     max_concurrent_runs: int = 4
@@ -50,6 +52,10 @@ class ServerSettings:
     #: The store's SQLAlchemy URL (e.g. PostgreSQL). ``None``: :meth:`resolved` takes
     #: ``$KUBELINE_DATABASE_URL``, else the SQLite file in ``home``.
     database_url: str | sa.URL | None = None
+    #: This server start's id: its /healthz says it, and so does the record
+    #: ``kubeline server`` leaves in ``home`` (kubeline.discovery), so that a record left by
+    #: a killed server is not taken for the server now on its port.
+    instance: str = field(default_factory=new_instance)
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> ServerSettings:
         """These settings with what the environment supplies filled in (the store's URL).

@@ -1,13 +1,25 @@
-"""Health: what kfp.Client asks first."""
+"""Health: what kfp.Client asks first, and how kubeline's clients tell kubeline apart.
 
-from fastapi import APIRouter
+KFP's fields stay as they are; the ``kubeline`` field (version and this server start's
+instance id) lets :func:`kubeline.discovery.find_server` accept this server and nothing
+else that happens to listen on a port.
+"""
+
+from fastapi import APIRouter, Depends
+
+from kubeline.discovery import identity
+from kubeline.server.deps import get_settings
+from kubeline.server.settings import ServerSettings
+from kubeline.version import __version__
 
 router = APIRouter(tags=["health"])
-
-_HEALTH = {"multi_user": False, "pipeline_store": "database"}
 
 
 @router.get("/healthz")
 @router.get("/apis/v2beta1/healthz")
-def healthz() -> dict:
-    return _HEALTH
+def healthz(settings: ServerSettings = Depends(get_settings)) -> dict:
+    return {
+        "multi_user": False,
+        "pipeline_store": "database",
+        "kubeline": identity(__version__, settings.instance),
+    }
