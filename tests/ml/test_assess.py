@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import Pipeline
 
+from kubeline.charts import format_number
 from kubeline.ml.assess import Assessment, assess_model, assessment_html, assessment_markdown
 from kubeline.ml.features import DerivedFeatures, FeatureSpec
 from kubeline.ml.split import split_dataset
@@ -136,6 +139,7 @@ def test_a_model_without_predict_proba(binary_frame: pd.DataFrame) -> None:
     assert np.asarray(result.confusion_matrix).sum() == 20
     html = assessment_html(result)
     assert html.count("<svg") == 1  # the confusion matrix; no ROC plot
+    assert 'class="chart chart-heatmap"' in html
 
 
 def test_scalars_and_to_dict(binary: tuple[Assessment, pd.DataFrame]) -> None:
@@ -171,10 +175,39 @@ def test_assessment_html_is_one_escaped_document(binary_frame: pd.DataFrame) -> 
     assert html.count("<html") == 1
     assert "<?xml" not in html
     assert html.count("<svg") == 2  # confusion matrix and ROC curve
+    assert 'class="chart chart-heatmap"' in html and 'class="chart chart-roc"' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in html
     assert "How this model was made" in html
     assert f"{result.accuracy:.4f}" in html
+
+
+def test_assessment_html_draws_the_confusion_counts_and_the_roc_curve(
+    binary: tuple[Assessment, pd.DataFrame],
+) -> None:
+    result, _ = binary
+    html = assessment_html(result)
+    heat = re.search(r'<svg [^>]*class="chart chart-heatmap".*?</svg>', html, flags=re.S)
+    roc = re.search(r'<svg [^>]*class="chart chart-roc".*?</svg>', html, flags=re.S)
+    assert heat and roc
+    for (i, j), count in np.ndenumerate(np.asarray(result.confusion_matrix)):
+        true, predicted = result.labels[i], result.labels[j]
+        assert f"<title>{true}, {predicted}: {count}</title>" in heat.group(0)
+    line = ET.fromstring(roc.group(0)).find("{http://www.w3.org/2000/svg}polyline")
+    assert line is not None
+    points = (line.get("points") or "").split()
+    assert len(points) == len(result.roc_fpr)
+    assert f"positive: {result.positive_label}" in roc.group(0)
+    assert result.roc_auc is not None
+    assert f"AUC {format_number(result.roc_auc)}" in roc.group(0)
+
+
+def test_multiclass_report_says_how_its_curve_differs_from_roc_auc(iris: pd.DataFrame) -> None:
+    model, test = _fit(iris)
+    result = assess_model(model, test, "target")
+    assert result.positive_label is None and result.roc_fpr
+    html = assessment_html(result)
+    assert "all classes pooled" in html and "the two can differ" in html
 
 
 def test_assessment_html_without_context(binary: tuple[Assessment, pd.DataFrame]) -> None:

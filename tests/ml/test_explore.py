@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -157,15 +161,64 @@ def test_profile_html_is_one_escaped_document() -> None:
     assert "<script" not in html
 
 
+def charts_of(html: str, kind: str) -> list[str]:
+    """The report's inline SVG charts of one kind (chart-bars, chart-histogram...)."""
+    return re.findall(rf'<svg [^>]*class="chart {kind}".*?</svg>', html, flags=re.S)
+
+
 def test_profile_html_has_a_plot_per_section() -> None:
     frame = _script_frame()
+    profile = profile_dataset(frame, "target")
+    html = profile_html(frame, profile)
+    numeric = [c.name for c in profile.columns if c.kind == "numeric"]
+    assert len(charts_of(html, "chart-bars")) == 1  # class balance
+    assert len(charts_of(html, "chart-histogram")) == len(numeric)  # one per strong feature
+    assert len(charts_of(html, "chart-heatmap")) == 1  # correlations between them
+    for chart in charts_of(html, "chart-(?:bars|histogram|heatmap)"):
+        ET.fromstring(chart)  # well-formed, inline, no prolog
+
+
+def test_profile_html_draws_what_the_profile_says() -> None:
+    frame = pd.DataFrame(
+        {
+            "up": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "down": [6.0, 5.0, 4.0, 3.0, 2.0, 1.0],
+            "target": ["a", "a", "a", "a", "b", "b"],
+        }
+    )
     html = profile_html(frame, profile_dataset(frame, "target"))
-    # class balance, feature distributions, correlations between the 2 numeric columns
-    assert html.count("<svg") == 3
+    (bars,) = charts_of(html, "chart-bars")
+    widths = [float(w) for w in re.findall(r'<rect class="chart-bar" [^>]*width="([\d.]+)"', bars)]
+    assert widths[0] == pytest.approx(2 * widths[1], rel=0.01)  # 4 rows of a, 2 of b
+    (heat,) = charts_of(html, "chart-heatmap")
+    assert "<title>up, down: -1</title>" in heat  # perfectly anti-correlated: the blue end
+    assert "#2166ac" in heat and "#b2182b" in heat  # -1 blue, +1 (the diagonal) red
+    hists = charts_of(html, "chart-histogram")
+    assert len(hists) == 2 and all("a: 4 values; b: 2 values" in h for h in hists)
+    assert html.count('class="chart-legend-list"') == 1  # one legend for the histograms
+
+
+def test_the_reports_need_no_plotting_library() -> None:
+    """matplotlib is not a dependency: the reports render with it unimportable."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "import pandas as pd\n"
+        "from kubeline.ml.explore import profile_dataset, profile_html\n"
+        "f = pd.DataFrame({'x': [1.0, 2.0, 3.0, 4.0], 'y': [2.0, 1.0, 4.0, 3.0],"
+        " 't': list('abab')})\n"
+        "print(profile_html(f, profile_dataset(f, 't')).count('<svg'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 3
 
 
 def test_profile_html_with_one_numeric_column_skips_correlations() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": list("uvuv"), "t": list("abab")})
     html = profile_html(frame, profile_dataset(frame, "t"))
-    assert html.count("<svg") == 2
+    assert len(charts_of(html, "chart-bars")) == 1
+    assert len(charts_of(html, "chart-histogram")) == 1
+    assert not charts_of(html, "chart-heatmap")
     assert "Correlations between features" not in html

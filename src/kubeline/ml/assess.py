@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from kubeline import charts
 from kubeline.ml import _report
 from kubeline.ml.experiment import split_xy
 
@@ -142,48 +144,20 @@ def assessment_markdown(assessment: Assessment) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(assessment: Assessment) -> dict[str, str]:
-    plt = _report.pyplot()
-    plots = {}
-    cm = np.asarray(assessment.confusion_matrix)
-    size = max(3.5, 0.5 * len(assessment.labels) + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    ax.imshow(cm, cmap="Blues")
-    ticks = range(len(assessment.labels))
-    ax.set_xticks(ticks, assessment.labels, rotation=45, ha="right")
-    ax.set_yticks(ticks, assessment.labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    for (i, j), value in np.ndenumerate(cm):
-        ax.text(
-            j,
-            i,
-            str(value),
-            ha="center",
-            va="center",
-            color="white" if value > cm.max() / 2 else "black",
-        )
-    ax.set_title("Confusion matrix")
-    plots["confusion"] = _report.figure_svg(fig)
+def _plots(assessment: Assessment) -> dict[str, Markup]:
+    """The report's SVG plots: the confusion matrix, and the ROC curve when there is one."""
+    plots = {
+        "confusion": charts.confusion_heatmap_svg(assessment.labels, assessment.confusion_matrix)
+    }
     if assessment.roc_fpr:
-        fig, ax = plt.subplots(figsize=(4.2, 4))
-        ax.plot(
-            assessment.roc_fpr,
-            assessment.roc_tpr,
-            color="#3b6ea8",
-            label=f"AUC = {assessment.roc_auc:.3f}" if assessment.roc_auc else None,
-        )
-        ax.plot([0, 1], [0, 1], linestyle="--", color="#999")
-        ax.set_xlabel("false positive rate")
-        ax.set_ylabel("true positive rate")
-        ax.set_title(
-            "ROC curve"
-            if assessment.positive_label is None
-            else f"ROC curve (positive: {assessment.positive_label})"
-        )
-        if assessment.roc_auc:
-            ax.legend(loc="lower right")
-        plots["roc"] = _report.figure_svg(fig)
+        points = list(zip(assessment.roc_fpr, assessment.roc_tpr, strict=True))
+        if assessment.positive_label is not None:
+            title = f"ROC curve (positive: {assessment.positive_label})"
+            auc = assessment.roc_auc
+        else:  # the curve pools the classes, so its own area is the one to print beside it
+            title = "ROC curve (all classes pooled, one-vs-rest)"
+            auc = charts.auc_trapezoid(points)
+        plots["roc"] = charts.roc_curve_svg(points, auc=auc, title=title)
     return plots
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
+from kubeline import charts
 from kubeline.ml import _report
 from kubeline.ml.validate import require_target
 
@@ -19,6 +21,9 @@ __all__ = [
     "profile_markdown",
     "profile_metrics",
 ]
+
+_DISTRIBUTIONS = 6  # the features whose histograms the report draws, strongest first
+_CORRELATED = 25  # the numeric features in the correlation heat map, at most
 
 
 @dataclass(frozen=True)
@@ -173,41 +178,42 @@ def profile_markdown(profile: DatasetProfile, top: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(frame: pd.DataFrame, profile: DatasetProfile) -> dict[str, str]:
-    plt = _report.pyplot()
-    plots: dict[str, str] = {}
-
-    fig, ax = plt.subplots(figsize=(5, 2.6))
-    ax.bar(list(profile.class_counts), list(profile.class_counts.values()), color="#3b6ea8")
-    ax.set_title("Rows per class")
-    ax.tick_params(axis="x", rotation=30)
-    plots["classes"] = _report.figure_svg(fig)
-
-    top = [name for name, _ in profile.target_association[:6]]
+def _plots(frame: pd.DataFrame, profile: DatasetProfile) -> dict[str, Markup]:
+    """The report's SVG plots: class balance, the strongest features' distributions per
+    class, and the numeric features' correlations (left out when there is nothing to draw)."""
+    plots = {
+        "classes": charts.bar_chart_svg(list(profile.class_counts.items()), title="Rows per class")
+    }
+    top = [name for name, _ in profile.target_association[:_DISTRIBUTIONS]]
     if top:
-        fig, axes = plt.subplots(2, 3, figsize=(10, 5))
         labels = frame[profile.target].astype(str)
-        for ax, name in zip(axes.flat, top, strict=False):
-            for label in sorted(labels.unique()):
-                ax.hist(frame.loc[labels == label, name].dropna(), bins=25, alpha=0.55, label=label)
-            ax.set_title(name, fontsize=9)
-        for ax in list(axes.flat)[len(top) :]:
-            ax.axis("off")
-        axes.flat[0].legend(fontsize=7)
-        fig.suptitle("Distributions of the features most associated with the target")
-        fig.tight_layout()
-        plots["distributions"] = _report.figure_svg(fig)
-
-    numeric = [c.name for c in profile.columns if c.kind == "numeric"][:25]
+        classes = list(profile.class_counts)
+        panels = [
+            charts.histogram_svg(
+                [(c, frame.loc[labels == c, name].to_numpy(dtype=float).tolist()) for c in classes],
+                title=name,
+                legend=False,
+            )
+            for name in top
+        ]
+        plots["distributions"] = charts.small_multiples_html(
+            panels,
+            caption="How the features most associated with the target spread, one outline "
+            "per class",
+            legend=charts.series_legend_html(classes),
+        )
+    numeric = [c.name for c in profile.columns if c.kind == "numeric"][:_CORRELATED]
     if len(numeric) >= 2:
         corr = frame[numeric].corr().to_numpy()
-        fig, ax = plt.subplots(figsize=(6, 5))
-        image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_xticks(range(len(numeric)), numeric, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(numeric)), numeric, fontsize=6)
-        fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_title("Feature correlations (Pearson)")
-        plots["correlations"] = _report.figure_svg(fig)
+        values = [[float(v) if np.isfinite(v) else None for v in row] for row in corr]
+        plots["correlations"] = charts.heatmap_svg(
+            numeric,
+            numeric,
+            values,
+            title="Feature correlations (Pearson)",
+            diverging=True,
+            legend="Pearson correlation: blue negative, red positive",
+        )
     return plots
 
 
