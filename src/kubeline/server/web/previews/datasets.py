@@ -1,13 +1,18 @@
 """The dataset kind: the first rows of a Parquet, CSV, TSV or JSON-lines file as a table,
-reading only what those rows need (a Parquet file through a byte budget, text in steps)
-unless the whole file fits the preview limit.
+reading only what those rows need (a Parquet file through a byte budget, with pyarrow or,
+where it is not installed, fastparquet; text in steps) unless the whole file fits the
+preview limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Any
 
 from markupsafe import Markup
@@ -113,16 +118,98 @@ def _metadata_rows(ctx: PreviewContext) -> int | None:
     return None
 
 
-def _parquet(ctx: PreviewContext, total_size: int) -> Preview:
+@dataclass
+class _ParquetFooter:
+    """What a Parquet file's footer says, read by either library, and how to read the first
+    rows of its first row group."""
+
+    names: list[str]
+    types: dict[str, str]
+    num_rows: int
+    first_group_bytes: int  # compressed, all columns; 0 when there is no row group
+    first_rows: Callable[[list[str], int], list[list[Any]]]
+
+
+def _parquet_engine() -> str | None:
+    """pyarrow when installed (``kubeline[parquet]``), else fastparquet (a core dependency):
+    the same choice as kubeline.ml.datasets, without importing scikit-learn to make it."""
+    for name in ("pyarrow", "fastparquet"):
+        if find_spec(name) is not None:
+            return name
+    return None
+
+
+def _pyarrow_footer(budget: BudgetFile) -> _ParquetFooter:
     import pyarrow.parquet as pq
 
+    pf = pq.ParquetFile(budget)
+    meta, schema = pf.metadata, pf.schema_arrow
+    group = meta.row_group(0) if meta.num_row_groups else None
+    group_bytes = (
+        sum(group.column(i).total_compressed_size for i in range(group.num_columns)) if group else 0
+    )
+
+    def first_rows(columns: list[str], count: int) -> list[list[Any]]:
+        # The first row group only: iter_batches reads ahead over several groups at once.
+        table = pf.read_row_group(0, columns=columns).slice(0, count)
+        values = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        return [list(r) for r in zip(*values, strict=True)]
+
+    types = {name: str(schema.field(name).type) for name in schema.names}
+    return _ParquetFooter(list(schema.names), types, meta.num_rows, group_bytes, first_rows)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """fastparquet calls pandas APIs that pandas 3 deprecates: not the page's concern."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _fastparquet_footer(budget: BudgetFile) -> _ParquetFooter:
+    with _quiet():
+        import fastparquet
+        from fastparquet.parquet_thrift import ConvertedType
+
+        pf = fastparquet.ParquetFile(budget)
+    names = [str(n) for n in pf.columns]
+    groups = pf.row_groups or []
+    group_bytes = sum(c.meta_data.total_compressed_size for c in groups[0].columns) if groups else 0
+
+    def type_of(name: str) -> str:
+        dtype = str(pf.dtypes.get(name, ""))
+        element = pf.schema.schema_element(name)
+        if dtype == "object" and getattr(element, "converted_type", None) == ConvertedType.UTF8:
+            return "string"
+        return dtype
+
+    def first_rows(columns: list[str], count: int) -> list[list[Any]]:
+        with _quiet():
+            frame = next(iter(pf.iter_row_groups(columns=columns)), None)
+        if frame is None:
+            return []
+        return [list(r) for r in frame.head(count).itertuples(index=False, name=None)]
+
+    types = {name: type_of(name) for name in names}
+    return _ParquetFooter(names, types, int(pf.count()), group_bytes, first_rows)
+
+
+def _parquet(ctx: PreviewContext, total_size: int, engine: str | None = None) -> Preview:
+    """The first rows of a Parquet file, reading at most ``ctx.max_bytes`` of it (the footer,
+    then the first row group if it fits), with pyarrow or fastparquet (``engine``)."""
     assert ctx.where.path is not None
+    engine = engine or _parquet_engine()
+    if engine is None:
+        return problem_preview(
+            "dataset",
+            "Parquet files cannot be shown here: neither fastparquet nor pyarrow is installed.",
+            download(ctx, total_size),
+        )
     with ctx.where.path.open("rb") as raw:
         budget = BudgetFile(raw, ctx.max_bytes)
         try:
-            pf = pq.ParquetFile(budget)
-            meta = pf.metadata
-            schema = pf.schema_arrow
+            footer = (_pyarrow_footer if engine == "pyarrow" else _fastparquet_footer)(budget)
         except OverBudget:
             return problem_preview(
                 "dataset",
@@ -130,22 +217,19 @@ def _parquet(ctx: PreviewContext, total_size: int) -> Preview:
                 "preview limit.",
                 download(ctx, total_size),
             )
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types on corrupt files
+        except Exception as exc:  # noqa: BLE001 - both libraries raise many types on corrupt files
             return problem_preview(
                 "dataset",
                 f"This file could not be read as Parquet ({brief(exc)}).",
                 download(ctx, total_size),
             )
-        names = list(schema.names)
+        names = footer.names
         shown_names = names[:_MAX_COLUMNS]
-        dtypes = [str(schema.field(name).type) for name in shown_names]
+        dtypes = [footer.types.get(name, "") for name in shown_names]
         rows: list[list[Any]] = []
         problem = ""
-        if meta.num_rows and ctx.max_rows > 0:
-            first_group = meta.row_group(0)
-            group_bytes = sum(
-                first_group.column(i).total_compressed_size for i in range(first_group.num_columns)
-            )
+        if footer.num_rows and ctx.max_rows > 0:
+            group_bytes = footer.first_group_bytes
             if budget.used + group_bytes > ctx.max_bytes:
                 problem = (
                     f"Rows are not shown: the first row group ({format_bytes(group_bytes)}) is "
@@ -153,23 +237,15 @@ def _parquet(ctx: PreviewContext, total_size: int) -> Preview:
                 )
             else:
                 try:
-                    batch = next(
-                        pf.iter_batches(batch_size=ctx.max_rows, columns=shown_names), None
-                    )
+                    rows = footer.first_rows(shown_names, ctx.max_rows)
                 except OverBudget:
-                    batch = None
                     problem = (
                         f"Rows are not shown: reading them would pass the "
                         f"{format_bytes(ctx.max_bytes)} preview limit."
                     )
                 except Exception as exc:  # noqa: BLE001 - a corrupt row group, say so
-                    batch = None
                     problem = f"The rows could not be read ({brief(exc)})."
-                if batch is not None:
-                    batch = batch.slice(0, ctx.max_rows)
-                    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-                    rows = [list(r) for r in zip(*columns, strict=True)]
-    caption = _shape_caption(len(rows), meta.num_rows, len(names))
+    caption = _shape_caption(len(rows), footer.num_rows, len(names))
     body = _dataset_table(caption, shown_names, dtypes, rows, len(names) - len(shown_names))
     if problem:
         body = message(problem) + body
