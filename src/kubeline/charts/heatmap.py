@@ -25,7 +25,7 @@ _CHAR_W = 6.6  # about how wide a character of the 11 px labels is
 
 
 def _cell_size(count: int) -> float:
-    return max(14.0, min(46.0, 380.0 / max(count, 1)))
+    return max(14.0, min(56.0, 380.0 / max(count, 1)))
 
 
 def heatmap_svg(
@@ -218,5 +218,5 @@ def confusion_heatmap_svg(
         show_values=True,
         x_title="Predicted",
         y_title="True",
-        legend="each count's share of its row",
+        legend="share of the row",
     )
