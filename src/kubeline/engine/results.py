@@ -48,6 +48,11 @@ class RunResult:
     tasks: list[TaskRecord]
     notes: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # One line (the default dataclass repr prints every record, spec and all).
+        timing = f"in {self.seconds:.1f} s" if self.run.finished_at else "not finished"
+        return f"<RunResult {self.run_id} {self.state} {timing}, {len(self.tasks)} tasks>"
+
     @property
     def run_id(self) -> str:
         return self.run.run_id

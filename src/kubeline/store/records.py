@@ -22,6 +22,17 @@ __all__ = [
 ]
 
 
+def _timing(created: datetime | None, started: datetime | None, finished: datetime | None) -> str:
+    """How long it took when it ended, else since when it is (a one-line repr's time)."""
+    if started is not None and finished is not None:
+        return f"in {(finished - started).total_seconds():.1f} s"
+    if started is not None:
+        return f"started {started:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+    if created is not None:
+        return f"created {created:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+    return "not started"
+
+
 @dataclass
 class RunRecord:
     """One pipeline run."""
@@ -50,6 +61,11 @@ class RunRecord:
     # time), "kind" ("admission"), "task" (its path), "admitted" and "message". Bounded:
     # the engine keeps the last few hundred (kubeline.engine.recorder.EVENTS_KEPT).
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # One line: the default dataclass repr is kilobytes (the spec, the events...).
+        timing = _timing(self.created_at, self.started_at, self.finished_at)
+        return f"<RunRecord {self.run_id} {self.state} {timing}>"
 
 
 @dataclass
@@ -83,6 +99,11 @@ class TaskRecord:
     error_type: str | None = None
     user_error: bool = False
 
+    def __repr__(self) -> str:
+        timing = _timing(self.created_at, self.started_at, self.finished_at)
+        cached = " (cached)" if self.cache_hit else ""
+        return f"<TaskRecord {self.path} {self.state}{cached} {timing} run={self.run_id}>"
+
 
 @dataclass
 class ArtifactRecord:
@@ -100,6 +121,13 @@ class ArtifactRecord:
     created_at: datetime | None = None
     # the artifact's name inside KFP's executor input
     name: str = ""
+
+    def __repr__(self) -> str:
+        made = f"{self.created_at:%Y-%m-%d %H:%M:%S %Z}".rstrip() if self.created_at else "-"
+        return (
+            f"<ArtifactRecord {self.output_name or self.name} {self.schema_title} "
+            f"{self.artifact_id} {made} {self.uri}>"
+        )
 
 
 @dataclass

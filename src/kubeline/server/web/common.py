@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from kubeline.server.web.templating import format_value, render
+from kubeline.comparison import side_by_side
+from kubeline.server.web.templating import render
 
 __all__ = [
     "PAGE_SIZES",
@@ -97,16 +97,3 @@ def not_found(request: Request, what: str, ident: str) -> HTMLResponse:
 def parse_expanded(text: str | None) -> set[str] | None:
     """The graph groups to unfold: ``a,b`` -> {a, b}; absent -> None (the graph chooses)."""
     return None if text is None else {part for part in text.split(",") if part}
-
-
-def side_by_side(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per name found in any column (runs, versions...): the values shown, and
-    whether they differ, for tables that compare."""
-    names: dict[str, None] = {}
-    for found in columns:
-        names.update(dict.fromkeys(found))
-    rows = []
-    for name in names:
-        cells = [format_value(found[name]) if name in found else "" for found in columns]
-        rows.append({"name": name, "cells": cells, "differs": len(set(cells)) > 1})
-    return rows

@@ -6,7 +6,6 @@ Filters turn stored values into what a reader wants to see (``1.2 s``, ``3 min a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from kubeline.charts import format_number
+from kubeline.comparison import format_value
 from kubeline.server.web.graph import STATE_WORDS as GRAPH_STATE_WORDS
 from kubeline.server.web.previews import format_bytes
 from kubeline.version import __version__
@@ -67,28 +66,6 @@ def when(moment: datetime | None) -> str:
 
 def iso(moment: datetime | None) -> str:
     return "" if moment is None else _aware(moment).isoformat()
-
-
-def format_value(value: Any) -> str:
-    """A parameter or metric value, short: 4 significant digits, whole floats as ints."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return format_number(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(_tidy(value), sort_keys=True)
-    return str(value)
-
-
-def _tidy(value: Any) -> Any:
-    """Whole floats as ints, all the way down (KFP stores list defaults as doubles)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return int(value)
-    if isinstance(value, list):
-        return [_tidy(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _tidy(v) for k, v in value.items()}
-    return value
 
 
 def state_word(state: str | None) -> str:
