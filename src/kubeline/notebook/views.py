@@ -135,13 +135,18 @@ def _artifact_sections(
 # --------------------------------------------------------------------------- views
 
 
+def _task_name(task: TaskRecord) -> str:
+    shown = task.display_name
+    return f"{task.path} ({shown})" if shown and shown not in (task.name, task.path) else task.path
+
+
 def _tasks_table(tasks: list[TaskRecord]) -> Markup:
     leaves = [t for t in tasks if t.kind in _LEAVES]
     rows = []
     for t in leaves:
         state = "CACHED" if t.cache_hit and t.state == "SUCCEEDED" else t.state
         took = _seconds(t.started_at, t.finished_at)
-        rows.append((t.path, badge(state), seconds_text(took), (t.error or "")[:300]))
+        rows.append((_task_name(t), badge(state), seconds_text(took), (t.error or "")[:300]))
     body = table(("Task", "State", "Time", "Error"), rows)
     return _section("Tasks", body, open_=len(leaves) <= 30, count=len(leaves))
 
@@ -207,7 +212,7 @@ def task_html(
     runs_root = runs_root or _default_runs()
     state = "CACHED" if task.cache_hit and task.state == "SUCCEEDED" else task.state
     title = Markup('<h3>{} {} <span class="kl-muted">{}</span></h3>').format(
-        task.path, badge(state), _when(task)
+        _task_name(task), badge(state), _when(task)
     )
     facts = Markup("<p>Task of run <code>{}</code> · {} · {} attempt(s)</p>").format(
         task.run_id, task.kind, task.attempts
