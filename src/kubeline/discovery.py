@@ -96,26 +96,35 @@ def find_server(
     return None
 
 
-def record_server(url: str, instance: str, *, home: str | os.PathLike[str] | None = None) -> Path:
-    """Write down that a server with ``instance`` answers at ``url``; returns the record.
+def record_server(
+    url: str, instance: str, *, home: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """Write down that a server with ``instance`` answers at ``url``; returns the record,
+    or None when it could not be written (a full disk or a read-only home must not stop
+    the server: it is then found by its address only).
 
     One record per port: a server that starts on a port replaces whatever record an earlier
     server on it left behind.
     """
     port = urlsplit(url).port or 80
     folder = _home(home) / _RECORDS
-    folder.mkdir(parents=True, exist_ok=True)
     record = folder / f"{port}.json"
     document = {"url": url, "instance": instance, "pid": os.getpid()}
     partial = folder / f".{port}.{instance}.tmp"
-    partial.write_text(json.dumps(document), encoding="utf-8")
-    os.replace(partial, record)  # readers see the old record or the new one, never half
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(document), encoding="utf-8")
+        os.replace(partial, record)  # readers see the old record or the new one, never half
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return None
     return record
 
 
-def forget_server(record: Path, instance: str) -> None:
+def forget_server(record: Path | None, instance: str) -> None:
     """Remove ``record`` if it is still this server's (another may have replaced it)."""
-    if _read_record(record).get("instance") == instance:
+    if record is not None and _read_record(record).get("instance") == instance:
         with contextlib.suppress(OSError):
             record.unlink()
 
