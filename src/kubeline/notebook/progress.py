@@ -19,6 +19,7 @@ from typing import Any
 from markupsafe import Markup
 
 from kubeline.engine import RunResult, TaskEvent
+from kubeline.errors import ConfigError
 from kubeline.notebook.html import badge, block, seconds_text, table
 
 __all__ = ["LiveProgress", "Tally"]
@@ -75,8 +76,13 @@ class LiveProgress:
     def start(self) -> LiveProgress:
         """Show the display, and start the ticker that moves its clock."""
         if self._display is None:
-            from IPython.display import display
-
+            try:
+                from IPython.display import display
+            except ImportError as exc:
+                raise ConfigError(
+                    "progress=True shows the run in a Jupyter display, which needs IPython: "
+                    "pip install ipykernel (or leave progress out: it is on in a kernel)."
+                ) from exc
             self._display = display
         self._handle = self._display(self._bundle(None), raw=True, display_id=True)
         # A thread starts with an empty context; a kernel that routes output by context

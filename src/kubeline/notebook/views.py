@@ -160,7 +160,7 @@ def run_html(run: RunRecord, tasks: list[TaskRecord], artifacts: list[ArtifactRe
     title = Markup('<h3>{} {} <span class="kl-muted">{}</span></h3>').format(
         name or run.pipeline_name, badge(run.state), _when(run)
     )
-    link = run_link(run.run_id)
+    link = run_link(run.run_id, runs_root.parent)
     facts = Markup("<p>Run <code>{}</code> of pipeline <code>{}</code>{}</p>").format(
         run.run_id,
         run.pipeline_name,
