@@ -7,6 +7,11 @@
 # It installs exactly requirements.txt (every runtime dependency, pinned to the versions the
 # tests ran with; scripts/requirements_lock.py writes it) and then kubeline itself, both with
 # --no-deps, so nothing is resolved at build time. tests/deploy/test_image.py checks this.
+#
+# The -full variant installs requirements-full.txt instead: the same plus pyarrow
+# (kubeline[parquet]), for components that read Arrow datasets (docs/images.md):
+#
+#   docker build --build-arg REQUIREMENTS=requirements-full.txt -t kubeline:0.1.0-full .
 FROM python:3.11-slim-bookworm
 
 ARG VERSION=0.1.0
@@ -36,14 +41,16 @@ RUN groupadd --system --gid 10001 kubeline \
 
 WORKDIR /opt/kubeline
 
-# Dependencies first, in their own layer: it is rebuilt only when requirements.txt changes.
+# Dependencies first, in their own layer: it is rebuilt only when the lock changes (only the
+# one the image installs is copied in).
 # Wheels only (this image has no compiler), except kfp and kfp-server-api, which PyPI has as
 # pure-Python source archives only. The test suites and C headers the wheels ship (pandas,
 # scipy, scikit-learn, numpy...: about 140 MB, never imported at run time) are removed in the
 # same layer, so they take no space (docs/images.md).
-COPY requirements.txt ./
+ARG REQUIREMENTS=requirements.txt
+COPY ${REQUIREMENTS} ./
 RUN pip install --no-deps --only-binary=:all: --no-binary=kfp,kfp-server-api \
-        -r requirements.txt \
+        -r "${REQUIREMENTS}" \
     && pip check \
     && site="$(python -c "print(__import__('sysconfig').get_path('purelib'))")" \
     && find "$site" -type d \( -name tests -o -name test \) -prune -exec rm -rf {} + \

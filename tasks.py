@@ -7,7 +7,8 @@
                                   # Python tasks spawned (the Windows path)
     python3 tasks.py image        # build the container image kubeline:<version> (Docker);
                                   # --stand-in-base where python:3.11-slim-bookworm cannot
-                                  # be pulled, --force to rebuild, --tag NAME
+                                  # be pulled, --force to rebuild, --tag NAME, --full for
+                                  # kubeline:<version>-full (with pyarrow)
     python3 tasks.py docker start # Linux, root: install docker.io and debootstrap, start
                                   # dockerd in the background (docker stop|status)
 
@@ -203,7 +204,7 @@ def image(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 tasks.py image",
         description="Build the container image kubeline:<version> from the Dockerfile, only "
-        "when the Dockerfile, pyproject.toml, requirements.txt, README.md or src/ changed.",
+        "when the Dockerfile, pyproject.toml, its requirements lock, README.md or src/ changed.",
     )
     parser.add_argument(
         "--stand-in-base",
@@ -213,11 +214,20 @@ def image(args: list[str]) -> int:
     )
     parser.add_argument("--force", action="store_true", help="build again even if up to date")
     parser.add_argument("--tag", help="the image's name (default: kubeline:<version>)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="build kubeline:<version>-full: the same image plus pyarrow (requirements-full.txt)",
+    )
     options = parser.parse_args(args)
     images = _images()
     try:
         images.build_image(
-            _say, stand_in=options.stand_in_base, force=options.force, tag=options.tag
+            _say,
+            stand_in=options.stand_in_base,
+            force=options.force,
+            tag=options.tag,
+            full=options.full,
         )
     except images.UserError as exc:
         _say(str(exc))

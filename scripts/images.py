@@ -58,7 +58,17 @@ DEBIAN_MIRROR = os.environ.get("KUBELINE_DEBIAN_MIRROR", "http://deb.debian.org/
 
 #: What the Dockerfile's build context holds (.dockerignore keeps the rest out): the image's
 #: inputs. ``src`` is walked, its caches left out.
-IMAGE_INPUTS = ("Dockerfile", "requirements.txt", "pyproject.toml", "README.md", "src")
+IMAGE_INPUTS = (
+    "Dockerfile",
+    "requirements.txt",
+    "requirements-full.txt",
+    "pyproject.toml",
+    "README.md",
+    "src",
+)
+#: The ``-full`` variant's lock (the Dockerfile's REQUIREMENTS argument): the default image's
+#: plus pyarrow (``kubeline[parquet]``), docs/images.md.
+FULL_REQUIREMENTS = "requirements-full.txt"
 _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 DOCKERD_LOG = Path(os.environ.get("KUBELINE_DOCKERD_LOG", "/var/log/kubeline-dockerd.log"))
@@ -439,12 +449,13 @@ def build_image(
     force: bool = False,
     tag: str | None = None,
     quiet: bool = False,
+    full: bool = False,
 ) -> str:
-    """Build ``kubeline:<version>`` when its inputs changed; returns the tag. ``quiet`` keeps
-    docker build's output to its last lines, shown only when it fails (the test command's
-    log)."""
+    """Build ``kubeline:<version>`` (with ``full``, ``kubeline:<version>-full``, which adds
+    pyarrow) when its inputs changed; returns the tag. ``quiet`` keeps docker build's output
+    to its last lines, shown only when it fails (the test command's log)."""
     require_daemon()
-    tag = tag or f"kubeline:{version()}"
+    tag = tag or f"kubeline:{version()}{'-full' if full else ''}"
     if stand_in:
         ensure_stand_in(say, force=force)
     elif labels(BASE) is None and not _pull_base(say):
@@ -457,6 +468,8 @@ def build_image(
     base_kind = "stand-in" if STAND_IN_LABEL in base_labels else "official"
     base_id = image_id(BASE) or ""
     build_args = {"VERSION": version()}
+    if full:
+        build_args["REQUIREMENTS"] = FULL_REQUIREMENTS
     digest = image_digest(base_id, build_args)
     have = labels(tag) or {}
     if not force and have.get(INPUTS_LABEL) == digest:

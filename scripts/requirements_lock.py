@@ -1,17 +1,21 @@
-"""Write requirements.txt: kubeline's runtime dependencies, the whole closure, pinned to the
-versions installed in the development virtual environment, for the container image.
+"""Write requirements.txt and requirements-full.txt: kubeline's runtime dependencies, the
+whole closure, pinned to the versions installed in the development virtual environment, for
+the container images.
 
-    .venv/bin/python scripts/requirements_lock.py           # rewrite requirements.txt
-    .venv/bin/python scripts/requirements_lock.py --check   # exit 1 if it is out of date
+    .venv/bin/python scripts/requirements_lock.py           # rewrite both locks
+    .venv/bin/python scripts/requirements_lock.py --check   # exit 1 if one is out of date
 
-The image installs this file with ``pip install --no-deps``, so it must hold every package
-the image needs and nothing else: the image then runs exactly what the tests ran here.
+requirements.txt is the default image's (``kubeline:<version>``): ``[project].dependencies``
+only. requirements-full.txt is the ``-full`` image's: the same plus the extras in ``LOCKS``
+(pyarrow, ``kubeline[parquet]``). An image installs its lock with ``pip install --no-deps``,
+so a lock must hold every package the image needs and nothing else: the image then runs
+exactly what the tests ran here.
 
-The roots are ``[project].dependencies`` of pyproject.toml (what a built kubeline's
-``Requires-Dist`` says, without extras: an editable install's metadata can be older than
-pyproject.toml). From them it walks each installed distribution's ``Requires-Dist``
-(``importlib.metadata``), following requested extras and evaluating markers for the image:
-Linux, x86_64, CPython 3.11. Run it with the virtual environment's Python.
+The roots are pyproject.toml's dependencies (what a built kubeline's ``Requires-Dist`` says:
+an editable install's metadata can be older than pyproject.toml), plus the extras' lists.
+From them it walks each installed distribution's ``Requires-Dist`` (``importlib.metadata``),
+following requested extras and evaluating markers for the image: Linux, x86_64, CPython
+3.11. Run it with the virtual environment's Python.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements.txt"
+FULL_LOCK = ROOT / "requirements-full.txt"
+#: Each lock file and the extras of pyproject.toml it adds to the dependencies.
+LOCKS: dict[Path, tuple[str, ...]] = {LOCK: (), FULL_LOCK: ("parquet",)}
 
 #: Marker values of the image (python:3.11-slim-bookworm on amd64), whatever machine runs this.
 TARGET_ENVIRONMENT: dict[str, str] = {
@@ -52,14 +59,33 @@ TARGET_ENVIRONMENT: dict[str, str] = {
 }
 
 HEADER = """\
-# Every runtime dependency of kubeline, the whole closure, pinned to the versions installed
-# in the development virtual environment (.venv), for the container image (Dockerfile, which
-# installs it with pip install --no-deps). Resolved from pyproject.toml's
-# [project].dependencies for Linux x86_64, CPython 3.11; no extras, no dev tools.
+# Every runtime dependency of {what}, the whole closure, pinned to
+# the versions installed in the development virtual environment (.venv), for the image
+# {image}: the Dockerfile installs {name} with pip install --no-deps.
+# Resolved for Linux x86_64, CPython 3.11 from pyproject.toml's
+# {roots}; no dev tools.
 # Generated: do not edit. Regenerate after changing dependencies or the venv:
 #   .venv/bin/python scripts/requirements_lock.py
 # Check (CI and tests/deploy/test_image.py): scripts/requirements_lock.py --check
 """
+
+
+def header(extras: tuple[str, ...] = ()) -> str:
+    """The lock's header, naming the extras it adds (none for requirements.txt)."""
+    if not extras:
+        return HEADER.format(
+            what="kubeline",
+            image="kubeline:<version>",
+            name=LOCK.name,
+            roots="dependencies, no extras",
+        )
+    listed = ",".join(extras)
+    return HEADER.format(
+        what=f"kubeline[{listed}]",
+        image="kubeline:<version>-full",
+        name=FULL_LOCK.name,
+        roots=f"dependencies and extras {listed}",
+    )
 
 
 class LockError(Exception):
@@ -78,9 +104,15 @@ def project_table(pyproject: Path = PYPROJECT) -> dict:
     return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
 
 
-def direct_requirements(pyproject: Path = PYPROJECT) -> list[Requirement]:
-    """The runtime dependencies pyproject.toml declares (no optional extras)."""
-    return [Requirement(text) for text in project_table(pyproject)["dependencies"]]
+def direct_requirements(
+    pyproject: Path = PYPROJECT, extras: tuple[str, ...] = ()
+) -> list[Requirement]:
+    """The runtime dependencies pyproject.toml declares, plus those of ``extras``."""
+    project = project_table(pyproject)
+    texts = list(project["dependencies"])
+    for extra in extras:
+        texts += project.get("optional-dependencies", {})[extra]
+    return [Requirement(text) for text in texts]
 
 
 def _environment(extra: str = "") -> dict[str, str]:
@@ -147,9 +179,9 @@ def resolve(roots: list[Requirement]) -> dict[str, Pin]:
     return pins
 
 
-def render(pins: dict[str, Pin]) -> str:
+def render(pins: dict[str, Pin], extras: tuple[str, ...] = ()) -> str:
     """The lock file's text: header, then one ``name==version`` per package, sorted."""
-    lines = [HEADER.rstrip("\n")]
+    lines = [header(extras).rstrip("\n")]
     for key in sorted(pins):
         pin = pins[key]
         lines.append(f"{pin.name}=={pin.version}")
@@ -171,44 +203,59 @@ def read_pins(text: str) -> dict[str, str]:
     return pins
 
 
-def lock_text() -> str:
-    return render(resolve(direct_requirements()))
+def lock_text(extras: tuple[str, ...] = ()) -> str:
+    return render(resolve(direct_requirements(extras=extras)), extras)
+
+
+def _check(output: Path, text: str) -> bool:
+    current = output.read_text(encoding="utf-8") if output.is_file() else ""
+    if current == text:
+        print(f"{output} is up to date.", file=sys.stderr)
+        return True
+    sys.stderr.writelines(
+        difflib.unified_diff(
+            current.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            str(output),
+            "from the venv",
+        )
+    )
+    print(
+        f"{output} is out of date: run .venv/bin/python scripts/requirements_lock.py",
+        file=sys.stderr,
+    )
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a lock is out of date")
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if requirements.txt is out of date"
+        "--output",
+        type=Path,
+        help="one lock file, of the dependencies and the --extra ones "
+        "(default: requirements.txt and requirements-full.txt, as LOCKS says)",
     )
-    parser.add_argument("--output", type=Path, default=LOCK, help="default: requirements.txt")
+    parser.add_argument(
+        "--extra", action="append", default=[], help="an extra of pyproject.toml, with --output"
+    )
     args = parser.parse_args(argv)
+    if args.extra and args.output is None:
+        parser.error("--extra goes with --output")
+    locks = {args.output: tuple(args.extra)} if args.output is not None else LOCKS
     try:
-        text = lock_text()
-    except LockError as exc:
-        print(exc, file=sys.stderr)
+        texts = {output: lock_text(extras) for output, extras in locks.items()}
+    except (LockError, KeyError) as exc:
+        print(exc if isinstance(exc, LockError) else f"no such extra: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
-        if current == text:
-            print(f"{args.output} is up to date.", file=sys.stderr)
-            return 0
-        sys.stderr.writelines(
-            difflib.unified_diff(
-                current.splitlines(keepends=True),
-                text.splitlines(keepends=True),
-                str(args.output),
-                "from the venv",
-            )
-        )
-        print(
-            f"{args.output} is out of date: run .venv/bin/python scripts/requirements_lock.py",
-            file=sys.stderr,
-        )
-        return 1
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.output)
-    print(f"Wrote {args.output} ({len(read_pins(text))} packages).", file=sys.stderr)
+        results = [_check(output, text) for output, text in texts.items()]
+        return 0 if all(results) else 1
+    for output, text in texts.items():
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+        print(f"Wrote {output} ({len(read_pins(text))} packages).", file=sys.stderr)
     return 0
 
 

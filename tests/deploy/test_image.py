@@ -110,6 +110,18 @@ def test_lock_is_closed_under_requirements_for_the_image(
             )
 
 
+def test_full_lock_is_the_default_one_plus_pyarrow(lock: ModuleType, pins: dict[str, str]) -> None:
+    """The -full image's lock adds the ``parquet`` extra (pyarrow) and changes nothing else;
+    the default image's has no pyarrow, and reads and writes Parquet with fastparquet."""
+    full = lock.read_pins(lock.FULL_LOCK.read_text(encoding="utf-8"))
+    assert "pyarrow" not in pins and "fastparquet" in pins
+    assert set(full) - set(pins) == {"pyarrow"}
+    assert {name: full[name] for name in pins} == pins
+    parquet = _project()["optional-dependencies"]["parquet"]
+    assert [canonicalize_name(Requirement(t).name) for t in parquet] == ["pyarrow"]
+    assert Requirement(parquet[0]).specifier.contains(full["pyarrow"])
+
+
 def test_lock_header_says_how_to_regenerate_it() -> None:
     header = [ln for ln in LOCK.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
     text = "\n".join(header)
@@ -203,19 +215,27 @@ def test_dockerfile_installs_exactly_the_lock_and_kubeline_without_deps() -> Non
     assert len(installs) == 2, installs
     (first_at, first), (second_at, second) = installs
     assert "--no-deps" in first and "--no-deps" in second
-    assert first[first.index("-r") + 1] == "requirements.txt"
-    assert [w for w in first if not w.startswith("-") and w != "requirements.txt"] == []
+    # The lock is the REQUIREMENTS argument: requirements.txt unless the -full variant's.
+    arguments = {
+        name: default
+        for name, _, default in (rest.partition("=") for k, rest in instructions if k == "ARG")
+    }
+    assert arguments["REQUIREMENTS"] == "requirements.txt"
+    assert first[first.index("-r") + 1] == "${REQUIREMENTS}"
+    assert [w for w in first if not w.startswith("-") and w != "${REQUIREMENTS}"] == []
     assert [w for w in second if not w.startswith("-")] == ["."]
     for args in (first, second):
         assert not {"-U", "--upgrade", "--user", "-e", "--editable"} & set(args)
     copies = [(i, rest.split()) for i, (k, rest) in enumerate(instructions) if k == "COPY"]
-    lock_copy = next(i for i, words in copies if words[0] == "requirements.txt")
+    lock_copy = next(i for i, words in copies if words == ["${REQUIREMENTS}", "./"])
     src_copy = next(i for i, words in copies if words[0] == "src")
     # Cache-friendly: dependencies are installed before the package's sources arrive.
     assert lock_copy < first_at < src_copy < second_at
     for _, words in copies:
         for source in words[:-1]:
-            assert (REPO / source).exists(), f"COPY {source}: no such file"
+            for lock_file in ("requirements.txt", "requirements-full.txt"):
+                path = REPO / source.replace("${REQUIREMENTS}", lock_file)
+                assert path.exists(), f"COPY {source}: no such file"
     runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
     assert "apt-get" not in runs and "gcc" not in runs  # no compilers, nothing else installed
     assert "pip check" in runs

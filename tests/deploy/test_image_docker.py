@@ -206,6 +206,47 @@ def test_second_build_is_a_quick_no_op(docker: str, built: tuple[str, str]) -> N
 
 
 @pytest.mark.docker
+def test_the_image_reads_parquet_with_fastparquet_and_has_no_pyarrow(
+    docker: str, built: tuple[str, str]
+) -> None:
+    """The default image leaves pyarrow (156 MB) to the -full one: Parquet goes through
+    fastparquet, and a frame's dtypes survive the round trip (the lifecycle test runs it all)."""
+    tag, _ = built
+    script = (
+        "import importlib.util as u, tempfile, os\n"
+        "from kubeline.ml.datasets import load_dataset, parquet_engine, read_parquet,"
+        " write_parquet\n"
+        "frame = load_dataset('iris')\n"
+        "path = os.path.join(tempfile.mkdtemp(), 'iris.parquet')\n"
+        "write_parquet(frame, path)\n"
+        "assert read_parquet(path).equals(frame)\n"
+        "dtype = read_parquet(path)['target'].dtype\n"
+        "print(u.find_spec('pyarrow') is None, parquet_engine(), dtype)\n"
+    )
+    out = _run_in(docker, tag, "python3", "-c", script, timeout=120)
+    assert out.split() == ["True", "fastparquet", "str"]
+
+
+@pytest.mark.docker
+def test_the_image_adds_at_most_450_mb_to_its_base(docker: str, built: tuple[str, str]) -> None:
+    """Issue #15's goal, as bench/image_size.py measures it (docs/benchmarks.md)."""
+    tag, _ = built
+
+    def size(image: str) -> int:
+        done = subprocess.run(
+            [docker, "image", "inspect", "--format", "{{.Size}}", image],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return int(done.stdout.strip())
+
+    above = (size(tag) - size("python:3.11-slim-bookworm")) / 1e6
+    assert above <= 450, f"{tag} adds {above:.0f} MB to its base (goal: at most 450 MB)"
+
+
+@pytest.mark.docker
 def test_kubeline_runs_in_the_image_without_network(docker: str, built: tuple[str, str]) -> None:
     tag, _ = built
     out = _run_in(docker, tag, "kubeline", "--version", timeout=120)
