@@ -44,6 +44,9 @@ EXPECTED = {
     ],
 }
 
+#: The kernel spec the tests write: this interpreter, whatever else is installed.
+KERNEL = "kubeline-tests"
+
 #: Seconds a cell may take (a lifecycle run takes ~5 s; a loaded CI machine more).
 CELL_TIMEOUT = 240
 
@@ -72,8 +75,11 @@ def test_the_readme_links_every_notebook() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(notebook: Path, tmp_path: Path, kubeline_home: Path) -> None:
+def test_notebook_runs_top_to_bottom(
+    notebook: Path, tmp_path: Path, kubeline_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nbclient, nbformat = _jupyter()
+    _kernel_of_this_python(tmp_path / "jupyter", monkeypatch)
     folder = tmp_path / "work"
     folder.mkdir()
     shutil.copy(notebook, folder / notebook.name)
@@ -81,7 +87,7 @@ def test_notebook_runs_top_to_bottom(notebook: Path, tmp_path: Path, kubeline_ho
     client = nbclient.NotebookClient(
         document,
         timeout=CELL_TIMEOUT,
-        kernel_name="python3",
+        kernel_name=KERNEL,
         resources={"metadata": {"path": str(folder)}},
     )
     try:
@@ -94,19 +100,28 @@ def test_notebook_runs_top_to_bottom(notebook: Path, tmp_path: Path, kubeline_ho
 
 
 def _jupyter() -> tuple[Any, Any]:
-    """nbclient and nbformat, with a python3 kernel to run in, or why not."""
+    """nbclient and nbformat, with ipykernel to run the cells in, or why not."""
     try:
+        import ipykernel  # noqa: F401  # the kernel the notebooks run in
         import nbclient
         import nbclient.exceptions
         import nbformat
-        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     except ImportError as exc:
-        need("nbclient", str(exc), "pip install -e '.[dev]' (nbclient, ipykernel)")
-    try:
-        KernelSpecManager().get_kernel_spec("python3")
-    except NoSuchKernel as exc:
-        need("ipykernel", str(exc), "pip install -e '.[dev]' (ipykernel)")
+        need("nbclient and ipykernel", str(exc), "pip install -e '.[dev]'")
     return nbclient, nbformat
+
+
+def _kernel_of_this_python(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel spec that runs this interpreter, found first (``JUPYTER_PATH``): a
+    ``python3`` kernel spec the user installed may run another Python, without kubeline."""
+    import json
+    import sys
+
+    spec = folder / "kernels" / KERNEL / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(folder))
 
 
 def _printed(document: Any) -> str:
