@@ -166,3 +166,6 @@ def test_small_multiples_share_one_escaped_legend() -> None:
     assert "<script" not in html
     assert html.count('class="chart chart-histogram"') == 3
     assert html.count("<li>") == 2 and html.count('class="series-key"') == 2
+    assert html.count("chart-marker") == 2
+    plain = str(series_legend_html(["a"], markers=False))
+    assert 'class="series-key"' in plain and "chart-marker" not in plain

@@ -222,3 +222,17 @@ def test_profile_html_with_one_numeric_column_skips_correlations() -> None:
     assert len(charts_of(html, "chart-histogram")) == 1
     assert not charts_of(html, "chart-heatmap")
     assert "Correlations between features" not in html
+
+
+def test_profile_html_draws_the_largest_classes_when_styles_would_repeat() -> None:
+    sizes = {f"c{i:02d}": 3 + i for i in range(12)}  # c11 is the largest, c00 the smallest
+    labels = [name for name, size in sizes.items() for _ in range(size)]
+    frame = pd.DataFrame({"x": np.arange(len(labels), dtype=float), "target": labels})
+    html = profile_html(frame, profile_dataset(frame, "target"))
+    (hist,) = charts_of(html, "chart-histogram")
+    drawn = re.findall(r"<title>(c\d\d): \d+ values</title>", hist)
+    assert drawn == [f"c{i:02d}" for i in range(2, 12)]  # the 10 largest, in the table's order
+    assert "(the 10 largest of 12 classes)" in html
+    legend = re.search(r'<ul class="chart-legend-list">.*?</ul>', html, flags=re.S)
+    assert legend and legend.group(0).count("<li>") == 10
+    assert "chart-marker" not in legend.group(0)  # histograms draw lines, not markers

@@ -11,11 +11,13 @@ from kubeline.charts.series import series_key_svg
 __all__ = ["series_legend_html", "small_multiples_html"]
 
 
-def series_legend_html(labels: Sequence[str]) -> Markup:
+def series_legend_html(labels: Sequence[str], *, markers: bool = True) -> Markup:
     """A legend of series styles in order (the first label drawn in series 0's style...),
-    for charts that share it; the keys are hidden from screen readers, the names are text."""
+    for charts that share it; the keys are hidden from screen readers, the names are text.
+    ``markers=False`` for charts whose series have no markers (histograms)."""
     items = Markup("").join(
-        Markup("<li>{} {}</li>").format(series_key_svg(i), label) for i, label in enumerate(labels)
+        Markup("<li>{} {}</li>").format(series_key_svg(i, marker=markers), label)
+        for i, label in enumerate(labels)
     )
     return Markup('<ul class="chart-legend-list">{}</ul>').format(items)
 

@@ -114,15 +114,16 @@ def marker_svg(style: SeriesStyle, x: float, y: float, r: float = 4.5) -> Markup
     ).format(marker_path(style.marker, x, y, r), style.colour)
 
 
-def series_key_svg(index: int) -> Markup:
-    """A small sample of run ``index``'s line and marker, for legends in HTML tables (its
-    meaning is the text beside it, so it is hidden from screen readers)."""
+def series_key_svg(index: int, *, marker: bool = True) -> Markup:
+    """A small sample of run ``index``'s line and marker (``marker=False``: the line only,
+    for charts that draw none), for legends in HTML tables (its meaning is the text beside
+    it, so it is hidden from screen readers)."""
     style = series_style(index)
     return Markup(
         '<svg xmlns="{}" class="series-key" viewBox="0 0 40 14" width="40" height="14" '
         'aria-hidden="true" focusable="false"><line x1="1" y1="7" x2="39" y2="7" {} '
         'stroke-width="2.5" fill="none"/>{}</svg>'
-    ).format(SVG_NS, series_attrs(style), marker_svg(style, 20, 7, 4))
+    ).format(SVG_NS, series_attrs(style), marker_svg(style, 20, 7, 4) if marker else "")
 
 
 def along(coords: Sequence[Pt], fractions: Iterable[float]) -> list[Pt]:

@@ -187,7 +187,10 @@ def _plots(frame: pd.DataFrame, profile: DatasetProfile) -> dict[str, Markup]:
     top = [name for name, _ in profile.target_association[:_DISTRIBUTIONS]]
     if top:
         labels = frame[profile.target].astype(str)
-        classes = list(profile.class_counts)
+        # One outline per class, each in its own style: past as many classes as there are
+        # styles they would repeat, so the largest classes are drawn and the caption says so.
+        largest = sorted(profile.class_counts, key=lambda c: -profile.class_counts[c])
+        classes = [c for c in profile.class_counts if c in largest[: len(charts.SERIES)]]
         panels = [
             charts.histogram_svg(
                 [(c, frame.loc[labels == c, name].to_numpy(dtype=float).tolist()) for c in classes],
@@ -196,11 +199,11 @@ def _plots(frame: pd.DataFrame, profile: DatasetProfile) -> dict[str, Markup]:
             )
             for name in top
         ]
+        caption = "How the features most associated with the target spread, one outline per class"
+        if len(classes) < len(profile.class_counts):
+            caption += f" (the {len(classes)} largest of {len(profile.class_counts)} classes)"
         plots["distributions"] = charts.small_multiples_html(
-            panels,
-            caption="How the features most associated with the target spread, one outline "
-            "per class",
-            legend=charts.series_legend_html(classes),
+            panels, caption=caption, legend=charts.series_legend_html(classes, markers=False)
         )
     numeric = [c.name for c in profile.columns if c.kind == "numeric"][:_CORRELATED]
     if len(numeric) >= 2:
