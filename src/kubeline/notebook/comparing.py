@@ -43,7 +43,7 @@ class Comparison:
         metrics = metrics_of_runs(store, runs)
         self.per_run = [metrics[r.run_id] for r in runs]
         self.names = headline_columns(metrics, limit=1000)
-        self.labels = [f"{r.display_name or r.pipeline_name} ({_short(r.run_id)})" for r in runs]
+        self.labels = [_label(r) for r in runs]
         self.parameters = [parameters_of(r) for r in runs]
         self.parameter_rows = side_by_side(self.parameters)
         self.metric_rows = metric_rows(self.per_run, self.names)
@@ -74,6 +74,12 @@ class Comparison:
 
     def html(self) -> Markup:
         return comparison_html(self)
+
+
+def _label(run: RunRecord) -> str:
+    """The run's name (its pipeline's, when it was given none) and the end of its id."""
+    name = run.display_name if run.display_name not in ("", run.run_id) else run.pipeline_name
+    return f"{name} ({_short(run.run_id)})"
 
 
 def _short(run_id: str) -> str:

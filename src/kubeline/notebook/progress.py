@@ -107,6 +107,8 @@ class LiveProgress:
     def _tick(self) -> None:
         while not self._stop.wait(max(self.interval, 1.0)):
             with self._lock:
+                if time.monotonic() - self._last < self.interval:
+                    continue  # an event just drew it
                 try:
                     self._update(None)
                 except Exception:  # noqa: BLE001 - the display is a courtesy; the run goes on
