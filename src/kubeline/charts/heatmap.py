@@ -89,9 +89,13 @@ def heatmap_svg(
         Markup("<title>{}</title>").format(title),
         text(width / 2, 18, title, cls="chart-label chart-title", anchor="middle", size=13),
     ]
+    # The cells share one white outline (set once: a 25 x 25 map has 625 of them); the
+    # labels are drawn after the group, outside it, and the values in it have no outline.
+    parts.append(Markup('<g class="chart-cells" stroke="#ffffff" stroke-width="1">'))
+    row_labels: list[Markup] = []
     for i, (name, row) in enumerate(zip(rows, values, strict=True)):
         y = top + i * cell
-        parts.append(
+        row_labels.append(
             Markup("<g>{}{}</g>").format(
                 Markup("<title>{}</title>").format(name),
                 text(
@@ -111,14 +115,14 @@ def heatmap_svg(
             parts.append(
                 Markup(
                     '<g class="chart-cell"><title>{}</title><rect x="{}" y="{}" width="{}" '
-                    'height="{}" fill="{}" stroke="#ffffff" stroke-width="1"/>'
+                    'height="{}" fill="{}"/>'
                 ).format(words, coord(x), coord(y), coord(cell), coord(cell), hex_colour(rgb))
             )
             if show_values:
                 parts.append(
                     Markup(
                         '<text class="chart-cell-value" x="{}" y="{}" text-anchor="middle" '
-                        'font-size="{}" fill="{}">{}</text>'
+                        'font-size="{}" fill="{}" stroke="none">{}</text>'
                     ).format(
                         coord(x + cell / 2),
                         coord(y + cell / 2 + 4),
@@ -128,6 +132,8 @@ def heatmap_svg(
                     )
                 )
             parts.append(Markup("</g>"))
+    parts.append(Markup("</g>"))
+    parts += row_labels
     base = top + grid_h
     for j, column in enumerate(columns):
         x = left + j * cell + cell / 2 + 3
