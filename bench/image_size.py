@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     above = total - below
     met = "yes" if above <= GOAL_MB else "no"
+    if args.image.endswith("-full"):  # pyarrow on top: the goal is the default image's
+        met = f"{met} (the goal is the default image's)"
     print(f"| image | size | base ({base}) | above the base | goal | met? |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     sizes = f"{total:.0f} MB | {below:.0f} MB | {above:.0f} MB"
