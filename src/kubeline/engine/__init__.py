@@ -14,14 +14,38 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubeline.engine.arguments import CheckedArguments, parse_assignments, resolve_arguments
-from kubeline.engine.options import RunOptions
-from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
-from kubeline.engine.startmethod import StartMethod, start_method
-
 if TYPE_CHECKING:
+    from kubeline.engine.arguments import CheckedArguments, parse_assignments, resolve_arguments
     from kubeline.engine.executors.base import Executor
     from kubeline.engine.forkserver import ForkServerClient
+    from kubeline.engine.options import RunOptions
+    from kubeline.engine.results import FINAL_STATES, RunResult, TaskEvent
+    from kubeline.engine.startmethod import StartMethod
+
+# The package's names, imported when first asked for: a process that needs only one of the
+# engine's modules (the warm worker parent, ``python -m kubeline.engine.forkserver``, starts
+# by importing this package) does not pay for the rest (~50 ms, before its first task).
+_LAZY = {
+    "CheckedArguments": "kubeline.engine.arguments",
+    "parse_assignments": "kubeline.engine.arguments",
+    "resolve_arguments": "kubeline.engine.arguments",
+    "RunOptions": "kubeline.engine.options",
+    "FINAL_STATES": "kubeline.engine.results",
+    "RunResult": "kubeline.engine.results",
+    "TaskEvent": "kubeline.engine.results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FINAL_STATES",
@@ -30,10 +54,13 @@ __all__ = [
     "RunResult",
     "TaskEvent",
     "kubeline_home",
+    "mentions_python_components",
     "parse_assignments",
     "resolve_arguments",
     "run_pipeline",
     "start_fork_server",
+    "start_warm_parent",
+    "warm_imports",
 ]
 
 
@@ -88,6 +115,10 @@ def run_pipeline(
             an image of a container run is neither present nor pullable (raised before
             anything runs).
     """
+    from kubeline.engine.arguments import resolve_arguments
+    from kubeline.engine.options import RunOptions
+    from kubeline.engine.startmethod import start_method
+
     if options is None:
         options = RunOptions(
             enable_caching=enable_caching,
@@ -146,15 +177,40 @@ def start_fork_server(
     does; None when no lightweight Python component will need it, or when its tasks are
     spawned (``method``, default ``$KUBELINE_START_METHOD``; always where there is no fork).
     Pass it on as ``RunOptions(fork_server=...)``: the run closes it."""
-    from kubeline.engine.preload import DEFAULT_PRELOAD, component_imports, importable
     from kubeline.engine.spec import pipeline_view
 
-    if (method or start_method()) != "fork" or not hasattr(os, "fork"):
-        return None
     words = (w for e in pipeline_view(spec).executors.values() for w in (*e.command, *e.args))
     if not any(_PROGRAM_FILE in w for w in words):
         return None
-    imports = component_imports(spec)
+    server = start_warm_parent(method=method)
+    if server is not None:
+        server.preload([*warm_imports(spec), *preload])
+    return server
+
+
+def start_warm_parent(*, method: StartMethod | None = None) -> ForkServerClient | None:
+    """Start a warm worker parent that imports only kfp's executor until it is told more
+    (:meth:`~kubeline.engine.forkserver.ForkServerClient.preload`): for a caller that
+    has not read its pipeline yet. None where tasks are spawned, as :func:`start_fork_server`."""
+    from kubeline.engine.preload import DEFAULT_PRELOAD, importable
+    from kubeline.engine.startmethod import start_method
+
+    if (method or start_method()) != "fork" or not hasattr(os, "fork"):
+        return None
     from kubeline.engine.forkserver import ForkServerClient as Client
 
-    return Client(importable([*DEFAULT_PRELOAD, *imports, *preload]))
+    return Client(importable(list(DEFAULT_PRELOAD)))
+
+
+def warm_imports(spec: dict[str, Any]) -> list[str]:
+    """The installed modules the pipeline's Python components import: what its warm
+    worker parent imports once for every task."""
+    from kubeline.engine.preload import component_imports, importable
+
+    return importable(component_imports(spec))
+
+
+def mentions_python_components(text: str) -> bool:
+    """Whether a pipeline file's text may hold a lightweight Python component (a quick
+    look before it is parsed: True can be wrong, False is not)."""
+    return _PROGRAM_FILE in text

@@ -7,9 +7,10 @@ import ast
 import functools
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubeline.engine.spec import PipelineView, pipeline_view
+if TYPE_CHECKING:  # the warm worker parent imports this module, and needs no spec reading
+    from kubeline.engine.spec import PipelineView
 
 __all__ = ["DEFAULT_PRELOAD", "component_imports", "importable", "source_imports"]
 
@@ -40,6 +41,8 @@ def component_imports(spec: PipelineView | Mapping[str, Any]) -> list[str]:
     """Dotted module names imported anywhere in the pipeline's lightweight components
     (function bodies included), in first-seen order; ``from a.b import c`` gives ``a.b``
     and ``a.b.c`` (which may be a submodule). A spec dict is read into its view first."""
+    from kubeline.engine.spec import PipelineView, pipeline_view
+
     view = spec if isinstance(spec, PipelineView) else pipeline_view(spec)
     found: dict[str, None] = {}
     for source in _sources(view):
