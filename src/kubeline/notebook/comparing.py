@@ -199,5 +199,6 @@ def compare_runs(runs: list[Any], *, home: Path | None = None, show: bool | None
         from IPython.display import display
 
         text = f"Comparison of {len(records)} runs: " + ", ".join(found.labels)
-        display({"text/html": str(found.html()), "text/plain": text}, raw=True)
+        bundle = {"text/html": str(found.html()), "text/plain": text}
+        display(bundle, raw=True)  # type: ignore[no-untyped-call]  # IPython ships no types here
     return frame

@@ -9,6 +9,7 @@ JSON document ``kubeline run --output json`` prints.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from kubeline.notebook.artifacts import Artifact
 from kubeline.store import ArtifactRecord, RunStore, TaskRecord, database_url, open_store
 
 __all__ = ["Result", "Task", "get_run", "home_of"]
+
+logger = logging.getLogger(__name__)
 
 
 def home_of(root: str) -> Path:
@@ -140,12 +143,8 @@ class Result(RunResult):
             KeyError: no task has that name, or several do (loop iterations: name one by
                 its path); the message lists them.
         """
-        for match in (
-            lambda t: t.path == name,
-            lambda t: t.name == name,
-            lambda t: t.display_name == name,
-        ):
-            found = [t for t in self.tasks if match(t)]
+        for field_name in ("path", "name", "display_name"):
+            found = [t for t in self.tasks if getattr(t, field_name) == name]
             if len(found) == 1:
                 return Task(found[0], self.artifacts, self._runs)
             if len(found) > 1:
@@ -163,12 +162,18 @@ class Result(RunResult):
 
 
 def _artifacts(run_id: str, root: str, store: RunStore | None) -> list[ArtifactRecord]:
+    """The run's artifact records; none when the store cannot be read (the run is over and
+    recorded: its outputs still come from its record)."""
     if store is not None:
         return store.artifacts.list(run_ids=[run_id])
     if not root:
         return []
-    with open_store(database_url(home_of(root))) as own:
-        return own.artifacts.list(run_ids=[run_id])
+    try:
+        with open_store(database_url(home_of(root))) as own:
+            return own.artifacts.list(run_ids=[run_id])
+    except Exception:  # a finished run's result must still be returned (logged)
+        logger.warning("kubeline could not read the artifacts of run %s", run_id, exc_info=True)
+        return []
 
 
 def get_run(run_id: str, home: Path | None = None) -> Result:

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from kubeline.charts import classification_html
 from kubeline.notebook.html import badge, block, format_value, seconds_text, table
 from kubeline.notebook.links import run_link
-from kubeline.notebook.reports import REPORT_TYPES, report_html
+from kubeline.notebook.reports import REPORT_BYTES, REPORT_TYPES, report_html
 from kubeline.store import ArtifactRecord, RunRecord, TaskRecord
 
 __all__ = ["artifact_html", "run_html", "task_html"]
@@ -27,6 +27,7 @@ _METRICS = "system.Metrics"
 _CLASSIFICATION = "system.ClassificationMetrics"
 _LEAVES = ("executor", "importer")
 _REPORTS_SHOWN = 8  # reports embedded in a run's view (a saved notebook keeps them)
+_REPORTS_BYTES = 2_000_000  # and their bytes, all together
 
 
 def _seconds(start: Any, end: Any) -> float | None:
@@ -122,13 +123,16 @@ def _artifact_sections(
     for record in classification:
         label = _label(record, paths)
         parts.append(_section(f"Classification: {label}", artifact_body(record, runs_root, label)))
+    budget = _REPORTS_BYTES
     for i, record in enumerate(reports):
         label = _label(record, paths)
-        if i >= _REPORTS_SHOWN:
+        if i >= _REPORTS_SHOWN or budget <= 0:
             left = ", ".join(_label(r, paths) for r in reports[i:])
             parts.append(Markup('<p class="kl-muted">Reports not shown: {}.</p>').format(left))
             break
-        parts.append(_section(f"Report: {label}", report_html(record, runs_root), open_=False))
+        shown = report_html(record, runs_root, max_bytes=min(REPORT_BYTES, budget))
+        budget -= len(shown)
+        parts.append(_section(f"Report: {label}", shown, open_=False))
     return Markup("").join(parts)
 
 
