@@ -116,3 +116,20 @@ def test_to_dict_is_the_json_of_kubeline_run(result: Result) -> None:
     # The outputs still read as the dicts they always were.
     assert result.outputs["Output"]["uri"] == result.run.outputs["Output"]["uri"]
     assert result.outputs == result.run.outputs
+
+
+def test_a_dataset_shows_its_first_rows_escaped(kubeline_home: Path) -> None:
+    folder = kubeline_home / "runs" / "r1" / "tasks" / "make"
+    folder.mkdir(parents=True)
+    (folder / "data").write_text("<script>x</script>,b\n1,2\n3,4\n5,6\n", encoding="utf-8")
+    record = ArtifactRecord(
+        artifact_id="d",
+        run_id="r1",
+        producer_task_id="t",
+        output_name="data",
+        uri=str(folder / "data"),
+        schema_title="system.Dataset",
+    )
+    html = str(artifact_html(record))
+    assert "3 rows × 2 columns" in html
+    assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt;" in html

@@ -13,11 +13,21 @@ from kubeline.notebook.html import framed
 from kubeline.paths import local_path
 from kubeline.store import ArtifactRecord
 
-__all__ = ["REPORT_BYTES", "REPORT_TYPES", "markdown_document", "report_html"]
+__all__ = [
+    "DATASET_BYTES",
+    "REPORT_BYTES",
+    "REPORT_TYPES",
+    "dataset_html",
+    "markdown_document",
+    "report_html",
+]
 
 #: The most of one report a view embeds (a saved notebook keeps it).
 REPORT_BYTES = 1_000_000
 REPORT_TYPES = ("system.HTML", "system.Markdown")
+#: The largest dataset file a view reads to show its first rows.
+DATASET_BYTES = 20_000_000
+_DATASET_ROWS = 5
 
 # The frame's own page for a Markdown report: readable on its own, whatever the notebook.
 _MARKDOWN_PAGE = (
@@ -42,7 +52,7 @@ def _note(text: str) -> Markup:
 
 
 def _readable(uri: str, runs_root: Path) -> tuple[Path | None, str]:
-    """The report's file when a view may read it, else None and why not."""
+    """The artifact's file when a view may read it, else None and why not."""
     path = local_path(uri) if uri else None
     if path is None:
         return None, f"It is stored at {uri}, not on this machine."
@@ -75,3 +85,23 @@ def report_html(record: ArtifactRecord, runs_root: Path, max_bytes: int = REPORT
         text = markdown_document(text)
     kind = "Markdown" if record.schema_title == "system.Markdown" else "HTML"
     return framed(text, f"{kind} report {label}")
+
+
+def dataset_html(record: ArtifactRecord, runs_root: Path, max_bytes: int = DATASET_BYTES) -> Markup:
+    """A Dataset's shape and first rows, when its file is inside the runs folder and small
+    enough to read; else nothing (the view shows where it is)."""
+    path, _ = _readable(record.uri, runs_root)
+    if path is None or path.stat().st_size > max_bytes:
+        return Markup("")
+    from kubeline.notebook.artifacts import read_frame
+
+    try:
+        frame = read_frame(path)
+    except Exception:  # noqa: BLE001 - a view shows what it can; load() raises the real error
+        return Markup("")
+    rows, columns = frame.shape
+    # pandas escapes every cell and header (escape=True is its default; said here on purpose).
+    head = frame.head(_DATASET_ROWS).to_html(max_cols=20, border=0, escape=True)
+    return Markup("<p>{} rows × {} columns; the first {}:</p>{}").format(
+        rows, columns, min(rows, _DATASET_ROWS), Markup(head)
+    )

@@ -18,13 +18,14 @@ from markupsafe import Markup
 from kubeline.charts import classification_html
 from kubeline.notebook.html import badge, block, format_value, seconds_text, table
 from kubeline.notebook.links import run_link
-from kubeline.notebook.reports import REPORT_BYTES, REPORT_TYPES, report_html
+from kubeline.notebook.reports import REPORT_BYTES, REPORT_TYPES, dataset_html, report_html
 from kubeline.store import ArtifactRecord, RunRecord, TaskRecord
 
 __all__ = ["artifact_html", "run_html", "task_html"]
 
 _METRICS = "system.Metrics"
 _CLASSIFICATION = "system.ClassificationMetrics"
+_DATASET = "system.Dataset"
 _LEAVES = ("executor", "importer")
 _REPORTS_SHOWN = 8  # reports embedded in a run's view (a saved notebook keeps them)
 _REPORTS_BYTES = 2_000_000  # and their bytes, all together
@@ -90,8 +91,11 @@ def _label(record: ArtifactRecord, paths: dict[str, str]) -> str:
     return f"{task} · {name}" if task else name
 
 
-def artifact_body(record: ArtifactRecord, runs_root: Path, label: str) -> Markup:
-    """What one artifact shows by its type (no model is ever loaded)."""
+def artifact_body(
+    record: ArtifactRecord, runs_root: Path, label: str, *, preview: bool = False
+) -> Markup:
+    """What one artifact shows by its type (no model is ever loaded); ``preview``: a
+    Dataset's first rows too."""
     kind = record.schema_title
     metadata = dict(record.metadata or {})
     if kind == _METRICS:
@@ -103,7 +107,9 @@ def artifact_body(record: ArtifactRecord, runs_root: Path, label: str) -> Markup
     parts = [Markup("<p><code>{}</code></p>").format(record.uri)]
     if kind in REPORT_TYPES:
         parts.append(report_html(record, runs_root))
-    elif metadata:
+    elif kind == _DATASET and preview:
+        parts.append(dataset_html(record, runs_root))
+    if metadata and kind not in REPORT_TYPES:
         parts.append(table(("Metadata", "Value"), sorted(metadata.items())))
     return Markup("").join(parts)
 
@@ -247,7 +253,7 @@ def artifact_html(record: ArtifactRecord, *, runs_root: Path | None = None) -> M
     title = Markup('<h4>{} <span class="kl-muted">{}</span></h4>').format(
         label, record.schema_title
     )
-    return block(title, artifact_body(record, runs_root or _default_runs(), label))
+    return block(title, artifact_body(record, runs_root or _default_runs(), label, preview=True))
 
 
 def _default_runs() -> Path:
