@@ -5,6 +5,7 @@ their own run prints."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ def test_notebook_runs_top_to_bottom(
         client.execute()  # KUBELINE_HOME (the fixture's) goes to the kernel with os.environ
     except nbclient.exceptions.CellExecutionError as exc:
         pytest.fail(f"{notebook.name} failed in a cell:\n{exc}")
+    finally:
+        _end_servers_of(kubeline_home)
     printed = _printed(document)
     for text in EXPECTED[notebook.name]:
         assert text in printed, f"{notebook.name} did not print {text!r}:\n{printed[-4000:]}"
@@ -122,6 +125,32 @@ def _kernel_of_this_python(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec.write_text(json.dumps({"argv": argv, "display_name": KERNEL, "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(folder))
+
+
+def _end_servers_of(home: Path) -> None:
+    """End what a failed notebook left running (a cell between a server's start and its
+    stop raised; the kernel's shutdown does not reach its children): the processes whose
+    KUBELINE_HOME is this test's own, and nobody else's."""
+    import psutil
+
+    me = psutil.Process()
+    spared = {me.pid, *(parent.pid for parent in me.parents())}
+    mine = []
+    for process in psutil.process_iter():
+        if process.pid in spared:  # this test has that KUBELINE_HOME too
+            continue
+        try:
+            if process.environ().get("KUBELINE_HOME") == str(home):
+                mine.append(process)
+        except (psutil.Error, OSError):
+            continue  # gone, or another user's
+    for process in mine:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(mine, timeout=10)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def _printed(document: Any) -> str:
