@@ -56,6 +56,17 @@ class Cell:
         return ["\n".join(e["traceback"]) for e in self.of("error")]
 
 
+def write_kernel_spec(folder: Path) -> None:
+    """A kernel spec named kubeline-test for this interpreter (found with JUPYTER_PATH set to
+    ``folder``), so the kernel has this kubeline whatever specs the machine has installed."""
+    spec = folder / "kernels" / "kubeline-test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "kubeline test", "language": "python"})
+    )
+
+
 @pytest.fixture
 def kernel(kubeline_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     try:
@@ -66,14 +77,7 @@ def kernel(kubeline_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         import ipykernel  # noqa: F401 - the kernel runs it
     except ImportError as exc:
         need("ipykernel", str(exc), "pip install -e '.[dev]'")
-    # A kernel spec of this interpreter, so the kernel has this kubeline whatever specs
-    # the machine has installed.
-    spec = tmp_path / "kernels" / "kubeline-test"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "kubeline test", "language": "python"})
-    )
+    write_kernel_spec(tmp_path)
     env = {
         **os.environ,
         "KUBELINE_HOME": str(kubeline_home),
@@ -161,3 +165,36 @@ def test_the_lifecycle_in_a_kernel_shows_metrics_and_the_confusion_matrix(kernel
     assert "accuracy" in html and "Metrics" in html  # the metrics table
     assert 'class="confusion"' in html and "chart-roc" in html  # evaluate's classification
     assert "\n" not in result["data"]["text/plain"]
+
+
+def test_a_saved_notebook_keeps_the_final_display(
+    kubeline_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Executed and saved as a Jupyter frontend does (nbclient applies each in-place update
+    to the stored output), the notebook reopens with the run's final state, as HTML and as
+    one line of text."""
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as exc:
+        need("nbclient", str(exc), "pip install -e '.[dev]'")
+    write_kernel_spec(tmp_path)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(DEFINE),
+        nbformat.v4.new_code_cell('result = kubeline.run(slow_steps, {"seconds": 0.3})\nresult'),
+    ]
+    NotebookClient(notebook, timeout=240, kernel_name="kubeline-test").execute()
+    saved = tmp_path / "saved.ipynb"
+    nbformat.write(notebook, saved)
+
+    reopened = nbformat.read(saved, as_version=4)
+    outputs = reopened.cells[1].outputs
+    (live,) = [o for o in outputs if o.output_type == "display_data"]
+    assert live.data["text/plain"].startswith("notebook-slow: SUCCEEDED")
+    assert "3 done" in live.data["text/plain"] and "kubeline-nb" in live.data["text/html"]
+    (result,) = [o for o in outputs if o.output_type == "execute_result"]
+    assert result.data["text/plain"].startswith("<RunResult notebook-slow-")
+    assert "SUCCEEDED" in result.data["text/html"]
