@@ -174,6 +174,16 @@ def test_kubeline_server_records_itself_and_removes_the_record_on_exit(
         )
         assert taken.returncode == 2
         assert f"A kubeline server already answers at {url}" in " ".join(taken.stderr.split())
+        # `kubeline submit` without --host names the server that answers.
+        hostless = subprocess.run(
+            [sys.executable, "-m", "kubeline", "submit", "lifecycle"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ.copy(),
+        )
+        assert hostless.returncode == 2
+        assert f"a kubeline server answers at {url}" in " ".join(hostless.stderr.split())
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
