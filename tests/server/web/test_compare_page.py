@@ -23,7 +23,7 @@ from tests.server.web.conftest import Api, need_playwright
 
 need_playwright()
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from tests.server.web.test_browser import assert_contrast  # noqa: E402
 
@@ -50,6 +50,15 @@ def toy(depth: int = 2, kernel: str = "linear", rate: float = 0.1):
 
 def compiled(pipeline: Any) -> str:
     return yaml.safe_dump(compile_function(pipeline), sort_keys=False)
+
+
+def report_grid(reports: Locator, title: str) -> Locator:
+    """The grid of one report group: the one right after its own heading. The section's
+    rendered Markdown previews have headings of their own (h3 too), so the group headings
+    are the section's children, matched by their whole text."""
+    heading = reports.locator(":scope > h3").filter(has_text=re.compile(f"^{re.escape(title)}$"))
+    expect(heading).to_have_count(1)
+    return heading.locator("xpath=following-sibling::*[1][contains(@class, 'compare-grid')]")
 
 
 def open_compare(page: Page, run_ids: list[str], query: str = "") -> int:
@@ -184,9 +193,7 @@ def test_compare_two_lifecycle_runs(
 
     # Reports side by side: HTML in sandboxed frames, Markdown rendered.
     reports = page.locator("section[aria-labelledby=cmp-reports]")
-    evaluate = reports.locator(".compare-grid").nth(
-        reports.locator("h3").all_text_contents().index("evaluate · report (HTML)")
-    )
+    evaluate = report_grid(reports, "evaluate · report (HTML)")
     frames = evaluate.locator("iframe.artifact-html")
     expect(frames).to_have_count(2)
     for i, family in enumerate(("logistic_regression", "knn")):
@@ -194,9 +201,7 @@ def test_compare_two_lifecycle_runs(
         frames.nth(i).scroll_into_view_if_needed()  # they load lazily
         content = evaluate.frame_locator("iframe.artifact-html").nth(i)
         expect(content.locator("body")).to_contain_text(family, timeout=15_000)
-    leaderboard = reports.locator(".compare-grid").nth(
-        reports.locator("h3").all_text_contents().index("select-best · leaderboard (Markdown)")
-    )
+    leaderboard = report_grid(reports, "select-best · leaderboard (Markdown)")
     expect(leaderboard.locator(".markdown")).to_have_count(2)
     expect(leaderboard.locator(".markdown").nth(0)).to_contain_text("logistic_regression")
     expect(leaderboard.locator(".markdown").nth(1)).to_contain_text("knn")
