@@ -132,6 +132,21 @@ def run_table(result: RunResult) -> Table:
     return table
 
 
+def _run_page(result: RunResult) -> str:
+    """The run's page on a running kubeline server of the run's home (its folder is
+    ``HOME/runs/ID``), or how to start one. A dead port answers at once, so this costs a
+    run next to nothing when no server is up."""
+    from urllib.parse import quote
+
+    from kubeline.discovery import find_server  # here: only a finished run asks
+
+    path = f"/runs/{quote(result.run_id, safe='')}"
+    url = find_server(home=result.root.parent.parent)
+    if url is None:
+        return f"kubeline ui, then open {shown(path)}"
+    return shown(url + path)
+
+
 def _find(result: RunResult, task: str, output: str) -> Path | None:
     """The file of a task's output artifact; from a cached task, the original file."""
     for record in result.tasks:
@@ -143,12 +158,13 @@ def _find(result: RunResult, task: str, output: str) -> Path | None:
 
 
 def run_next_steps(result: RunResult, registered: Sequence[tuple[str, int]] = ()) -> list[str]:
-    """Where to look next, for a newcomer: reports, card and logs of this run, and the
+    """Where to look next, for a newcomer: reports, card and logs of this run, the run's
+    page (its real address when a kubeline server of the run's home answers), and the
     registered model with how to serve it."""
     lines = [
         f"{'Run folder:':<13} {result.root}",
         f"{'Details:':<13} kubeline runs show {result.run_id}",
-        f"{'In a browser:':<13} kubeline ui, then open /runs/{result.run_id}",
+        f"{'In a browser:':<13} {_run_page(result)}",
     ]
     for label, task, output in (
         ("Data profile", "explore", "report"),
