@@ -145,7 +145,9 @@ def _show_records_as_html() -> None:
     if "IPython" in sys.modules:
         from kubeline.notebook.formatters import register as register_views
 
-        register_views()
+        # An IPython too old or too odd for the formatter hook must not break `import kubeline`.
+        with contextlib.suppress(Exception):
+            register_views()
 
 
 _show_records_as_html()
