@@ -133,3 +133,14 @@ def test_a_dataset_shows_its_first_rows_escaped(kubeline_home: Path) -> None:
     html = str(artifact_html(record))
     assert "3 rows × 2 columns" in html
     assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_a_task_record_is_shown_from_its_own_home(
+    result: Result, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kubeline.notebook.formatters import _task_record
+
+    monkeypatch.setenv("KUBELINE_HOME", str(tmp_path / "elsewhere"))  # not the run's home
+    (task,) = [t for t in result.tasks if t.name == "make-all"]
+    html = _task_record(task)
+    assert "Output artifacts" in html and "accuracy" in html

@@ -7,6 +7,7 @@ a :class:`~kubeline.engine.RunResult`, a run, a task or an artifact as HTML.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["in_kernel", "register"]
@@ -55,9 +56,21 @@ def _task_record(task: Any) -> str:
     from kubeline.notebook.views import task_html
     from kubeline.store import database_url, open_store
 
-    with open_store(database_url(kubeline_home())) as store:
+    home = _home_of_log(task.log_path, task.run_id) or kubeline_home()
+    with open_store(database_url(home)) as store:
         artifacts = store.artifacts.list(producer_task_id=task.task_id)
-    return str(task_html(task, artifacts))
+    return str(task_html(task, artifacts, runs_root=home / "runs"))
+
+
+def _home_of_log(log_path: str | None, run_id: str) -> Path | None:
+    """The home a task's log is in (``<home>/runs/<run id>/logs/...``), or None."""
+    if not log_path:
+        return None
+    parts = Path(log_path).parts
+    for i in range(1, len(parts) - 1):
+        if parts[i] == run_id and parts[i - 1] == "runs":
+            return Path(*parts[: i - 1])
+    return None
 
 
 def _artifact_record(record: Any) -> str:
