@@ -60,15 +60,17 @@ def ensure_venv(extras: str) -> Path:
     if not python.exists():
         _say(f"creating the virtual environment {VENV}")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
-    lock = ROOT / "requirements.txt"
+    # The full image's lock: requirements.txt plus pyarrow (the parquet extra, which the
+    # dev extra installs too), so every runtime dependency of the venv is pinned.
+    lock = ROOT / "requirements-full.txt"
     inputs = (ROOT / "pyproject.toml").read_bytes() + (lock.read_bytes() if lock.exists() else b"")
     wanted = hashlib.sha256(inputs + extras.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
     _say(f"installing kubeline[{extras}] and its dependencies (first time: a few minutes)")
     _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    # The runtime dependencies at exactly the versions of requirements.txt (the container
-    # image's lock), so every machine, CI included, tests what the image will run.
+    # The runtime dependencies at exactly the versions of the container images' locks, so
+    # every machine, CI included, tests what the images will run.
     constraints = ["--constraint", str(lock)] if lock.exists() else []
     _run(python, "-m", "pip", "install", "--quiet", *constraints, "--editable", f".[{extras}]")
     STAMP.write_text(wanted)
