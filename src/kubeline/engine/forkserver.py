@@ -197,7 +197,7 @@ def serve(preload: list[str]) -> None:  # pragma: no cover - runs in its own pro
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides what stops
     stdin = sys.stdin.buffer.fileno()
     # Children report what they had to import here; the server imports it before its next
-    # fork, so a module pandas or scikit-learn loads lazily (pyarrow for parquet, say) is
+    # fork, so a module pandas or scikit-learn loads lazily (its parquet engine, say) is
     # imported once per run instead of once per task.
     # The folder is the client's: it makes it and removes it, even if this process is killed.
     reports = os.environ.get(_REPORTS_ENV) or tempfile.mkdtemp(prefix="kubeline-forkserver-")
