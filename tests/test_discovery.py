@@ -98,10 +98,12 @@ def test_a_recorded_server_is_found_and_a_stale_record_is_not(
 ) -> None:
     url, settings = kubeline_server
     record = record_server(url, settings.instance, home=tmp_path)
+    assert record is not None
     assert json.loads(record.read_text())["url"] == url
     assert find_server(home=tmp_path) == url
     # A record whose server was killed, and another kubeline server now on its port.
     stale = record_server(url, "0123456789abcdef", home=tmp_path)
+    assert stale is not None
     assert find_server(home=tmp_path) is None
     assert find_server([url], home=tmp_path) == url  # asked for by name: any kubeline
     forget_server(stale, settings.instance)  # not this instance's record: kept
@@ -189,3 +191,21 @@ def test_kubeline_server_records_itself_and_removes_the_record_on_exit(
         _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert not (kubeline_home / "servers" / f"{port}.json").exists()
+
+
+def test_a_link_into_a_home_asks_only_that_homes_servers(
+    kubeline_server: tuple[str, ServerSettings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server at the default address may keep another home's runs: a run's link (the CLI's
+    'In a browser:' line, a notebook's) never points there."""
+    url, _ = kubeline_server
+    monkeypatch.setattr(discovery, "DEFAULT_URL", url)
+    assert find_server(home=tmp_path) == url  # anyone looking for a server finds it
+    assert find_server(home=tmp_path, default=False) is None
+
+
+def test_a_home_that_cannot_take_the_record_does_not_stop_the_server(tmp_path: Path) -> None:
+    blocked = tmp_path / "home"
+    blocked.write_text("a file where the home's folder would be", encoding="utf-8")
+    assert record_server("http://127.0.0.1:1", "0123456789abcdef", home=blocked) is None
+    forget_server(None, "0123456789abcdef")  # nothing to forget, no error

@@ -68,6 +68,7 @@ def find_server(
     *,
     home: str | os.PathLike[str] | None = None,
     timeout: float = 0.5,
+    default: bool = True,
 ) -> str | None:
     """The base URL of a running kubeline server, or ``None`` when none answers.
 
@@ -77,6 +78,8 @@ def find_server(
         home: Where ``kubeline server`` records the servers it starts; ``None`` for
             ``$KUBELINE_HOME`` or ``~/.kubeline``.
         timeout: Seconds for each address asked (connection and reply together).
+        default: Ask the default address last. False for a link to something of
+            ``home`` (a run's page): a server there may keep another home's runs.
 
     Returns:
         The first address whose ``/healthz`` says it is kubeline, without a trailing
@@ -85,7 +88,8 @@ def find_server(
     replies: dict[str, dict[str, object] | None] = {}  # each address asked once
     tries: list[tuple[str, str | None]] = [(url, None) for url in candidates]
     tries += _recorded(_home(home))
-    tries.append((DEFAULT_URL, None))
+    if default:
+        tries.append((DEFAULT_URL, None))
     for url, instance in tries:
         base = url.rstrip("/")
         if base not in replies:

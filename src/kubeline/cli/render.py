@@ -141,7 +141,7 @@ def _run_page(result: RunResult) -> str:
     from kubeline.discovery import find_server  # here: only a finished run asks
 
     path = f"/runs/{quote(result.run_id, safe='')}"
-    url = find_server(home=result.root.parent.parent)
+    url = find_server(home=result.root.parent.parent, default=False)
     if url is None:
         return f"kubeline ui, then open {shown(path)}"
     return shown(url + path)

@@ -28,7 +28,7 @@ def server_url(home: Path | None = None) -> str | None:
     if kept is not None and now - kept[0] < _KEEP_SECONDS:
         return kept[1]
     try:
-        url = find_server(home=home, timeout=0.3)
+        url = find_server(home=home, timeout=0.3, default=False)
     except Exception:  # noqa: BLE001 - a view must render whatever the network does
         url = None
     _found[key] = (now, url)
