@@ -20,8 +20,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kubeline.notebook.artifacts import Artifact, read_frame
+    from kubeline.notebook.artifacts import Artifact
     from kubeline.notebook.formatters import in_kernel, register
+    from kubeline.notebook.frames import read_frame
     from kubeline.notebook.progress import LiveProgress
     from kubeline.notebook.results import Result, Task, get_run
 
@@ -40,7 +41,7 @@ __all__ = [
 # registers the views without loading the engine and the store.
 _HOMES = {
     "Artifact": "artifacts",
-    "read_frame": "artifacts",
+    "read_frame": "frames",
     "in_kernel": "formatters",
     "register": "formatters",
     "LiveProgress": "progress",

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kubeline.notebook.frames import read_frame
 from kubeline.paths import local_path
 from kubeline.store import ArtifactRecord
 
-__all__ = ["Artifact", "read_frame"]
+__all__ = ["Artifact"]
 
 _TEXT_TYPES = ("system.Markdown", "system.HTML")
 _METADATA_TYPES = (
@@ -154,29 +155,3 @@ class Artifact(dict[str, Any]):
                 "(was its run deleted?)."
             )
         return path
-
-
-def read_frame(source: Path | str) -> Any:
-    """A Dataset's content as a pandas DataFrame: Parquet (a file, by its magic bytes, or a
-    folder of them), JSON lines or JSON by suffix, else CSV (KFP names an output's file
-    after the output, with no suffix, so the content decides)."""
-    import pandas as pd
-
-    if isinstance(source, str):  # a remote URI: pandas reads it through fsspec
-        return pd.read_parquet(source) if source.endswith(".parquet") else pd.read_csv(source)
-    if not source.exists():
-        raise FileNotFoundError(f"The dataset's content is gone: {source} does not exist.")
-    if source.is_dir():
-        return pd.read_parquet(source)
-    with open(source, "rb") as file:
-        magic = file.read(4)
-    if magic == b"PAR1":
-        return pd.read_parquet(source)
-    suffix = source.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return pd.read_json(source, lines=True)
-    if suffix == ".json":
-        return pd.read_json(source)
-    if suffix in (".tsv", ".tab"):
-        return pd.read_csv(source, sep="\t")
-    return pd.read_csv(source)

@@ -93,7 +93,7 @@ def dataset_html(record: ArtifactRecord, runs_root: Path, max_bytes: int = DATAS
     path, _ = _readable(record.uri, runs_root)
     if path is None or path.stat().st_size > max_bytes:
         return Markup("")
-    from kubeline.notebook.artifacts import read_frame
+    from kubeline.notebook.frames import read_frame
 
     try:
         frame = read_frame(path)
