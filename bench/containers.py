@@ -258,7 +258,8 @@ def _floor(image: str) -> list[tuple[str, list[str]]]:
         "PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet "
         f"--no-warn-script-location 'kfp=={version('kfp')}' '--no-deps'"
     )
-    sklearn = "pandas, joblib, pyarrow.parquet, sklearn.datasets, sklearn.model_selection"
+    # fastparquet: the default image's Parquet library (the -full one adds pyarrow).
+    sklearn = "pandas, joblib, fastparquet, sklearn.datasets, sklearn.model_selection"
     imports = f"import kfp.dsl.executor_main, {sklearn}"
     return [
         ("a container that runs `true` (start and removal)", [*run, "--entrypoint", "true", image]),
