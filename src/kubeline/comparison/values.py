@@ -19,7 +19,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return format_number(value)
     if isinstance(value, (dict, list)):
-        return json.dumps(_tidy(value), sort_keys=True)
+        return json.dumps(_tidy(value), sort_keys=True, default=str)
     return str(value)
 
 

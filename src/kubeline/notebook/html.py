@@ -8,13 +8,12 @@ or the web UI's stylesheet. Every value goes through :class:`markupsafe.Markup`'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from kubeline.charts import format_number
+from kubeline.comparison.values import format_value  # the compare page's, shown the same
 
 __all__ = [
     "STYLE",
@@ -89,17 +88,6 @@ def seconds_text(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def format_value(value: Any) -> str:
-    """A parameter or metric value, short: 4 significant digits, whole floats as ints."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return format_number(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from kubeline.comparison.metrics import best_indices, metric_direction
 from kubeline.server.web.compare import align_confusions, group_artifacts, metric_rows
-from kubeline.server.web.metrics import best_indices, metric_direction
 from kubeline.server.web.parallel import ParallelAxis, parallel_layout, parallel_svg
 from kubeline.store import ArtifactRecord
 

@@ -13,12 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from kubeline.comparison.metrics import headline_columns, metrics_of_runs
 from kubeline.errors import ConfigError
 from kubeline.server.deps import get_manager, get_store
 from kubeline.server.manager import RunManager
 from kubeline.server.web.common import PAGE_SIZES, Page, error_page, not_found, query_string
 from kubeline.server.web.forms import form_fields, parse_form
-from kubeline.server.web.metrics import headline_columns, metrics_of_runs
 from kubeline.server.web.templating import STATE_WORDS, render
 from kubeline.store import PipelineVersionRecord, RunStore
 
