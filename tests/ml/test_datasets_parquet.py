@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kubeline import parquet
 from kubeline.errors import DataError
-from kubeline.ml import datasets
 from kubeline.ml.datasets import (
     BUNDLED_DATASETS,
-    PARQUET_ENGINES,
     check_source,
     dataset_digest,
     load_dataset,
@@ -33,6 +32,7 @@ from kubeline.ml.datasets import (
     write_parquet,
 )
 from kubeline.ml.split import split_dataset
+from kubeline.parquet import PARQUET_ENGINES
 from tests.requirements import need
 
 PAIRS = list(itertools.product(PARQUET_ENGINES, repeat=2))
@@ -136,12 +136,12 @@ def test_unknown_engine_is_refused() -> None:
 
 def _hide(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
     """As if ``names`` were not installed (the default image has no pyarrow)."""
-    real = datasets.find_spec
+    real = parquet.find_spec
 
     def find_spec(name: str, *args: Any) -> Any:
         return None if name in names else real(name, *args)
 
-    monkeypatch.setattr(datasets, "find_spec", find_spec)
+    monkeypatch.setattr(parquet, "find_spec", find_spec)
 
 
 # -- ingest without pyarrow: what the default image does ------------------------------

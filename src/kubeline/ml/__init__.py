@@ -1,8 +1,8 @@
 """Plain, typed scikit-learn functions for each stage of the ML life cycle.
 
 Usable without KFP: data in, data out. Files are touched only by the small helpers that
-say so (``write_parquet``, ``save_model``). Imports nothing from kubeline but ``errors``
-and ``charts`` (the reports' SVG plots); never kfp.
+say so (``write_parquet``, ``save_model``). Imports nothing from kubeline but ``errors``,
+``parquet`` (either Parquet library) and ``charts`` (the reports' SVG plots); never kfp.
 
 Stages, in pipeline order: :mod:`~kubeline.ml.datasets` (ingest),
 :mod:`~kubeline.ml.explore`, :mod:`~kubeline.ml.validate`, :mod:`~kubeline.ml.split`,

@@ -15,8 +15,10 @@ def read_frame(source: Path | str) -> Any:
     after the output, with no suffix, so the content decides)."""
     import pandas as pd
 
-    if isinstance(source, str):  # a remote URI: pandas reads it through fsspec
-        return pd.read_parquet(source) if source.endswith(".parquet") else pd.read_csv(source)
+    from kubeline.parquet import read_parquet  # pyarrow or fastparquet, the same dtypes
+
+    if isinstance(source, str):  # a remote URI: read through fsspec
+        return read_parquet(source) if source.endswith(".parquet") else pd.read_csv(source)
     if not source.exists():
         raise FileNotFoundError(f"The dataset's content is gone: {source} does not exist.")
     if source.is_dir():
@@ -24,7 +26,7 @@ def read_frame(source: Path | str) -> Any:
     with open(source, "rb") as file:
         magic = file.read(4)
     if magic == b"PAR1":
-        return pd.read_parquet(source)
+        return read_parquet(source)
     suffix = source.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return pd.read_json(source, lines=True)
