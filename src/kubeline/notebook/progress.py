@@ -63,7 +63,6 @@ class LiveProgress:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._last = 0.0
-        self._dirty = False
         self._states: dict[str, str] = {}  # task path -> running, done, cached, failed, other
         self._kinds: dict[str, str] = {}  # task path -> its row's name
         self._times: dict[str, float] = {}
@@ -135,7 +134,6 @@ class LiveProgress:
             self._kinds[event.task] = _ITERATION.sub("*", event.task)
             if event.seconds is not None and where != "running":
                 self._times[event.task] = event.seconds
-            self._dirty = True
             if time.monotonic() - self._last >= self.interval:
                 self._update(None)
 
@@ -155,7 +153,6 @@ class LiveProgress:
             return
         self._handle.update(self._bundle(result, error), raw=True)
         self._last = time.monotonic()
-        self._dirty = False
         self.updates += 1
 
     def _bundle(self, result: RunResult | None, error: str | None = None) -> dict[str, str]:
@@ -208,7 +205,7 @@ class LiveProgress:
             f" · {c['other']} skipped or canceled" if c["other"] else "",
         )
         rows = self.tallies()
-        shown = sorted(rows, key=lambda r: (-(r.running + r.failed), 0))[:_ROWS]
+        shown = sorted(rows, key=lambda r: -(r.running + r.failed))[:_ROWS]  # stable
         body = table(
             ("Task", "Running", "Done", "Cached", "Failed", "Time"),
             (

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from kubeline import parquet
 from kubeline.server.web.previews import datasets as previews
 from kubeline.server.web.previews.files import BudgetFile
 from tests.requirements import need
@@ -50,7 +51,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
     real = importlib.util.find_spec
     hidden = {"pyarrow"} if engine == "fastparquet" else set()
     monkeypatch.setattr(
-        f"{previews.__name__}.find_spec",
+        f"{parquet.__name__}.find_spec",
         lambda name, *a: None if name in hidden else real(name, *a),
     )
     assert previews._parquet_engine() == engine
@@ -136,7 +137,7 @@ def test_corrupt_parquet_gives_one_sentence_with_either_library(
 def test_without_either_library_the_preview_says_so(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(f"{previews.__name__}.find_spec", lambda name, *a: None)
+    monkeypatch.setattr(f"{parquet.__name__}.find_spec", lambda name, *a: None)
     path = write(home, "ingest/data", b"")
     _write(path, frame(3), "pyarrow")
     p = show(artifact("system.Dataset", path, {"format": "parquet"}), home)

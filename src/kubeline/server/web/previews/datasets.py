@@ -6,17 +6,16 @@ preview limit.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib.util import find_spec
 from typing import Any
 
 from markupsafe import Markup
 
+from kubeline.errors import DataError
+from kubeline.parquet import parquet_engine, quiet_fastparquet
 from kubeline.server.web.previews.files import BudgetFile, OverBudget, folder_listing, read_head
 from kubeline.server.web.previews.fragment import (
     Preview,
@@ -131,12 +130,11 @@ class _ParquetFooter:
 
 
 def _parquet_engine() -> str | None:
-    """pyarrow when installed (``kubeline[parquet]``), else fastparquet (a core dependency):
-    the same choice as kubeline.ml.datasets, without importing scikit-learn to make it."""
-    for name in ("pyarrow", "fastparquet"):
-        if find_spec(name) is not None:
-            return name
-    return None
+    """The library kubeline reads Parquet with (pyarrow, else fastparquet), or None."""
+    try:
+        return parquet_engine()
+    except DataError:
+        return None
 
 
 def _pyarrow_footer(budget: BudgetFile) -> _ParquetFooter:
@@ -159,16 +157,8 @@ def _pyarrow_footer(budget: BudgetFile) -> _ParquetFooter:
     return _ParquetFooter(list(schema.names), types, meta.num_rows, group_bytes, first_rows)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """fastparquet calls pandas APIs that pandas 3 deprecates: not the page's concern."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        yield
-
-
 def _fastparquet_footer(budget: BudgetFile) -> _ParquetFooter:
-    with _quiet():
+    with quiet_fastparquet():
         import fastparquet
         from fastparquet.parquet_thrift import ConvertedType
 
@@ -185,7 +175,7 @@ def _fastparquet_footer(budget: BudgetFile) -> _ParquetFooter:
         return dtype
 
     def first_rows(columns: list[str], count: int) -> list[list[Any]]:
-        with _quiet():
+        with quiet_fastparquet():
             frame = next(iter(pf.iter_row_groups(columns=columns)), None)
         if frame is None:
             return []
